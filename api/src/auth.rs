@@ -1,0 +1,110 @@
+//! Who is calling: the noauth context Designate builds from headers (`X-Auth-Project-ID`,
+//! `X-Auth-User-ID`, `X-Roles`), and the project scope a caller may see. Keystone comes with its issue.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use nsplane_schema::{ProjectId, RequestId};
+
+use crate::error::ApiError;
+
+/// The caller of a request.
+#[derive(Debug, Clone)]
+pub(crate) struct Caller {
+    pub(crate) project_id: ProjectId,
+    pub(crate) user_id: String,
+    pub(crate) roles: Vec<String>,
+    pub(crate) request_id: RequestId,
+    /// Admin asked to see every project (`X-Auth-All-Projects: true`).
+    pub(crate) all_projects: bool,
+}
+
+impl Caller {
+    pub(crate) fn is_admin(&self) -> bool {
+        self.roles.iter().any(|r| r == "admin")
+    }
+
+    /// The project whose resources the caller may see: `None` means every project.
+    pub(crate) fn scope(&self) -> Option<&ProjectId> {
+        if self.all_projects {
+            None
+        } else {
+            Some(&self.project_id)
+        }
+    }
+
+    pub(crate) fn may_see(&self, project: &str) -> bool {
+        self.all_projects || self.project_id.0 == project
+    }
+}
+
+fn header<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
+    parts
+        .headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+}
+
+fn truthy(value: Option<&str>) -> bool {
+    matches!(
+        value.map(str::to_ascii_lowercase).as_deref(),
+        Some("true" | "1" | "yes")
+    )
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let request_id = parts
+            .extensions
+            .get::<RequestId>()
+            .cloned()
+            .unwrap_or_else(RequestId::generate);
+        let project_id = ProjectId(
+            header(parts, "x-auth-project-id")
+                .unwrap_or("noauth-project")
+                .to_owned(),
+        );
+        let user_id = header(parts, "x-auth-user-id")
+            .unwrap_or("noauth-user")
+            .to_owned();
+        let roles: Vec<String> = header(parts, "x-roles")
+            .unwrap_or("admin")
+            .split(',')
+            .map(|r| r.trim().to_lowercase())
+            .filter(|r| !r.is_empty())
+            .collect();
+        let query_all = parts
+            .uri
+            .query()
+            .map(|q| {
+                q.split('&').any(|kv| {
+                    matches!(
+                        kv,
+                        "all_projects=true" | "all_tenants=true" | "all_projects=1"
+                    )
+                })
+            })
+            .unwrap_or(false);
+        let wants_all = truthy(header(parts, "x-auth-all-projects")) || query_all;
+        let mut caller = Caller {
+            project_id,
+            user_id,
+            roles,
+            request_id,
+            all_projects: false,
+        };
+        if wants_all {
+            if !caller.is_admin() {
+                return Err(ApiError::Forbidden {
+                    kind: "forbidden",
+                    message: "You are not authorized to perform this action: all_tenants".into(),
+                });
+            }
+            caller.all_projects = true;
+        }
+        Ok(caller)
+    }
+}

@@ -1,0 +1,235 @@
+//! The nsplane REST API in OpenStack Designate's v2 dialect (axum): validates input, runs commands
+//! in-process through `command`, and serves reads from the read models through `projection`.
+//!
+//! Only this crate knows HTTP.
+
+mod auth;
+mod body;
+mod consistency;
+mod error;
+mod paging;
+mod recordsets;
+mod views;
+mod zones;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::Request;
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use deadpool_postgres::Pool;
+use nsplane_command::{ZoneExecutor, ZoneNames};
+use nsplane_schema::event::{NsRecord, SoaTimers};
+use nsplane_schema::{PoolId, RequestId};
+use tokio::sync::watch;
+use tower::Layer as _;
+use tracing::info;
+
+pub use consistency::Consistency;
+pub use error::ApiError;
+
+/// The pool new zones are placed in (pool scheduling arrives with pools).
+#[derive(Debug, Clone)]
+pub struct DefaultPool {
+    /// Pool id.
+    pub id: PoolId,
+    /// Its name servers (apex NS, SOA MNAME).
+    pub ns_records: Vec<NsRecord>,
+}
+
+/// API settings.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// Pool for new zones.
+    pub default_pool: DefaultPool,
+    /// TTL of zones created without one.
+    pub default_ttl: u32,
+    /// SOA timers of new zones.
+    pub soa: SoaTimers,
+    /// Largest request body accepted (oslo.middleware's default is 114688).
+    pub max_body_bytes: usize,
+    /// Base of the links in responses; `None` uses the request's Host header.
+    pub base_uri: Option<String>,
+    /// How long a read waits for the caller's own writes to be projected.
+    pub read_your_writes_wait: Duration,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self {
+            default_pool: DefaultPool {
+                id: nsplane_schema::ids::DEFAULT_POOL_ID,
+                ns_records: Vec::new(),
+            },
+            default_ttl: 3600,
+            soa: SoaTimers {
+                refresh: 3600,
+                retry: 600,
+                expire: 86400,
+                minimum: 3600,
+            },
+            max_body_bytes: 114_688,
+            base_uri: None,
+            read_your_writes_wait: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Shared state of the handlers.
+#[derive(Clone)]
+pub struct AppState {
+    pub(crate) executor: Arc<ZoneExecutor>,
+    pub(crate) names: ZoneNames,
+    pub(crate) pool: Pool,
+    pub(crate) consistency: Arc<Consistency>,
+    pub(crate) config: Arc<ApiConfig>,
+}
+
+impl AppState {
+    /// Builds the state.
+    pub fn new(
+        executor: Arc<ZoneExecutor>,
+        names: ZoneNames,
+        pool: Pool,
+        consistency: Arc<Consistency>,
+        config: ApiConfig,
+    ) -> Self {
+        Self {
+            executor,
+            names,
+            pool,
+            consistency,
+            config: Arc::new(config),
+        }
+    }
+}
+
+tokio::task_local! {
+    /// The request id of the request being handled, for error bodies.
+    pub(crate) static REQUEST_ID: RequestId;
+}
+
+async fn request_id_layer(request: Request, next: Next) -> Response {
+    let request_id = request
+        .headers()
+        .get("x-openstack-request-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(RequestId::parse)
+        .unwrap_or_else(RequestId::generate);
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let mut request = request;
+    request.extensions_mut().insert(request_id.clone());
+    let span = tracing::info_span!("http", %method, %path, request_id = %request_id);
+    let mut response = tracing::Instrument::instrument(
+        REQUEST_ID.scope(request_id.clone(), next.run(request)),
+        span,
+    )
+    .await;
+    if let Ok(value) = HeaderValue::from_str(&request_id.0) {
+        response
+            .headers_mut()
+            .insert("x-openstack-request-id", value);
+    }
+    response
+}
+
+async fn versions(
+    headers: axum::http::HeaderMap,
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> Response {
+    let base = views::base_url(&state.config, &headers);
+    let version = |id: &str, status: &str| {
+        serde_json::json!({
+            "id": id,
+            "status": status,
+            "updated": "2022-06-29T00:00:00Z",
+            "links": [
+                {"href": format!("{base}/v2"), "rel": "self"},
+                {"href": "https://docs.openstack.org/api-ref/dns", "rel": "help"}
+            ]
+        })
+    };
+    Json(serde_json::json!({
+        "versions": [
+            version("v2", "SUPPORTED"),
+            version("v2.0", "SUPPORTED"),
+            version("v2.1", "SUPPORTED"),
+            version("v2.2", "SUPPORTED"),
+            version("v2.3", "SUPPORTED"),
+            version("v2.4", "CURRENT"),
+        ]
+    }))
+    .into_response()
+}
+
+async fn fallback() -> ApiError {
+    ApiError::NotFound {
+        kind: "not_found",
+        message: "The resource could not be found.".into(),
+    }
+}
+
+/// The API's routes, with its middleware, ready to serve.
+pub fn router(state: AppState) -> Router {
+    let max_body = state.config.max_body_bytes;
+    Router::new()
+        .route("/", get(versions))
+        .route("/v2/zones", get(zones::list).post(zones::create))
+        .route(
+            "/v2/zones/{zone_id}",
+            get(zones::show).patch(zones::update).delete(zones::delete),
+        )
+        .route(
+            "/v2/zones/{zone_id}/recordsets",
+            get(recordsets::list_in_zone).post(recordsets::create),
+        )
+        .route(
+            "/v2/zones/{zone_id}/recordsets/{recordset_id}",
+            get(recordsets::show)
+                .put(recordsets::update)
+                .delete(recordsets::delete),
+        )
+        .route("/v2/recordsets", get(recordsets::list_all))
+        .fallback(fallback)
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(axum::extract::DefaultBodyLimit::max(max_body))
+        .layer(axum::middleware::from_fn(request_id_layer))
+        .with_state(state)
+}
+
+/// Serves the API on `listener` until `shutdown` turns true.
+pub async fn run(
+    state: AppState,
+    listener: tokio::net::TcpListener,
+    mut shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let addr: SocketAddr = listener.local_addr()?;
+    info!(kind = "http", %addr, "listening");
+    // Trailing slashes are tolerated: normalise before routing.
+    let app =
+        tower_http::normalize_path::NormalizePathLayer::trim_trailing_slash().layer(router(state));
+    axum::serve(
+        listener,
+        axum::ServiceExt::<Request>::into_make_service(app),
+    )
+    .with_graceful_shutdown(async move {
+        let _ = shutdown.wait_for(|stop| *stop).await;
+    })
+    .await?;
+    Ok(())
+}
+
+/// `StatusCode` helper for handlers answering 202 with a JSON body.
+pub(crate) fn accepted(body: serde_json::Value, location: Option<String>) -> Response {
+    let mut response = (StatusCode::ACCEPTED, Json(body)).into_response();
+    if let Some(location) = location.and_then(|l| HeaderValue::from_str(&l).ok()) {
+        response.headers_mut().insert("location", location);
+    }
+    response
+}

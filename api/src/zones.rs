@@ -1,0 +1,310 @@
+//! `/v2/zones`: create, list, show, update, delete.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use nsplane_command::ZoneCommand;
+use nsplane_projection::read;
+use nsplane_schema::event::Metadata;
+use nsplane_schema::{DnsName, Ttl, ZoneId, ZoneName};
+use serde::Deserialize;
+
+use crate::auth::Caller;
+use crate::body::{nullable, JsonBody};
+use crate::error::ApiError;
+use crate::paging::{self, ListSpec};
+use crate::{accepted, views, AppState};
+
+/// Longest description Designate accepts.
+pub(crate) const DESCRIPTION_MAX: usize = 160;
+
+const ZONE_LIST: ListSpec = ListSpec {
+    filters: &[
+        ("name", "name"),
+        ("type", "type"),
+        ("email", "email"),
+        ("status", "status"),
+        ("description", "description"),
+        ("ttl", "ttl"),
+    ],
+    sort_keys: &[
+        ("created_at", "created_at"),
+        ("id", "id"),
+        ("updated_at", "updated_at"),
+        ("name", "name"),
+        ("tenant_id", "project_id"),
+        ("serial", "serial"),
+        ("ttl", "ttl"),
+        ("status", "status"),
+    ],
+};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CreateZone {
+    name: String,
+    email: Option<String>,
+    ttl: Option<i64>,
+    description: Option<String>,
+    #[serde(rename = "type")]
+    zone_type: Option<String>,
+    masters: Option<Vec<String>>,
+    attributes: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct UpdateZone {
+    email: Option<String>,
+    ttl: Option<i64>,
+    #[serde(default, deserialize_with = "nullable")]
+    description: Option<Option<String>>,
+    name: Option<String>,
+}
+
+pub(crate) fn parse_zone_id(raw: &str) -> Result<ZoneId, ApiError> {
+    ZoneId::parse(raw).map_err(|_| ApiError::BadRequest {
+        kind: "invalid_uuid",
+        message: format!("Invalid UUID zone_id: {raw}"),
+    })
+}
+
+pub(crate) fn metadata(caller: &Caller) -> Metadata {
+    Metadata {
+        project_id: caller.project_id.clone(),
+        user_id: caller.user_id.clone(),
+        roles: caller.roles.clone(),
+        request_id: caller.request_id.clone(),
+        source_role: "api".to_owned(),
+        command: String::new(),
+        time: chrono::Utc::now(),
+    }
+}
+
+fn check_email(email: &str) -> Result<String, ApiError> {
+    let bad = || ApiError::invalid(format!("'{email}' is not a valid email"));
+    if email.len() > 255 || email.matches('@').count() != 1 {
+        return Err(bad());
+    }
+    let (local, domain) = email.split_once('@').ok_or_else(bad)?;
+    if local.is_empty() || local.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(bad());
+    }
+    let fqdn = if domain.ends_with('.') {
+        domain.to_owned()
+    } else {
+        format!("{domain}.")
+    };
+    DnsName::parse(&fqdn).map_err(|_| bad())?;
+    Ok(email.to_owned())
+}
+
+fn check_ttl(ttl: i64) -> Result<Ttl, ApiError> {
+    Ttl::new(ttl).map_err(|e| ApiError::BadRequest {
+        kind: "invalid_ttl",
+        message: e.to_string(),
+    })
+}
+
+pub(crate) fn check_description(description: Option<String>) -> Result<Option<String>, ApiError> {
+    match description {
+        Some(d) if d.chars().count() > DESCRIPTION_MAX => Err(ApiError::invalid(format!(
+            "description is longer than {DESCRIPTION_MAX} characters"
+        ))),
+        other => Ok(other),
+    }
+}
+
+pub(crate) async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<CreateZone>,
+) -> Result<Response, ApiError> {
+    match body.zone_type.as_deref() {
+        None | Some("PRIMARY") => {}
+        Some("SECONDARY") => {
+            return Err(ApiError::invalid("SECONDARY zones are not supported yet"))
+        }
+        Some(other) => {
+            return Err(ApiError::invalid(format!(
+                "'{other}' is not a valid zone type"
+            )))
+        }
+    }
+    if body.masters.as_ref().is_some_and(|m| !m.is_empty()) {
+        return Err(ApiError::invalid(
+            "masters may only be given for SECONDARY zones",
+        ));
+    }
+    if body.attributes.as_ref().is_some_and(|a| !a.is_empty()) {
+        return Err(ApiError::invalid("zone attributes are not supported yet"));
+    }
+    let name = ZoneName::parse(&body.name).map_err(|e| ApiError::BadRequest {
+        kind: "invalid_zone_name",
+        message: format!("Invalid zone name {:?}: {e}", body.name),
+    })?;
+    let email = check_email(
+        body.email
+            .as_deref()
+            .ok_or_else(|| ApiError::invalid("email is required for PRIMARY zones"))?,
+    )?;
+    let ttl = check_ttl(body.ttl.unwrap_or(i64::from(state.config.default_ttl)))?;
+    let description = check_description(body.description)?;
+    let pool = &state.config.default_pool;
+    if pool.ns_records.is_empty() {
+        return Err(ApiError::Internal(anyhow::anyhow!(
+            "the default pool has no ns_records"
+        )));
+    }
+    let zone_id = ZoneId::derived(&caller.project_id, &caller.request_id);
+    state
+        .names
+        .reserve(&name, zone_id, &caller.project_id)
+        .await?;
+    let command = ZoneCommand::CreateZone {
+        zone_id,
+        project_id: caller.project_id.clone(),
+        name: name.clone(),
+        email,
+        ttl,
+        description,
+        pool_id: pool.id,
+        ns_records: pool.ns_records.clone(),
+        soa: state.config.soa,
+    };
+    let committed = match state
+        .executor
+        .execute(zone_id, command, metadata(&caller), None)
+        .await
+    {
+        Ok(committed) => committed,
+        Err(e) => {
+            // Give the name back unless the zone exists after all (e.g. an earlier attempt committed).
+            if !matches!(e, nsplane_command::ExecuteError::Unavailable(_)) {
+                if let Ok(zone) = state.executor.load(zone_id).await {
+                    if zone.name.is_none() {
+                        let _ = state.names.release(name.as_dns_name(), zone_id).await;
+                    }
+                }
+            }
+            return Err(e.into());
+        }
+    };
+    state.consistency.committed(zone_id, committed.version);
+    let base = views::base_url(&state.config, &headers);
+    let location = format!("{base}/v2/zones/{zone_id}");
+    Ok(accepted(
+        views::zone_from_aggregate(&base, &committed.zone),
+        Some(location),
+    ))
+}
+
+pub(crate) async fn show(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(zone_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let zone_id = parse_zone_id(&zone_id)?;
+    state
+        .consistency
+        .wait_zone(&state.pool, zone_id, state.config.read_your_writes_wait)
+        .await;
+    let client = state.pool.get().await?;
+    let zone = read::zone(&**client, zone_id.0)
+        .await?
+        .filter(|z| caller.may_see(&z.project_id))
+        .ok_or_else(ApiError::zone_not_found)?;
+    let base = views::base_url(&state.config, &headers);
+    Ok(Json(views::zone_from_row(&base, &zone)).into_response())
+}
+
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Response, ApiError> {
+    let mut query = paging::parse(&uri, &headers, &ZONE_LIST)?;
+    query.project_id = caller.scope().map(|p| p.0.clone());
+    state
+        .consistency
+        .wait_all(&state.pool, state.config.read_your_writes_wait)
+        .await;
+    let client = state.pool.get().await?;
+    let page = read::zones(&**client, &query).await?;
+    let base = views::base_url(&state.config, &headers);
+    let items = page
+        .items
+        .iter()
+        .map(|z| views::zone_from_row(&base, z))
+        .collect();
+    let last = page.items.last().map(|z| z.id.to_string());
+    Ok(Json(paging::envelope(
+        "zones",
+        &base,
+        &uri,
+        &page,
+        items,
+        last,
+        query.limit,
+    ))
+    .into_response())
+}
+
+pub(crate) async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(zone_id): Path<String>,
+    JsonBody(body): JsonBody<UpdateZone>,
+) -> Result<Response, ApiError> {
+    let zone_id = parse_zone_id(&zone_id)?;
+    if body.name.is_some() {
+        return Err(ApiError::BadRequest {
+            kind: "bad_request",
+            message: "Renaming a zone is not allowed".into(),
+        });
+    }
+    let command = ZoneCommand::UpdateZone {
+        email: body.email.as_deref().map(check_email).transpose()?,
+        ttl: body.ttl.map(check_ttl).transpose()?,
+        description: body.description.map(check_description).transpose()?,
+    };
+    let committed = state
+        .executor
+        .execute(zone_id, command, metadata(&caller), caller.scope())
+        .await?;
+    state.consistency.committed(zone_id, committed.version);
+    let base = views::base_url(&state.config, &headers);
+    Ok(accepted(
+        views::zone_from_aggregate(&base, &committed.zone),
+        None,
+    ))
+}
+
+pub(crate) async fn delete(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(zone_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let zone_id = parse_zone_id(&zone_id)?;
+    let committed = state
+        .executor
+        .execute(
+            zone_id,
+            ZoneCommand::DeleteZone,
+            metadata(&caller),
+            caller.scope(),
+        )
+        .await?;
+    state.consistency.committed(zone_id, committed.version);
+    let base = views::base_url(&state.config, &headers);
+    Ok(accepted(
+        views::zone_from_aggregate(&base, &committed.zone),
+        None,
+    ))
+}

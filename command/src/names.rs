@@ -1,0 +1,248 @@
+//! Zone-name reservations in a JetStream KV bucket: a zone name is unique, and no project may create a
+//! zone inside, or around, another project's zone. A KV `create` fails if the key exists, so two racing
+//! creates of one name cannot both win, whatever instance runs them.
+//!
+//! Keys are the name's labels in reverse order (`org.example` for `example.org.`), so every zone
+//! below a name shares its key prefix and one wildcard read finds them.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use async_nats::jetstream::{self, kv};
+use futures::future::BoxFuture;
+use nsplane_schema::{DnsName, ProjectId, ZoneId, ZoneName};
+use serde::{Deserialize, Serialize};
+
+use crate::store::EventStore;
+use crate::zone::ZoneDirectory;
+
+/// A reservation older than this whose zone never committed is taken to be left by a crash.
+const ORPHAN_AFTER: Duration = Duration::from_secs(60);
+/// At most this many zones below a name are examined (a bound on the super-zone check).
+const DESCENDANTS_SCAN_MAX: usize = 10_000;
+
+/// What a reservation holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reservation {
+    /// The zone that holds the name.
+    pub zone_id: ZoneId,
+    /// Its project.
+    pub project_id: ProjectId,
+}
+
+/// Why a name could not be reserved. Each variant says how the API answers.
+#[derive(Debug, thiserror::Error)]
+pub enum ReserveError {
+    /// 409 `duplicate_zone`.
+    #[error("Duplicate Zone")]
+    Duplicate,
+    /// 403 `illegal_child`: the name is inside another project's zone.
+    #[error("Unable to create zone because another tenant owns a parent zone")]
+    IllegalChild,
+    /// 403 `illegal_parent`: another project owns a zone inside this name.
+    #[error("Unable to create zone because another tenant owns a subzone of the zone")]
+    IllegalParent,
+    /// 500.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+/// The zone-name reservations.
+#[derive(Clone)]
+pub struct ZoneNames {
+    kv: kv::Store,
+    stream: jetstream::stream::Stream,
+    bucket: String,
+    events: EventStore,
+}
+
+/// The KV key of a name.
+pub fn key_of(name: &DnsName) -> String {
+    let mut labels = name.labels();
+    labels.reverse();
+    labels.join(".")
+}
+
+impl ZoneNames {
+    /// Opens (creating if needed) the bucket `<PREFIX>_zone_names`.
+    pub async fn open(events: EventStore) -> anyhow::Result<Self> {
+        let config = events.config();
+        let bucket = format!("{}_zone_names", config.prefix.replace(['.', '-'], "_"));
+        let js = events.jetstream().clone();
+        let kv = match js.get_key_value(&bucket).await {
+            Ok(kv) => kv,
+            Err(_) => js
+                .create_key_value(kv::Config {
+                    bucket: bucket.clone(),
+                    history: 1,
+                    storage: jetstream::stream::StorageType::File,
+                    num_replicas: config.replicas,
+                    ..Default::default()
+                })
+                .await
+                .or(js.get_key_value(&bucket).await)
+                .with_context(|| format!("failed to open KV bucket {bucket}"))?,
+        };
+        let stream = js
+            .get_stream(format!("KV_{bucket}"))
+            .await
+            .with_context(|| format!("failed to open the stream of KV bucket {bucket}"))?;
+        Ok(Self {
+            kv,
+            stream,
+            bucket,
+            events,
+        })
+    }
+
+    /// The live reservation of a name, if any.
+    pub async fn get(
+        &self,
+        name: &DnsName,
+    ) -> anyhow::Result<Option<(Reservation, u64, chrono::DateTime<chrono::Utc>)>> {
+        let entry = self
+            .kv
+            .entry(key_of(name))
+            .await
+            .context("failed to read a zone-name reservation")?;
+        let Some(entry) = entry else { return Ok(None) };
+        if entry.operation != kv::Operation::Put {
+            return Ok(None);
+        }
+        let reservation: Reservation =
+            serde_json::from_slice(&entry.value).context("undecodable zone-name reservation")?;
+        let created =
+            chrono::DateTime::from_timestamp(entry.created.unix_timestamp(), 0).unwrap_or_default();
+        Ok(Some((reservation, entry.revision, created)))
+    }
+
+    async fn zone_has_history(&self, zone_id: ZoneId) -> anyhow::Result<bool> {
+        let subject = nsplane_schema::subjects::zone_events(&self.events.config().prefix, zone_id);
+        Ok(self.events.last_on_subject(&subject).await?.is_some())
+    }
+
+    /// Reserves `name` for the zone, then checks that no other project owns a zone above or below it.
+    /// Retrying with the same zone id succeeds again.
+    pub async fn reserve(
+        &self,
+        name: &ZoneName,
+        zone_id: ZoneId,
+        project_id: &ProjectId,
+    ) -> Result<(), ReserveError> {
+        let dns = name.as_dns_name();
+        let key = key_of(dns);
+        let mine = Reservation {
+            zone_id,
+            project_id: project_id.clone(),
+        };
+        let value = serde_json::to_vec(&mine).context("failed to encode a reservation")?;
+        match self.kv.create(&key, value.clone().into()).await {
+            Ok(_) => {}
+            Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => {
+                let Some((holder, revision, created)) = self.get(dns).await? else {
+                    // Deleted between our create and our read: try once more.
+                    self.kv
+                        .create(&key, value.into())
+                        .await
+                        .map_err(|_| ReserveError::Duplicate)?;
+                    return self.check_neighbours(name, project_id, &key).await;
+                };
+                if holder.zone_id != zone_id {
+                    let age = chrono::Utc::now() - created;
+                    let orphaned = age.to_std().unwrap_or_default() > ORPHAN_AFTER
+                        && !self.zone_has_history(holder.zone_id).await?;
+                    if !orphaned {
+                        return Err(ReserveError::Duplicate);
+                    }
+                    // Left by a create that crashed before committing: take it over, by revision.
+                    self.kv
+                        .update(&key, value.into(), revision)
+                        .await
+                        .map_err(|_| ReserveError::Duplicate)?;
+                }
+            }
+            Err(e) => {
+                return Err(anyhow::Error::new(e)
+                    .context("failed to reserve a zone name")
+                    .into())
+            }
+        }
+        if let Err(refusal) = self.check_neighbours(name, project_id, &key).await {
+            self.release(dns, zone_id).await?;
+            return Err(refusal);
+        }
+        Ok(())
+    }
+
+    async fn check_neighbours(
+        &self,
+        name: &ZoneName,
+        project_id: &ProjectId,
+        key: &str,
+    ) -> Result<(), ReserveError> {
+        // Parents: every ancestor with at least two labels.
+        let mut ancestor = name.as_dns_name().parent();
+        while let Some(current) = ancestor {
+            if current.labels().len() < 2 {
+                break;
+            }
+            if let Some((holder, _, _)) = self.get(&current).await? {
+                if &holder.project_id != project_id {
+                    return Err(ReserveError::IllegalChild);
+                }
+            }
+            ancestor = current.parent();
+        }
+        // Children: every key below ours.
+        let filter = format!("$KV.{}.{key}.>", self.bucket);
+        let mut next_seq = 1u64;
+        for _ in 0..DESCENDANTS_SCAN_MAX {
+            let message = match self
+                .stream
+                .direct_get_next_for_subject(filter.clone(), Some(next_seq))
+                .await
+            {
+                Ok(m) => m,
+                Err(e) if e.kind() == jetstream::stream::DirectGetErrorKind::NotFound => break,
+                Err(e) => {
+                    return Err(anyhow::Error::new(e)
+                        .context("failed to scan zone names")
+                        .into())
+                }
+            };
+            next_seq = message.sequence + 1;
+            let child_key = message
+                .subject
+                .trim_start_matches(&format!("$KV.{}.", self.bucket))
+                .to_owned();
+            let labels: Vec<&str> = child_key.split('.').rev().collect();
+            let child = DnsName::parse(&format!("{}.", labels.join(".")))
+                .context("bad key in zone names")?;
+            if let Some((holder, _, _)) = self.get(&child).await? {
+                if &holder.project_id != project_id {
+                    return Err(ReserveError::IllegalParent);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Gives the name up, if `zone_id` still holds it.
+    pub async fn release(&self, name: &DnsName, zone_id: ZoneId) -> anyhow::Result<()> {
+        if let Some((holder, revision, _)) = self.get(name).await? {
+            if holder.zone_id == zone_id {
+                self.kv
+                    .delete_expect_revision(key_of(name), Some(revision))
+                    .await
+                    .context("failed to release a zone name")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl ZoneDirectory for ZoneNames {
+    fn zone_exists<'a>(&'a self, name: &'a DnsName) -> BoxFuture<'a, anyhow::Result<bool>> {
+        Box::pin(async move { Ok(self.get(name).await?.is_some()) })
+    }
+}

@@ -1,0 +1,755 @@
+//! The Zone aggregate: a zone, its record sets, its serial and its status, and the rules that decide
+//! commands against them (cqrs-es `Aggregate`). Rules that need other aggregates (child zones) ask
+//! [`ZoneServices`].
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use cqrs_es::event_sink::EventSink;
+use cqrs_es::{Aggregate, DomainEvent};
+use futures::future::BoxFuture;
+use nsplane_schema::event::{next_serial, soa_rdata, NsRecord, SoaTimers};
+use nsplane_schema::{
+    DnsName, PoolId, ProjectId, RecordType, RecordsetId, RecordsetName, Ttl, ZoneEvent, ZoneId,
+    ZoneName,
+};
+use serde::{Deserialize, Serialize};
+
+/// Zone and record-set status, as Designate reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum Status {
+    /// Not yet served by the pool.
+    #[default]
+    #[serde(rename = "PENDING")]
+    Pending,
+    /// Served by the pool at the current serial.
+    #[serde(rename = "ACTIVE")]
+    Active,
+    /// The pool failed to serve it in time.
+    #[serde(rename = "ERROR")]
+    Error,
+    /// Removed from the pool.
+    #[serde(rename = "DELETED")]
+    Deleted,
+}
+
+impl Status {
+    /// Designate's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pending => "PENDING",
+            Status::Active => "ACTIVE",
+            Status::Error => "ERROR",
+            Status::Deleted => "DELETED",
+        }
+    }
+}
+
+/// What the pending change is, as Designate reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum Action {
+    /// Being created.
+    #[default]
+    #[serde(rename = "CREATE")]
+    Create,
+    /// Being changed.
+    #[serde(rename = "UPDATE")]
+    Update,
+    /// Being deleted.
+    #[serde(rename = "DELETE")]
+    Delete,
+    /// Nothing pending.
+    #[serde(rename = "NONE")]
+    None,
+}
+
+impl Action {
+    /// Designate's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Create => "CREATE",
+            Action::Update => "UPDATE",
+            Action::Delete => "DELETE",
+            Action::None => "NONE",
+        }
+    }
+}
+
+/// A record set as the aggregate keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Recordset {
+    /// Its id.
+    pub id: RecordsetId,
+    /// Owning project.
+    pub project_id: ProjectId,
+    /// Owner name.
+    pub name: RecordsetName,
+    /// Type.
+    pub rtype: RecordType,
+    /// Record data, canonical, no duplicates.
+    pub records: Vec<String>,
+    /// TTL, or inherit the zone's.
+    pub ttl: Option<Ttl>,
+    /// Free text.
+    pub description: Option<String>,
+    /// SOA and apex NS: maintained by nsplane.
+    pub managed: bool,
+    /// Status.
+    pub status: Status,
+    /// Pending action.
+    pub action: Action,
+    /// Bumped on every change.
+    pub version: u64,
+    /// Zone serial of its last change.
+    pub serial: u32,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+/// The Zone aggregate's state.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Zone {
+    /// Set once created.
+    pub id: Option<ZoneId>,
+    /// Owner.
+    pub project_id: Option<ProjectId>,
+    /// Name.
+    pub name: Option<ZoneName>,
+    /// Hostmaster address.
+    pub email: String,
+    /// Default TTL.
+    pub ttl: Option<Ttl>,
+    /// Free text.
+    pub description: Option<String>,
+    /// Serving pool.
+    pub pool_id: Option<PoolId>,
+    /// Current serial.
+    pub serial: u32,
+    /// SOA timers.
+    pub soa: Option<SoaTimers>,
+    /// The pool's name servers.
+    pub ns_records: Vec<NsRecord>,
+    /// Status.
+    pub status: Status,
+    /// Pending action.
+    pub action: Action,
+    /// Designate's object version: bumped on every change.
+    pub version: u64,
+    /// Creation time.
+    pub created_at: Option<DateTime<Utc>>,
+    /// Last change.
+    pub updated_at: Option<DateTime<Utc>>,
+    /// Record sets by id.
+    pub recordsets: BTreeMap<RecordsetId, Recordset>,
+    /// When the commit being decided or applied happened. Set by the executor before `handle` and
+    /// before applying a stored commit, so timestamps in the state equal the commit's time.
+    #[serde(skip)]
+    pub commit_time: DateTime<Utc>,
+}
+
+/// Lookups the zone rules need from outside the aggregate.
+pub trait ZoneDirectory: Send + Sync {
+    /// Whether a live zone (of any project) has exactly this name.
+    fn zone_exists<'a>(&'a self, name: &'a DnsName) -> BoxFuture<'a, anyhow::Result<bool>>;
+}
+
+/// Services passed to `handle`.
+#[derive(Clone)]
+pub struct ZoneServices {
+    /// Zone-name lookups (child zones).
+    pub directory: Arc<dyn ZoneDirectory>,
+}
+
+/// Commands on a zone.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ZoneCommand {
+    /// Create a primary zone.
+    CreateZone {
+        /// Id (derived from the request, so retries name the same zone).
+        zone_id: ZoneId,
+        /// Owner.
+        project_id: ProjectId,
+        /// Name (already reserved).
+        name: ZoneName,
+        /// Hostmaster address.
+        email: String,
+        /// Default TTL.
+        ttl: Ttl,
+        /// Free text.
+        description: Option<String>,
+        /// The pool chosen for it.
+        pool_id: PoolId,
+        /// The pool's name servers.
+        ns_records: Vec<NsRecord>,
+        /// SOA timers.
+        soa: SoaTimers,
+    },
+    /// Change e-mail, TTL or description (`None` = unchanged).
+    UpdateZone {
+        /// New hostmaster address.
+        email: Option<String>,
+        /// New default TTL.
+        ttl: Option<Ttl>,
+        /// New description (`Some(None)` clears it).
+        description: Option<Option<String>>,
+    },
+    /// Ask for deletion.
+    DeleteZone,
+    /// Create a record set.
+    CreateRecordset {
+        /// Id (derived from the request).
+        recordset_id: RecordsetId,
+        /// Owner.
+        project_id: ProjectId,
+        /// Owner name.
+        name: RecordsetName,
+        /// Type.
+        rtype: RecordType,
+        /// Canonical record data (validated per type by the caller).
+        records: Vec<String>,
+        /// TTL or inherit.
+        ttl: Option<Ttl>,
+        /// Free text.
+        description: Option<String>,
+    },
+    /// Change a record set (`None` = unchanged).
+    UpdateRecordset {
+        /// Which.
+        recordset_id: RecordsetId,
+        /// New data.
+        records: Option<Vec<String>>,
+        /// New TTL (`Some(None)` = inherit the zone's).
+        ttl: Option<Option<Ttl>>,
+        /// New description.
+        description: Option<Option<String>>,
+        /// The caller may change managed record sets.
+        edit_managed: bool,
+    },
+    /// Remove a record set.
+    DeleteRecordset {
+        /// Which.
+        recordset_id: RecordsetId,
+        /// The caller may change managed record sets.
+        edit_managed: bool,
+    },
+}
+
+impl ZoneCommand {
+    /// The command's name, stored in the commit metadata.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ZoneCommand::CreateZone { .. } => "CreateZone",
+            ZoneCommand::UpdateZone { .. } => "UpdateZone",
+            ZoneCommand::DeleteZone => "DeleteZone",
+            ZoneCommand::CreateRecordset { .. } => "CreateRecordset",
+            ZoneCommand::UpdateRecordset { .. } => "UpdateRecordset",
+            ZoneCommand::DeleteRecordset { .. } => "DeleteRecordset",
+        }
+    }
+}
+
+/// Why a zone command was refused. Each variant says how the API answers it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ZoneError {
+    /// 409 `duplicate_zone`: the aggregate already holds a zone.
+    #[error("Duplicate Zone")]
+    AlreadyExists,
+    /// 404 `zone_not_found`.
+    #[error("Could not find Zone")]
+    NotFound,
+    /// 400 `bad_request`: the zone is being deleted.
+    #[error("Can not update a deleting zone")]
+    Deleting,
+    /// 404 `recordset_not_found`.
+    #[error("Could not find RecordSet")]
+    RecordsetNotFound,
+    /// 409 `duplicate_recordset`.
+    #[error("Duplicate RecordSet")]
+    DuplicateRecordset,
+    /// 400 `invalid_recordset_location`: the name is not inside the zone.
+    #[error("RecordSet is not contained within it's parent zone")]
+    OutsideZone,
+    /// 400 `invalid_recordset_location`: the name is inside a child zone.
+    #[error("RecordSet belongs in a child zone: {child}")]
+    InChildZone {
+        /// The child zone.
+        child: String,
+    },
+    /// 400 `invalid_recordset_location`.
+    #[error("CNAME recordsets may not be created at the zone apex")]
+    CnameAtApex,
+    /// 400 `invalid_recordset_location`.
+    #[error("CNAME recordsets may not share a name with any other records")]
+    CnameNotAlone,
+    /// 400 `bad_request`.
+    #[error("CNAME recordsets may not have more than 1 record")]
+    CnameTooManyRecords,
+    /// 400 `bad_request`: SOA record sets are managed by nsplane.
+    #[error("Creating a SOA recordset is not allowed")]
+    SoaNotAllowed,
+    /// 400 `bad_request`: the apex NS record set is managed by nsplane.
+    #[error("Creating or changing the zone apex NS recordset is not allowed")]
+    ApexNsManaged,
+    /// 400 `bad_request`: managed record sets need edit-managed.
+    #[error("Managed records may not be updated")]
+    Managed,
+    /// 400 `invalid_object`: a record set needs at least one record.
+    #[error("records must contain at least one record")]
+    NoRecords,
+    /// 500: a lookup the rules needed failed.
+    #[error("zone directory lookup failed: {0}")]
+    Lookup(String),
+}
+
+/// The aggregate's event type: the contract's [`ZoneEvent`], wrapped so cqrs-es's `DomainEvent` can be
+/// implemented here (the contract crate stays free of framework dependencies).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Event(pub ZoneEvent);
+
+impl DomainEvent for Event {
+    fn event_type(&self) -> String {
+        self.0.event_type().to_owned()
+    }
+    fn event_version(&self) -> String {
+        self.0.event_version().to_string()
+    }
+}
+
+impl Zone {
+    fn created(&self) -> Result<&ZoneName, ZoneError> {
+        self.name.as_ref().ok_or(ZoneError::NotFound)
+    }
+
+    fn writable(&self) -> Result<&ZoneName, ZoneError> {
+        let name = self.created()?;
+        if self.action == Action::Delete {
+            return Err(ZoneError::Deleting);
+        }
+        Ok(name)
+    }
+
+    fn next_serial(&self) -> u32 {
+        let now = u32::try_from(self.commit_time.timestamp().max(0)).unwrap_or(u32::MAX);
+        next_serial(self.serial, now)
+    }
+
+    /// The id of the zone's managed SOA record set.
+    pub fn soa_recordset_id(&self) -> Option<RecordsetId> {
+        self.id.map(|id| RecordsetId::managed(id, "SOA"))
+    }
+
+    /// The SOA MNAME: the pool name server with the lowest priority.
+    pub fn mname(&self) -> Option<&DnsName> {
+        self.ns_records
+            .iter()
+            .min_by_key(|ns| ns.priority)
+            .map(|ns| &ns.hostname)
+    }
+
+    /// The record set with this name and type, if any.
+    pub fn find(&self, name: &RecordsetName, rtype: RecordType) -> Option<&Recordset> {
+        self.recordsets
+            .values()
+            .find(|rs| &rs.name == name && rs.rtype == rtype)
+    }
+
+    fn mark_zone_changed(&mut self, serial: u32) {
+        self.serial = serial;
+        self.version += 1;
+        self.updated_at = Some(self.commit_time);
+        self.status = Status::Pending;
+        if self.action != Action::Create {
+            self.action = Action::Update;
+        }
+        self.refresh_soa();
+    }
+
+    fn refresh_soa(&mut self) {
+        let (Some(id), Some(soa), Some(mname)) =
+            (self.soa_recordset_id(), self.soa, self.mname().cloned())
+        else {
+            return;
+        };
+        let data = soa_rdata(&mname, &self.email, self.serial, soa);
+        let (serial, time) = (self.serial, self.commit_time);
+        if let Some(rs) = self.recordsets.get_mut(&id) {
+            if rs.records.first() != Some(&data) {
+                rs.records = vec![data];
+                rs.serial = serial;
+                rs.version += 1;
+                rs.updated_at = Some(time);
+                rs.status = Status::Pending;
+                rs.action = if rs.action == Action::Create {
+                    Action::Create
+                } else {
+                    Action::Update
+                };
+            }
+        }
+    }
+
+    async fn check_placement(
+        &self,
+        zone_name: &ZoneName,
+        name: &RecordsetName,
+        services: &ZoneServices,
+    ) -> Result<(), ZoneError> {
+        let zone_dns = zone_name.as_dns_name();
+        if !name.as_dns_name().is_same_or_below(zone_dns) {
+            return Err(ZoneError::OutsideZone);
+        }
+        // Every name from the record set's own up to (not including) the apex could be a child zone.
+        let mut candidate = Some(name.as_dns_name().clone());
+        while let Some(current) = candidate {
+            if &current == zone_dns {
+                break;
+            }
+            if !current.is_wildcard()
+                && services
+                    .directory
+                    .zone_exists(&current)
+                    .await
+                    .map_err(|e| ZoneError::Lookup(e.to_string()))?
+            {
+                return Err(ZoneError::InChildZone {
+                    child: current.to_string(),
+                });
+            }
+            candidate = current.parent();
+        }
+        Ok(())
+    }
+}
+
+fn dedup(records: Vec<String>) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    records
+        .into_iter()
+        .filter(|r| seen.insert(r.clone()))
+        .collect()
+}
+
+impl Aggregate for Zone {
+    const TYPE: &'static str = nsplane_schema::subjects::ZONE_AGGREGATE;
+    type Command = ZoneCommand;
+    type Event = Event;
+    type Error = ZoneError;
+    type Services = ZoneServices;
+
+    async fn handle(
+        &mut self,
+        command: Self::Command,
+        services: &Self::Services,
+        sink: &EventSink<Self>,
+    ) -> Result<(), Self::Error> {
+        match command {
+            ZoneCommand::CreateZone {
+                zone_id,
+                project_id,
+                name,
+                email,
+                ttl,
+                description,
+                pool_id,
+                ns_records,
+                soa,
+            } => {
+                if self.name.is_some() {
+                    return Err(ZoneError::AlreadyExists);
+                }
+                let serial = next_serial(
+                    0,
+                    u32::try_from(self.commit_time.timestamp().max(1)).unwrap_or(1),
+                );
+                let event = ZoneEvent::ZoneCreated {
+                    zone_id,
+                    project_id,
+                    name,
+                    email,
+                    ttl,
+                    description,
+                    pool_id,
+                    serial,
+                    soa,
+                    ns_records,
+                };
+                sink.write(Event(event), self).await;
+            }
+            ZoneCommand::UpdateZone {
+                email,
+                ttl,
+                description,
+            } => {
+                self.writable()?;
+                let event = ZoneEvent::ZoneUpdated {
+                    email: email.unwrap_or_else(|| self.email.clone()),
+                    ttl: ttl.or(self.ttl).ok_or(ZoneError::NotFound)?,
+                    description: description.unwrap_or_else(|| self.description.clone()),
+                    serial: self.next_serial(),
+                };
+                sink.write(Event(event), self).await;
+            }
+            ZoneCommand::DeleteZone => {
+                self.writable()?;
+                sink.write(Event(ZoneEvent::ZoneDeleteRequested {}), self)
+                    .await;
+            }
+            ZoneCommand::CreateRecordset {
+                recordset_id,
+                project_id,
+                name,
+                rtype,
+                records,
+                ttl,
+                description,
+            } => {
+                let zone_name = self.writable()?.clone();
+                if self.recordsets.contains_key(&recordset_id) {
+                    return Err(ZoneError::DuplicateRecordset);
+                }
+                let records = dedup(records);
+                if records.is_empty() {
+                    return Err(ZoneError::NoRecords);
+                }
+                let at_apex = name.as_dns_name() == zone_name.as_dns_name();
+                match rtype {
+                    RecordType::SOA => return Err(ZoneError::SoaNotAllowed),
+                    RecordType::NS if at_apex => return Err(ZoneError::ApexNsManaged),
+                    RecordType::CNAME if at_apex => return Err(ZoneError::CnameAtApex),
+                    RecordType::CNAME if records.len() > 1 => {
+                        return Err(ZoneError::CnameTooManyRecords)
+                    }
+                    _ => {}
+                }
+                if self.find(&name, rtype).is_some() {
+                    return Err(ZoneError::DuplicateRecordset);
+                }
+                let same_name: Vec<RecordType> = self
+                    .recordsets
+                    .values()
+                    .filter(|rs| rs.name == name)
+                    .map(|rs| rs.rtype)
+                    .collect();
+                if !same_name.is_empty()
+                    && (rtype == RecordType::CNAME || same_name.contains(&RecordType::CNAME))
+                {
+                    return Err(ZoneError::CnameNotAlone);
+                }
+                self.check_placement(&zone_name, &name, services).await?;
+                let event = ZoneEvent::RecordsetCreated {
+                    recordset_id,
+                    project_id,
+                    name,
+                    rtype,
+                    records,
+                    ttl,
+                    description,
+                    serial: self.next_serial(),
+                };
+                sink.write(Event(event), self).await;
+            }
+            ZoneCommand::UpdateRecordset {
+                recordset_id,
+                records,
+                ttl,
+                description,
+                edit_managed,
+            } => {
+                self.writable()?;
+                let rs = self
+                    .recordsets
+                    .get(&recordset_id)
+                    .ok_or(ZoneError::RecordsetNotFound)?;
+                if rs.rtype == RecordType::SOA {
+                    return Err(ZoneError::SoaNotAllowed);
+                }
+                if rs.managed && !edit_managed {
+                    return Err(ZoneError::Managed);
+                }
+                let records = match records {
+                    Some(records) => dedup(records),
+                    None => rs.records.clone(),
+                };
+                if records.is_empty() {
+                    return Err(ZoneError::NoRecords);
+                }
+                if rs.rtype == RecordType::CNAME && records.len() > 1 {
+                    return Err(ZoneError::CnameTooManyRecords);
+                }
+                let event = ZoneEvent::RecordsetUpdated {
+                    recordset_id,
+                    records,
+                    ttl: ttl.unwrap_or(rs.ttl),
+                    description: description.unwrap_or_else(|| rs.description.clone()),
+                    serial: self.next_serial(),
+                };
+                sink.write(Event(event), self).await;
+            }
+            ZoneCommand::DeleteRecordset {
+                recordset_id,
+                edit_managed,
+            } => {
+                self.writable()?;
+                let rs = self
+                    .recordsets
+                    .get(&recordset_id)
+                    .ok_or(ZoneError::RecordsetNotFound)?;
+                if rs.rtype == RecordType::SOA {
+                    return Err(ZoneError::SoaNotAllowed);
+                }
+                if rs.managed && !edit_managed {
+                    return Err(ZoneError::Managed);
+                }
+                let event = ZoneEvent::RecordsetDeleted {
+                    recordset_id,
+                    serial: self.next_serial(),
+                };
+                sink.write(Event(event), self).await;
+            }
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, Event(event): Self::Event) {
+        let now = self.commit_time;
+        match event {
+            ZoneEvent::ZoneCreated {
+                zone_id,
+                project_id,
+                name,
+                email,
+                ttl,
+                description,
+                pool_id,
+                serial,
+                soa,
+                ns_records,
+            } => {
+                let apex = RecordsetName::from(name.clone());
+                self.id = Some(zone_id);
+                self.project_id = Some(project_id.clone());
+                self.name = Some(name);
+                self.email = email;
+                self.ttl = Some(ttl);
+                self.description = description;
+                self.pool_id = Some(pool_id);
+                self.serial = serial;
+                self.soa = Some(soa);
+                self.status = Status::Pending;
+                self.action = Action::Create;
+                self.version = 1;
+                self.created_at = Some(now);
+                let managed = |rtype: RecordType, records: Vec<String>| Recordset {
+                    id: RecordsetId::managed(zone_id, rtype.as_str()),
+                    project_id: project_id.clone(),
+                    name: apex.clone(),
+                    rtype,
+                    records,
+                    ttl: None,
+                    description: None,
+                    managed: true,
+                    status: Status::Pending,
+                    action: Action::Create,
+                    version: 1,
+                    serial,
+                    created_at: now,
+                    updated_at: None,
+                };
+                let mut ns_sorted = ns_records.clone();
+                ns_sorted.sort_by_key(|ns| ns.priority);
+                let ns_data: Vec<String> =
+                    ns_sorted.iter().map(|ns| ns.hostname.to_string()).collect();
+                self.ns_records = ns_records;
+                let soa_rs = managed(RecordType::SOA, Vec::new());
+                let ns_rs = managed(RecordType::NS, ns_data);
+                self.recordsets.insert(soa_rs.id, soa_rs);
+                if !ns_rs.records.is_empty() {
+                    self.recordsets.insert(ns_rs.id, ns_rs);
+                }
+                self.refresh_soa();
+            }
+            ZoneEvent::ZoneUpdated {
+                email,
+                ttl,
+                description,
+                serial,
+            } => {
+                self.email = email;
+                self.ttl = Some(ttl);
+                self.description = description;
+                self.mark_zone_changed(serial);
+            }
+            ZoneEvent::ZoneDeleteRequested {} => {
+                self.status = Status::Pending;
+                self.action = Action::Delete;
+                self.version += 1;
+                self.updated_at = Some(now);
+            }
+            ZoneEvent::RecordsetCreated {
+                recordset_id,
+                project_id,
+                name,
+                rtype,
+                records,
+                ttl,
+                description,
+                serial,
+            } => {
+                self.recordsets.insert(
+                    recordset_id,
+                    Recordset {
+                        id: recordset_id,
+                        project_id,
+                        name,
+                        rtype,
+                        records,
+                        ttl,
+                        description,
+                        managed: false,
+                        status: Status::Pending,
+                        action: Action::Create,
+                        version: 1,
+                        serial,
+                        created_at: now,
+                        updated_at: None,
+                    },
+                );
+                self.mark_zone_changed(serial);
+            }
+            ZoneEvent::RecordsetUpdated {
+                recordset_id,
+                records,
+                ttl,
+                description,
+                serial,
+            } => {
+                if let Some(rs) = self.recordsets.get_mut(&recordset_id) {
+                    rs.records = records;
+                    rs.ttl = ttl;
+                    rs.description = description;
+                    rs.status = Status::Pending;
+                    rs.action = if rs.action == Action::Create {
+                        Action::Create
+                    } else {
+                        Action::Update
+                    };
+                    rs.version += 1;
+                    rs.serial = serial;
+                    rs.updated_at = Some(now);
+                }
+                self.mark_zone_changed(serial);
+            }
+            ZoneEvent::RecordsetDeleted {
+                recordset_id,
+                serial,
+            } => {
+                self.recordsets.remove(&recordset_id);
+                self.mark_zone_changed(serial);
+            }
+        }
+    }
+}

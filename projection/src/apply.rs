@@ -1,0 +1,586 @@
+//! Applying commits to the read models: one PostgreSQL transaction per batch of commits, each commit
+//! checked against and bumping its aggregate's projected version, so redelivery is harmless and a
+//! commit that arrives before its predecessor waits for it.
+
+use std::collections::HashMap;
+
+use anyhow::Context as _;
+use chrono::NaiveDateTime;
+use nsplane_schema::event::{CommitEnvelope, ZoneEvent};
+use nsplane_schema::RecordsetId;
+use tokio_postgres::{GenericClient, Transaction};
+use uuid::Uuid;
+
+/// A commit as delivered from the stream.
+#[derive(Debug, Clone)]
+pub struct Delivered {
+    /// Its stream sequence.
+    pub stream_seq: u64,
+    /// The commit.
+    pub envelope: CommitEnvelope,
+}
+
+/// What happened to one commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Written to the read models now.
+    Applied,
+    /// Its version was already projected; nothing changed.
+    AlreadyApplied,
+    /// Its predecessor is not projected yet (the read models hold `projected`); retry later.
+    Gap {
+        /// The version the read models hold.
+        projected: u64,
+    },
+}
+
+#[derive(Default)]
+struct Rows {
+    audit: Vec<AuditRow>,
+    journal: Vec<JournalRow>,
+}
+
+struct AuditRow {
+    stream_seq: i64,
+    event_idx: i32,
+    aggregate_type: String,
+    aggregate_id: String,
+    version: i64,
+    event_type: String,
+    event_version: i32,
+    payload: serde_json::Value,
+    project_id: String,
+    user_id: String,
+    roles: String,
+    request_id: String,
+    source_role: String,
+    command: String,
+    occurred_at: NaiveDateTime,
+}
+
+struct JournalRow {
+    zone_id: Uuid,
+    serial: i64,
+    prev_serial: i64,
+    seq: i32,
+    op: &'static str,
+    name: String,
+    rtype: String,
+    ttl: i32,
+    data: String,
+}
+
+/// Journal rows of one serial change, numbered as they are added.
+struct JournalWriter<'a> {
+    rows: &'a mut Vec<JournalRow>,
+    zone_id: Uuid,
+    serial: i64,
+    prev_serial: i64,
+    next_seq: i32,
+}
+
+impl JournalWriter<'_> {
+    fn push(&mut self, op: &'static str, name: &str, rtype: &str, ttl: i32, records: &[String]) {
+        for data in records {
+            self.rows.push(JournalRow {
+                zone_id: self.zone_id,
+                serial: self.serial,
+                prev_serial: self.prev_serial,
+                seq: self.next_seq,
+                op,
+                name: name.to_owned(),
+                rtype: rtype.to_owned(),
+                ttl,
+                data: data.clone(),
+            });
+            self.next_seq += 1;
+        }
+    }
+}
+
+const ZONE_TOUCH: &str =
+    "UPDATE zones z SET serial = $2, version = z.version + 1, status = 'PENDING', \
+     action = CASE WHEN z.action = 'CREATE' THEN 'CREATE' ELSE 'UPDATE' END, updated_at = $3 \
+     FROM (SELECT serial FROM zones WHERE id = $1) old WHERE z.id = $1 RETURNING old.serial, z.ttl";
+
+const SOA_TOUCH: &str = "UPDATE recordsets SET serial = $2, version = version + 1, updated_at = $3, status = 'PENDING', \
+     action = CASE WHEN action = 'CREATE' THEN 'CREATE' ELSE 'UPDATE' END WHERE id = $1";
+
+fn to_i32(v: u32) -> i32 {
+    i32::try_from(v).unwrap_or(i32::MAX)
+}
+
+/// Applies a batch of commits (in stream order) in one transaction and returns each one's outcome.
+/// On error nothing is written; the caller may retry commits one by one.
+pub async fn apply_batch(
+    client: &mut tokio_postgres::Client,
+    commits: &[Delivered],
+) -> anyhow::Result<Vec<Outcome>> {
+    let txn = client.transaction().await.context("failed to begin")?;
+    // Lock the version rows of every aggregate in the batch, in a fixed order (no deadlocks between instances).
+    let mut keys: Vec<(String, String)> = commits
+        .iter()
+        .map(|c| {
+            (
+                c.envelope.aggregate_type.clone(),
+                c.envelope.aggregate_id.clone(),
+            )
+        })
+        .collect();
+    keys.sort();
+    keys.dedup();
+    let types: Vec<&str> = keys.iter().map(|k| k.0.as_str()).collect();
+    let ids: Vec<&str> = keys.iter().map(|k| k.1.as_str()).collect();
+    let mut versions: HashMap<(String, String), u64> = HashMap::new();
+    for row in txn
+        .query(
+            "SELECT aggregate_type, aggregate_id, version FROM projection_versions \
+             WHERE (aggregate_type, aggregate_id) IN (SELECT * FROM unnest($1::text[], $2::text[])) \
+             ORDER BY aggregate_type, aggregate_id FOR UPDATE",
+            &[&types, &ids],
+        )
+        .await
+        .context("failed to lock projection versions")?
+    {
+        let version: i64 = row.get(2);
+        versions.insert((row.get(0), row.get(1)), u64::try_from(version).unwrap_or(0));
+    }
+    let mut outcomes = Vec::with_capacity(commits.len());
+    let mut rows = Rows::default();
+    let mut advanced: HashMap<(String, String), (u64, u64)> = HashMap::new();
+    for commit in commits {
+        let envelope = &commit.envelope;
+        let key = (
+            envelope.aggregate_type.clone(),
+            envelope.aggregate_id.clone(),
+        );
+        let projected = versions.get(&key).copied().unwrap_or(0);
+        if envelope.version <= projected {
+            outcomes.push(Outcome::AlreadyApplied);
+            continue;
+        }
+        if envelope.version != projected + 1 {
+            outcomes.push(Outcome::Gap { projected });
+            continue;
+        }
+        apply_commit(&txn, commit, &mut rows)
+            .await
+            .with_context(|| {
+                format!(
+                    "failed to apply {} {} version {} (stream seq {})",
+                    envelope.aggregate_type,
+                    envelope.aggregate_id,
+                    envelope.version,
+                    commit.stream_seq
+                )
+            })?;
+        versions.insert(key.clone(), envelope.version);
+        advanced.insert(key, (envelope.version, commit.stream_seq));
+        outcomes.push(Outcome::Applied);
+    }
+    write_rows(&txn, rows).await?;
+    if !advanced.is_empty() {
+        let mut types = Vec::new();
+        let mut ids = Vec::new();
+        let mut vers = Vec::new();
+        let mut seqs = Vec::new();
+        for ((t, i), (v, s)) in advanced {
+            types.push(t);
+            ids.push(i);
+            vers.push(i64::try_from(v).unwrap_or(i64::MAX));
+            seqs.push(i64::try_from(s).unwrap_or(i64::MAX));
+        }
+        txn.execute(
+            "INSERT INTO projection_versions (aggregate_type, aggregate_id, version, stream_seq) \
+             SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[]) \
+             ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE SET version = EXCLUDED.version, stream_seq = EXCLUDED.stream_seq",
+            &[&types, &ids, &vers, &seqs],
+        )
+        .await
+        .context("failed to record projection versions")?;
+    }
+    txn.commit().await.context("failed to commit")?;
+    Ok(outcomes)
+}
+
+async fn write_rows(txn: &Transaction<'_>, rows: Rows) -> anyhow::Result<()> {
+    if !rows.audit.is_empty() {
+        let a = &rows.audit;
+        let col = |f: fn(&AuditRow) -> String| a.iter().map(f).collect::<Vec<String>>();
+        let seqs: Vec<i64> = a.iter().map(|r| r.stream_seq).collect();
+        let idxs: Vec<i32> = a.iter().map(|r| r.event_idx).collect();
+        let vers: Vec<i64> = a.iter().map(|r| r.version).collect();
+        let evers: Vec<i32> = a.iter().map(|r| r.event_version).collect();
+        let payloads: Vec<serde_json::Value> = a.iter().map(|r| r.payload.clone()).collect();
+        let times: Vec<NaiveDateTime> = a.iter().map(|r| r.occurred_at).collect();
+        txn.execute(
+            "INSERT INTO audit_events (stream_seq, event_idx, aggregate_type, aggregate_id, version, event_type, \
+             event_version, payload, project_id, user_id, roles, request_id, source_role, command, occurred_at) \
+             SELECT s, i, t, a, v, et, ev, p, pr, u, string_to_array(r, ','), rq, sr, c, o FROM unnest(\
+             $1::bigint[], $2::int[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::int[], $8::jsonb[], \
+             $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::timestamp[]) \
+             AS x(s, i, t, a, v, et, ev, p, pr, u, r, rq, sr, c, o) ON CONFLICT DO NOTHING",
+            &[
+                &seqs,
+                &idxs,
+                &col(|r| r.aggregate_type.clone()),
+                &col(|r| r.aggregate_id.clone()),
+                &vers,
+                &col(|r| r.event_type.clone()),
+                &evers,
+                &payloads,
+                &col(|r| r.project_id.clone()),
+                &col(|r| r.user_id.clone()),
+                &col(|r| r.roles.clone()),
+                &col(|r| r.request_id.clone()),
+                &col(|r| r.source_role.clone()),
+                &col(|r| r.command.clone()),
+                &times,
+            ],
+        )
+        .await
+        .context("failed to write audit rows")?;
+    }
+    if !rows.journal.is_empty() {
+        let j = &rows.journal;
+        let zone_ids: Vec<Uuid> = j.iter().map(|r| r.zone_id).collect();
+        let serials: Vec<i64> = j.iter().map(|r| r.serial).collect();
+        let prevs: Vec<i64> = j.iter().map(|r| r.prev_serial).collect();
+        let seqs: Vec<i32> = j.iter().map(|r| r.seq).collect();
+        let ops: Vec<&str> = j.iter().map(|r| r.op).collect();
+        let names: Vec<&str> = j.iter().map(|r| r.name.as_str()).collect();
+        let types: Vec<&str> = j.iter().map(|r| r.rtype.as_str()).collect();
+        let ttls: Vec<i32> = j.iter().map(|r| r.ttl).collect();
+        let datas: Vec<&str> = j.iter().map(|r| r.data.as_str()).collect();
+        txn.execute(
+            "INSERT INTO zone_journal (zone_id, serial, prev_serial, seq, op, name, type, ttl, data) \
+             SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::int[], $5::text[], $6::text[], \
+             $7::text[], $8::int[], $9::text[])",
+            &[&zone_ids, &serials, &prevs, &seqs, &ops, &names, &types, &ttls, &datas],
+        )
+        .await
+        .context("failed to write the zone journal")?;
+    }
+    Ok(())
+}
+
+async fn apply_commit(
+    txn: &Transaction<'_>,
+    commit: &Delivered,
+    rows: &mut Rows,
+) -> anyhow::Result<()> {
+    let envelope = &commit.envelope;
+    let meta = &envelope.metadata;
+    let time = meta.time.naive_utc();
+    let zone_id =
+        Uuid::try_parse(&envelope.aggregate_id).context("zone aggregate id is not a uuid")?;
+    for (idx, event) in envelope.events.iter().enumerate() {
+        rows.audit.push(AuditRow {
+            stream_seq: i64::try_from(commit.stream_seq).unwrap_or(i64::MAX),
+            event_idx: i32::try_from(idx).unwrap_or(i32::MAX),
+            aggregate_type: envelope.aggregate_type.clone(),
+            aggregate_id: envelope.aggregate_id.clone(),
+            version: i64::try_from(envelope.version).unwrap_or(i64::MAX),
+            event_type: event.event_type().to_owned(),
+            event_version: i32::try_from(event.event_version()).unwrap_or(i32::MAX),
+            payload: serde_json::to_value(event).context("failed to encode an event")?,
+            project_id: meta.project_id.0.clone(),
+            user_id: meta.user_id.clone(),
+            roles: meta.roles.join(","),
+            request_id: meta.request_id.0.clone(),
+            source_role: meta.source_role.clone(),
+            command: meta.command.clone(),
+            occurred_at: time,
+        });
+        apply_event(txn, zone_id, event, time, rows).await?;
+    }
+    Ok(())
+}
+
+async fn touch_zone(
+    txn: &Transaction<'_>,
+    zone_id: Uuid,
+    serial: u32,
+    time: NaiveDateTime,
+) -> anyhow::Result<(i64, i32)> {
+    let soa_id = RecordsetId::managed(nsplane_schema::ZoneId(zone_id), "SOA").0;
+    let serial = i64::from(serial);
+    let zone_params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] = [&zone_id, &serial, &time];
+    let soa_params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] = [&soa_id, &serial, &time];
+    let (zone, _) = tokio::try_join!(
+        txn.query_one(ZONE_TOUCH, &zone_params),
+        txn.execute(SOA_TOUCH, &soa_params)
+    )
+    .context("failed to bump the zone serial")?;
+    Ok((zone.get(0), zone.get(1)))
+}
+
+async fn apply_event(
+    txn: &Transaction<'_>,
+    zone_id: Uuid,
+    event: &ZoneEvent,
+    time: NaiveDateTime,
+    rows: &mut Rows,
+) -> anyhow::Result<()> {
+    match event {
+        ZoneEvent::ZoneCreated {
+            project_id,
+            name,
+            email,
+            ttl,
+            description,
+            pool_id,
+            serial,
+            soa,
+            ns_records,
+            ..
+        } => {
+            let mut ns_sorted = ns_records.clone();
+            ns_sorted.sort_by_key(|ns| ns.priority);
+            let mname = ns_sorted
+                .first()
+                .map(|ns| ns.hostname.to_string())
+                .unwrap_or_else(|| "ns.invalid.".to_owned());
+            let ns_data: Vec<String> = ns_sorted.iter().map(|ns| ns.hostname.to_string()).collect();
+            let ttl_i: i32 = i64::from(*ttl).try_into().unwrap_or(i32::MAX);
+            let serial_i = i64::from(*serial);
+            txn.execute(
+                "INSERT INTO zones (id, project_id, pool_id, name, email, mname, ttl, serial, refresh, retry, expire, \
+                 minimum, description, type, status, action, version, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'PRIMARY', 'PENDING', 'CREATE', 1, $14)",
+                &[
+                    &zone_id,
+                    &project_id.0,
+                    &pool_id.0,
+                    &name.as_str(),
+                    email,
+                    &mname,
+                    &ttl_i,
+                    &serial_i,
+                    &to_i32(soa.refresh),
+                    &to_i32(soa.retry),
+                    &to_i32(soa.expire),
+                    &to_i32(soa.minimum),
+                    description,
+                    &time,
+                ],
+            )
+            .await
+            .context("failed to insert the zone")?;
+            let zid = nsplane_schema::ZoneId(zone_id);
+            for (rtype, records) in [("SOA", Vec::new()), ("NS", ns_data.clone())] {
+                if rtype == "NS" && records.is_empty() {
+                    continue;
+                }
+                txn.execute(
+                    "INSERT INTO recordsets (id, zone_id, project_id, name, type, records, ttl, description, managed, \
+                     status, action, serial, version, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, NULL, NULL, true, 'PENDING', 'CREATE', $7, 1, $8)",
+                    &[&RecordsetId::managed(zid, rtype).0, &zone_id, &project_id.0, &name.as_str(), &rtype, &records, &serial_i, &time],
+                )
+                .await
+                .context("failed to insert a managed record set")?;
+            }
+            let mut journal = JournalWriter {
+                rows: &mut rows.journal,
+                zone_id,
+                serial: serial_i,
+                prev_serial: 0,
+                next_seq: 0,
+            };
+            journal.push("+", name.as_str(), "NS", ttl_i, &ns_data);
+        }
+        ZoneEvent::ZoneUpdated {
+            email,
+            ttl,
+            description,
+            serial,
+        } => {
+            let ttl_i: i32 = i64::from(*ttl).try_into().unwrap_or(i32::MAX);
+            let serial_i = i64::from(*serial);
+            let soa_id = RecordsetId::managed(nsplane_schema::ZoneId(zone_id), "SOA").0;
+            let zone_params: [&(dyn tokio_postgres::types::ToSql + Sync); 6] =
+                [&zone_id, email, &ttl_i, description, &serial_i, &time];
+            let soa_params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] =
+                [&soa_id, &serial_i, &time];
+            let (row, _) = tokio::try_join!(
+                txn.query_one(
+                    "UPDATE zones z SET email = $2, ttl = $3, description = $4, serial = $5, version = z.version + 1, \
+                     status = 'PENDING', action = CASE WHEN z.action = 'CREATE' THEN 'CREATE' ELSE 'UPDATE' END, updated_at = $6 \
+                     FROM (SELECT serial, ttl FROM zones WHERE id = $1) old WHERE z.id = $1 RETURNING old.serial, old.ttl",
+                    &zone_params,
+                ),
+                txn.execute(SOA_TOUCH, &soa_params),
+            )
+            .context("failed to update the zone")?;
+            let (prev_serial, old_ttl): (i64, i32) = (row.get(0), row.get(1));
+            let mut journal = JournalWriter {
+                rows: &mut rows.journal,
+                zone_id,
+                serial: serial_i,
+                prev_serial,
+                next_seq: 0,
+            };
+            if old_ttl != ttl_i {
+                // Record sets without their own TTL change with the zone's.
+                for rs in txn
+                    .query(
+                        "SELECT name, type, records FROM recordsets WHERE zone_id = $1 AND ttl IS NULL AND type <> 'SOA'",
+                        &[&zone_id],
+                    )
+                    .await?
+                {
+                    let (name, rtype, records): (String, String, Vec<String>) = (rs.get(0), rs.get(1), rs.get(2));
+                    journal.push("-", &name, &rtype, old_ttl, &records);
+                    journal.push("+", &name, &rtype, ttl_i, &records);
+                }
+            }
+        }
+        ZoneEvent::ZoneDeleteRequested {} => {
+            txn.execute(
+                "UPDATE zones SET status = 'PENDING', action = 'DELETE', version = version + 1, updated_at = $2 WHERE id = $1",
+                &[&zone_id, &time],
+            )
+            .await
+            .context("failed to mark the zone deleting")?;
+        }
+        ZoneEvent::RecordsetCreated {
+            recordset_id,
+            project_id,
+            name,
+            rtype,
+            records,
+            ttl,
+            description,
+            serial,
+        } => {
+            let (prev_serial, zone_ttl) = touch_zone(txn, zone_id, *serial, time).await?;
+            let ttl_i: Option<i32> = ttl.map(|t| i64::from(t).try_into().unwrap_or(i32::MAX));
+            txn.execute(
+                "INSERT INTO recordsets (id, zone_id, project_id, name, type, records, ttl, description, managed, \
+                 status, action, serial, version, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, false, 'PENDING', 'CREATE', $9, 1, $10)",
+                &[
+                    &recordset_id.0,
+                    &zone_id,
+                    &project_id.0,
+                    &name.as_str(),
+                    &rtype.as_str(),
+                    records,
+                    &ttl_i,
+                    description,
+                    &i64::from(*serial),
+                    &time,
+                ],
+            )
+            .await
+            .context("failed to insert the record set")?;
+            let mut journal = JournalWriter {
+                rows: &mut rows.journal,
+                zone_id,
+                serial: i64::from(*serial),
+                prev_serial,
+                next_seq: 0,
+            };
+            journal.push(
+                "+",
+                name.as_str(),
+                rtype.as_str(),
+                ttl_i.unwrap_or(zone_ttl),
+                records,
+            );
+        }
+        ZoneEvent::RecordsetUpdated {
+            recordset_id,
+            records,
+            ttl,
+            description,
+            serial,
+        } => {
+            let (prev_serial, zone_ttl) = touch_zone(txn, zone_id, *serial, time).await?;
+            let ttl_i: Option<i32> = ttl.map(|t| i64::from(t).try_into().unwrap_or(i32::MAX));
+            let row = txn
+                .query_one(
+                    "UPDATE recordsets r SET records = $2, ttl = $3, description = $4, status = 'PENDING', \
+                     action = CASE WHEN r.action = 'CREATE' THEN 'CREATE' ELSE 'UPDATE' END, version = r.version + 1, \
+                     serial = $5, updated_at = $6 FROM (SELECT records, ttl FROM recordsets WHERE id = $1) old \
+                     WHERE r.id = $1 RETURNING r.name, r.type, old.records, old.ttl",
+                    &[&recordset_id.0, records, &ttl_i, description, &i64::from(*serial), &time],
+                )
+                .await
+                .context("failed to update the record set")?;
+            let (name, rtype, old_records, old_ttl): (String, String, Vec<String>, Option<i32>) =
+                (row.get(0), row.get(1), row.get(2), row.get(3));
+            let (old_eff, new_eff) = (old_ttl.unwrap_or(zone_ttl), ttl_i.unwrap_or(zone_ttl));
+            let mut journal = JournalWriter {
+                rows: &mut rows.journal,
+                zone_id,
+                serial: i64::from(*serial),
+                prev_serial,
+                next_seq: 0,
+            };
+            if old_eff == new_eff {
+                let removed: Vec<String> = old_records
+                    .iter()
+                    .filter(|r| !records.contains(r))
+                    .cloned()
+                    .collect();
+                let added: Vec<String> = records
+                    .iter()
+                    .filter(|r| !old_records.contains(r))
+                    .cloned()
+                    .collect();
+                journal.push("-", &name, &rtype, old_eff, &removed);
+                journal.push("+", &name, &rtype, new_eff, &added);
+            } else {
+                journal.push("-", &name, &rtype, old_eff, &old_records);
+                journal.push("+", &name, &rtype, new_eff, records);
+            }
+        }
+        ZoneEvent::RecordsetDeleted {
+            recordset_id,
+            serial,
+        } => {
+            let (prev_serial, zone_ttl) = touch_zone(txn, zone_id, *serial, time).await?;
+            let row = txn
+                .query_opt(
+                    "DELETE FROM recordsets WHERE id = $1 RETURNING name, type, records, ttl",
+                    &[&recordset_id.0],
+                )
+                .await
+                .context("failed to delete the record set")?;
+            if let Some(row) = row {
+                let (name, rtype, records, ttl): (String, String, Vec<String>, Option<i32>) =
+                    (row.get(0), row.get(1), row.get(2), row.get(3));
+                let mut journal = JournalWriter {
+                    rows: &mut rows.journal,
+                    zone_id,
+                    serial: i64::from(*serial),
+                    prev_serial,
+                    next_seq: 0,
+                };
+                journal.push("-", &name, &rtype, ttl.unwrap_or(zone_ttl), &records);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The version of an aggregate the read models hold (0 if none).
+pub async fn projected_version(
+    client: &impl GenericClient,
+    aggregate_type: &str,
+    aggregate_id: &str,
+) -> anyhow::Result<u64> {
+    let row = client
+        .query_opt(
+            "SELECT version FROM projection_versions WHERE aggregate_type = $1 AND aggregate_id = $2",
+            &[&aggregate_type, &aggregate_id],
+        )
+        .await
+        .context("failed to read a projected version")?;
+    Ok(row
+        .map(|r| r.get::<_, i64>(0))
+        .and_then(|v| u64::try_from(v).ok())
+        .unwrap_or(0))
+}

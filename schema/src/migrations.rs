@@ -1,0 +1,16 @@
+//! SQL migrations of the read models, in order. The projection applies them; nothing else writes schema.
+
+/// One migration: a name recorded in `schema_migrations`, and its SQL.
+#[derive(Debug, Clone, Copy)]
+pub struct Migration {
+    /// Unique, ordered name.
+    pub name: &'static str,
+    /// The statements, run in one transaction.
+    pub sql: &'static str,
+}
+
+/// Every migration, oldest first.
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    name: "0001_read_models",
+    sql: include_str!("../migrations/0001_read_models.sql"),
+}];

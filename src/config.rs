@@ -1,0 +1,200 @@
+//! Command-line arguments (every flag also from `NSPLANE_*` variables) and their validation into the
+//! configuration the roles take. Defaults and cross-field checks live here only.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use nsplane_schema::event::NsRecord;
+use nsplane_schema::DnsName;
+
+/// nsplane: DNS-as-a-Service with an event-sourced control plane.
+#[derive(Debug, Parser)]
+#[command(name = "nsplane", version, about)]
+pub struct Cli {
+    /// Log format.
+    #[arg(
+        long,
+        env = "NSPLANE_LOG_FORMAT",
+        value_enum,
+        default_value = "plain",
+        global = true
+    )]
+    pub log_format: LogFormat,
+    /// The role or tool to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Plain,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Roles and tools.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// The REST API (Designate v2 dialect).
+    Api(ApiArgs),
+    /// The projector: event stream → PostgreSQL read models.
+    Central(CommonArgs),
+    /// Every role in one process; with no NATS or PostgreSQL URL it starts its own under --data-dir.
+    All(AllArgs),
+    /// Starts `nsplane all` with its own NATS and PostgreSQL and measures the write path.
+    Bench(crate::bench::BenchArgs),
+}
+
+/// Settings every role shares.
+#[derive(Debug, Clone, Args)]
+pub struct CommonArgs {
+    /// NATS URL (nats-server 2.11 or newer).
+    #[arg(long, env = "NSPLANE_NATS_URL")]
+    pub nats_url: Option<String>,
+    /// PostgreSQL URL of the read models.
+    #[arg(long, env = "NSPLANE_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Prefix of every subject, stream and bucket name.
+    #[arg(long, env = "NSPLANE_PREFIX", default_value = "nsplane")]
+    pub prefix: String,
+    /// Replicas of the event stream (3 on a NATS cluster).
+    #[arg(long, env = "NSPLANE_STREAM_REPLICAS", default_value_t = 1)]
+    pub stream_replicas: usize,
+    /// PostgreSQL connections per process.
+    #[arg(long, env = "NSPLANE_DATABASE_POOL_SIZE", default_value_t = 16)]
+    pub database_pool_size: usize,
+    /// Load and validate the configuration, then exit.
+    #[arg(long)]
+    pub check_config: bool,
+}
+
+/// API settings.
+#[derive(Debug, Clone, Args)]
+pub struct ApiArgs {
+    /// Shared settings.
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Address the API listens on (port 0 picks one).
+    #[arg(long, env = "NSPLANE_API_LISTEN", default_value = "127.0.0.1:9001")]
+    pub api_listen: SocketAddr,
+    /// Name servers of the default pool, `hostname[:priority]`, comma-separated.
+    #[arg(
+        long,
+        env = "NSPLANE_POOL_NS_RECORDS",
+        default_value = "ns1.nsplane.test.:1",
+        value_delimiter = ','
+    )]
+    pub pool_ns_records: Vec<String>,
+    /// Base URL of links in responses (default: the request's Host header).
+    #[arg(long, env = "NSPLANE_API_BASE_URI")]
+    pub api_base_uri: Option<String>,
+    /// Zones cached per process by the command side.
+    #[arg(long, env = "NSPLANE_ZONE_CACHE", default_value_t = 10_000)]
+    pub zone_cache: usize,
+}
+
+/// `nsplane all` settings.
+#[derive(Debug, Clone, Args)]
+pub struct AllArgs {
+    /// API and shared settings.
+    #[command(flatten)]
+    pub api: ApiArgs,
+    /// Where dev mode keeps its own NATS and PostgreSQL data.
+    #[arg(long, env = "NSPLANE_DATA_DIR", default_value = "./.nsplane")]
+    pub data_dir: PathBuf,
+    /// mdns listen address (reserved for the data plane; not served yet).
+    #[arg(long, env = "NSPLANE_MDNS_LISTEN", default_value = "127.0.0.1:5354")]
+    pub mdns_listen: SocketAddr,
+}
+
+/// Resolved connection settings.
+#[derive(Debug, Clone)]
+pub struct Connections {
+    /// NATS.
+    pub nats: nsplane_command::NatsConfig,
+    /// PostgreSQL.
+    pub pg: nsplane_projection::PgConfig,
+    /// Event store layout.
+    pub store: nsplane_command::StoreConfig,
+}
+
+impl CommonArgs {
+    /// Validates the shared settings; a role needs both URLs.
+    pub fn connections(&self) -> anyhow::Result<Connections> {
+        let nats_url = self.nats_url.clone().context(
+            "no NATS URL: pass --nats-url or NSPLANE_NATS_URL (only `nsplane all` starts its own)",
+        )?;
+        let database_url = self
+            .database_url
+            .clone()
+            .context("no PostgreSQL URL: pass --database-url or NSPLANE_DATABASE_URL (only `nsplane all` starts its own)")?;
+        self.connections_to(nats_url, database_url)
+    }
+
+    /// Validates the shared settings with the given URLs.
+    pub fn connections_to(
+        &self,
+        nats_url: String,
+        database_url: String,
+    ) -> anyhow::Result<Connections> {
+        anyhow::ensure!(
+            !self.prefix.is_empty()
+                && self
+                    .prefix
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'),
+            "--prefix must be letters, digits, '_' or '-'"
+        );
+        anyhow::ensure!(
+            matches!(self.stream_replicas, 1 | 3 | 5),
+            "--stream-replicas must be 1, 3 or 5"
+        );
+        let mut store = nsplane_command::StoreConfig::for_prefix(&self.prefix);
+        store.replicas = self.stream_replicas;
+        Ok(Connections {
+            nats: nsplane_command::NatsConfig { url: nats_url },
+            pg: nsplane_projection::PgConfig {
+                url: database_url,
+                pool_size: self.database_pool_size,
+            },
+            store,
+        })
+    }
+}
+
+impl ApiArgs {
+    /// Validates the API settings.
+    pub fn api_config(&self) -> anyhow::Result<nsplane_api::ApiConfig> {
+        let mut ns_records = Vec::new();
+        for entry in &self.pool_ns_records {
+            let (host, priority) = match entry.rsplit_once(':') {
+                Some((host, priority)) => (
+                    host,
+                    priority.parse::<u32>().context("bad ns record priority")?,
+                ),
+                None => (entry.as_str(), 1),
+            };
+            let hostname =
+                DnsName::parse(host).with_context(|| format!("bad pool ns record {host:?}"))?;
+            ns_records.push(NsRecord { hostname, priority });
+        }
+        anyhow::ensure!(
+            !ns_records.is_empty(),
+            "the default pool needs at least one ns record"
+        );
+        Ok(nsplane_api::ApiConfig {
+            default_pool: nsplane_api::DefaultPool {
+                id: nsplane_schema::ids::DEFAULT_POOL_ID,
+                ns_records,
+            },
+            base_uri: self.api_base_uri.clone(),
+            read_your_writes_wait: Duration::from_secs(5),
+            ..Default::default()
+        })
+    }
+}

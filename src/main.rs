@@ -1,0 +1,104 @@
+//! The `nsplane` binary: parses the command line and starts the chosen role or tool.
+
+use clap::Parser as _;
+use nsplane::config::{Cli, Command, LogFormat};
+use nsplane::roles;
+use tracing::info;
+use tracing_subscriber::EnvFilter;
+
+fn init_logging(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Plain => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    match cli.command {
+        Command::Api(args) => {
+            let connections = args.common.connections()?;
+            let api_config = args.api_config()?;
+            if args.common.check_config {
+                info!(?connections, "configuration is valid");
+                return Ok(());
+            }
+            let shared = roles::connect(&connections, "nsplane-api").await?;
+            let listener = tokio::net::TcpListener::bind(args.api_listen).await?;
+            info!("ready");
+            roles::run_api(
+                &shared,
+                api_config,
+                args.zone_cache,
+                listener,
+                roles::shutdown_on_signals(),
+            )
+            .await
+        }
+        Command::Central(args) => {
+            let connections = args.connections()?;
+            if args.check_config {
+                info!(?connections, "configuration is valid");
+                return Ok(());
+            }
+            let shared = roles::connect(&connections, "nsplane-central").await?;
+            info!("ready");
+            roles::run_central(&shared, roles::shutdown_on_signals()).await
+        }
+        Command::All(args) => run_all(args).await,
+        Command::Bench(args) => nsplane::bench::run(args).await,
+    }
+}
+
+async fn run_all(args: nsplane::config::AllArgs) -> anyhow::Result<()> {
+    let common = &args.api.common;
+    let api_config = args.api.api_config()?;
+    // Zero-config: with no URLs, start our own servers under the data dir.
+    let mut dev = None;
+    let connections = match (&common.nats_url, &common.database_url) {
+        (Some(nats), Some(db)) => common.connections_to(nats.clone(), db.clone())?,
+        (None, None) => {
+            if common.check_config {
+                info!(data_dir = %args.data_dir.display(), "configuration is valid (dev mode would start nats and postgres)");
+                return Ok(());
+            }
+            let servers = nsplane::devmode::start(&args.data_dir).await?;
+            let connections =
+                common.connections_to(servers.nats.url.clone(), servers.database_url.clone())?;
+            dev = Some(servers);
+            connections
+        }
+        _ => anyhow::bail!("give both --nats-url and --database-url, or neither (dev mode)"),
+    };
+    if common.check_config {
+        info!(?connections, "configuration is valid");
+        return Ok(());
+    }
+    let shared = roles::connect(&connections, "nsplane-all").await?;
+    let listener = tokio::net::TcpListener::bind(args.api.api_listen).await?;
+    let shutdown = roles::shutdown_on_signals();
+    let central = {
+        let shared = shared.clone();
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move { roles::run_central(&shared, shutdown).await })
+    };
+    info!("ready");
+    let api_result =
+        roles::run_api(&shared, api_config, args.api.zone_cache, listener, shutdown).await;
+    let central_result = central.await;
+    drop(shared);
+    if let Some(mut servers) = dev {
+        servers.nats.stop();
+        servers.postgres.stop();
+        info!("dev mode stopped its nats-server and postgresql");
+    }
+    api_result?;
+    central_result??;
+    Ok(())
+}

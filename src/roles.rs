@@ -1,0 +1,112 @@
+//! The roles as library functions, each `run(..., shutdown)`: reachable from tests, wired to clap by
+//! `main.rs`.
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use deadpool_postgres::Pool;
+use nsplane_command::{zone::ZoneServices, EventStore, ZoneExecutor, ZoneNames};
+use tokio::sync::watch;
+use tracing::info;
+
+use crate::config::Connections;
+
+/// Connections a process's roles share.
+#[derive(Clone)]
+pub struct Shared {
+    /// NATS.
+    pub client: async_nats::Client,
+    /// The event store (streams created if missing).
+    pub store: EventStore,
+    /// PostgreSQL pool (migrations applied).
+    pub pool: Pool,
+    /// The resolved settings.
+    pub connections: Connections,
+}
+
+/// Connects to NATS (refusing servers older than 2.11) and PostgreSQL, creates the streams and applies
+/// the migrations.
+pub async fn connect(connections: &Connections, client_name: &str) -> anyhow::Result<Shared> {
+    let client = nsplane_command::connect(&connections.nats, client_name).await?;
+    let store = EventStore::open(client.clone(), connections.store.clone()).await?;
+    let pool = nsplane_projection::connect_pool(&connections.pg)?;
+    nsplane_projection::migrate(&pool)
+        .await
+        .context("failed to migrate the read models")?;
+    Ok(Shared {
+        client,
+        store,
+        pool,
+        connections: connections.clone(),
+    })
+}
+
+/// Runs the API on `listener` until shutdown.
+pub async fn run_api(
+    shared: &Shared,
+    config: nsplane_api::ApiConfig,
+    zone_cache: usize,
+    listener: tokio::net::TcpListener,
+    shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let names = ZoneNames::open(shared.store.clone()).await?;
+    let services = ZoneServices {
+        directory: Arc::new(names.clone()),
+    };
+    let executor = Arc::new(ZoneExecutor::new(
+        shared.store.clone(),
+        services,
+        zone_cache,
+    ));
+    let consistency = Arc::new(nsplane_api::Consistency::default());
+    let listener_task = tokio::spawn(consistency.clone().listen(
+        shared.client.clone(),
+        shared.connections.store.prefix.clone(),
+    ));
+    let state =
+        nsplane_api::AppState::new(executor, names, shared.pool.clone(), consistency, config);
+    let result = nsplane_api::run(state, listener, shutdown).await;
+    listener_task.abort();
+    result
+}
+
+/// Runs central until shutdown.
+pub async fn run_central(shared: &Shared, shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
+    let store = &shared.connections.store;
+    let config = nsplane_projection::CentralConfig {
+        prefix: store.prefix.clone(),
+        stream_name: store.stream_name.clone(),
+        zone_changes_stream: store.zone_changes_stream(),
+        durable_name: format!("{}_central", store.prefix.replace(['.', '-'], "_")),
+        batch_max: 256,
+    };
+    nsplane_projection::central::run(config, shared.client.clone(), shared.pool.clone(), shutdown)
+        .await
+}
+
+/// A shutdown signal that turns true on Ctrl-C or SIGTERM.
+pub fn shutdown_on_signals() -> watch::Receiver<bool> {
+    let (tx, rx) = watch::channel(false);
+    tokio::spawn(async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        let term = async {
+            if let Ok(mut signal) =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            {
+                signal.recv().await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        };
+        #[cfg(not(unix))]
+        let term = std::future::pending::<()>();
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term => {}
+        }
+        info!("shutting down");
+        let _ = tx.send(true);
+    });
+    rx
+}
