@@ -106,6 +106,9 @@ pub(crate) async fn create(
 ) -> Result<Response, ApiError> {
     let zone_id = parse_zone_id(&zone_id)?;
     let rtype = RecordType::parse(&body.rtype).map_err(|e| ApiError::invalid(e.to_string()))?;
+    if rtype == RecordType::SOA {
+        return Err(nsplane_command::ZoneError::SoaNotAllowed.into());
+    }
     let name = RecordsetName::parse(&body.name).map_err(|e| ApiError::BadRequest {
         kind: "invalid_recordset_name",
         message: format!("Invalid recordset name {:?}: {e}", body.name),
