@@ -103,6 +103,11 @@ impl LocalNats {
         Self::start_with(&find_nats_server()?, dir, port)
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Stops the server.
     pub fn stop(&mut self) {
         let _ = self.child.kill();
@@ -270,6 +275,13 @@ impl LocalPostgres {
         drop(client);
         task.abort();
         Ok(self.url(name))
+    }
+
+    /// A shell command that stops this cluster immediately (for watchdogs that outlive this process).
+    pub fn shell_stop_command(&self) -> String {
+        let pg_ctl = self.bin.join("pg_ctl");
+        let prefix = if self.as_postgres { "runuser -u postgres -- " } else { "" };
+        format!("{prefix}{} -D {} -m immediate stop", pg_ctl.display(), self.data.display())
     }
 
     /// Stops the cluster.

@@ -28,24 +28,15 @@ pub fn servers() -> &'static Servers {
         let postgres = LocalPostgres::start(&dir.join("postgres"), 0).expect("start postgres");
         let pid = std::process::id();
         let script = format!(
-            "while kill -0 {pid} 2>/dev/null; do sleep 0.5; done; \
-             pkill -f -- '-sd {nats_store}' ; \
-             (runuser -u postgres -- pg_ctl -D {pg_data} -m immediate stop || pg_ctl -D {pg_data} -m immediate stop) >/dev/null 2>&1; \
-             rm -rf {dir}",
-            nats_store = dir.join("nats").join("store").display(),
-            pg_data = dir.join("postgres").canonicalize().expect("pg dir").join("data").display(),
+            "while kill -0 {pid} 2>/dev/null; do sleep 0.5; done; kill {nats_pid}; {pg_stop} >/dev/null 2>&1; rm -rf {dir}",
+            nats_pid = nats.pid(),
+            pg_stop = postgres.shell_stop_command(),
             dir = dir.display(),
         );
-        let pg_bin = std::fs::read_dir("/usr/lib/postgresql")
-            .ok()
-            .and_then(|mut d| d.next())
-            .and_then(|e| e.ok())
-            .map(|e| e.path().join("bin").display().to_string())
-            .unwrap_or_default();
-        std::process::Command::new("bash")
-            .arg("-c")
+        // In its own session, so whatever reaps the test's process group does not take the watchdog too.
+        std::process::Command::new("setsid")
+            .args(["bash", "-c"])
             .arg(script)
-            .env("PATH", format!("{}:{pg_bin}", std::env::var("PATH").unwrap_or_default()))
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
