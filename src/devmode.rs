@@ -280,8 +280,16 @@ impl LocalPostgres {
     /// A shell command that stops this cluster immediately (for watchdogs that outlive this process).
     pub fn shell_stop_command(&self) -> String {
         let pg_ctl = self.bin.join("pg_ctl");
-        let prefix = if self.as_postgres { "runuser -u postgres -- " } else { "" };
-        format!("{prefix}{} -D {} -m immediate stop", pg_ctl.display(), self.data.display())
+        let prefix = if self.as_postgres {
+            "runuser -u postgres -- "
+        } else {
+            ""
+        };
+        format!(
+            "{prefix}{} -D {} -m immediate stop",
+            pg_ctl.display(),
+            self.data.display()
+        )
     }
 
     /// Stops the cluster.

