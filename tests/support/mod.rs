@@ -34,6 +34,8 @@ pub fn servers() -> &'static Servers {
             dir = dir.display(),
         );
         // In its own session, so whatever reaps the test's process group does not take the watchdog too.
+        // It outlives this process by design, so it is never waited for.
+        #[allow(clippy::zombie_processes)]
         std::process::Command::new("setsid")
             .args(["bash", "-c"])
             .arg(script)
