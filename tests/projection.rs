@@ -10,12 +10,14 @@ use serde_json::json;
 use support::*;
 use tokio::sync::watch;
 
-async fn pg(url: &str) -> tokio_postgres::Client {
-    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-        .await
-        .expect("pg");
-    tokio::spawn(connection);
-    client
+async fn pg(url: &str) -> deadpool_postgres::Object {
+    let config = nsplane_projection::PgConfig {
+        url: url.to_owned(),
+        pool_size: 1,
+    };
+    let pool = nsplane_projection::connect_pool(&config).expect("pool");
+    nsplane_projection::migrate(&pool).await.expect("migrate");
+    pool.get().await.expect("connection")
 }
 
 /// Writes a small history through the API (no central running) and returns the zone's commits.
@@ -101,15 +103,6 @@ async fn a_commit_delivered_twice_changes_nothing_and_one_delivered_early_waits(
     // A batch mixing old, next and early commits sorts each out.
     let second = ns.second_database("mixed").await;
     let mut client = pg(&second).await;
-    nsplane_projection::migrate(
-        &nsplane_projection::connect_pool(&nsplane_projection::PgConfig {
-            url: second.clone(),
-            pool_size: 1,
-        })
-        .expect("pool"),
-    )
-    .await
-    .expect("migrate");
     let mixed = vec![
         commits[0].clone(),
         commits[2].clone(),

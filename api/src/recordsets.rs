@@ -321,7 +321,7 @@ pub(crate) async fn delete(
     let mut rs = before
         .recordsets
         .get(&recordset_id)
-        .cloned()
+        .map(|rs| rs.as_ref().clone())
         .ok_or_else(ApiError::recordset_not_found)?;
     rs.status = nsplane_command::zone::Status::Pending;
     rs.action = nsplane_command::zone::Action::Delete;

@@ -2,7 +2,6 @@
 //! commands against them (cqrs-es `Aggregate`). Rules that need other aggregates (child zones) ask
 //! [`ZoneServices`].
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -142,8 +141,11 @@ pub struct Zone {
     pub created_at: Option<DateTime<Utc>>,
     /// Last change.
     pub updated_at: Option<DateTime<Utc>>,
-    /// Record sets by id.
-    pub recordsets: BTreeMap<RecordsetId, Recordset>,
+    /// Record sets by id. Persistent maps: cloning the zone to decide a command costs O(1), however
+    /// many record sets it has.
+    pub recordsets: imbl::OrdMap<RecordsetId, Arc<Recordset>>,
+    /// Index of record sets by name and type.
+    pub by_name: imbl::OrdMap<(RecordsetName, RecordType), RecordsetId>,
     /// When the commit being decided or applied happened. Set by the executor before `handle` and
     /// before applying a stored commit, so timestamps in the state equal the commit's time.
     #[serde(skip)]
@@ -352,9 +354,33 @@ impl Zone {
 
     /// The record set with this name and type, if any.
     pub fn find(&self, name: &RecordsetName, rtype: RecordType) -> Option<&Recordset> {
-        self.recordsets
-            .values()
-            .find(|rs| &rs.name == name && rs.rtype == rtype)
+        let id = self.by_name.get(&(name.clone(), rtype))?;
+        self.recordsets.get(id).map(|rs| rs.as_ref())
+    }
+
+    /// The types of the record sets at a name.
+    pub fn types_at(&self, name: &RecordsetName) -> Vec<RecordType> {
+        let (Some(first), Some(last)) =
+            (RecordType::ALL.iter().min(), RecordType::ALL.iter().max())
+        else {
+            return Vec::new();
+        };
+        let (from, to) = ((name.clone(), *first), (name.clone(), *last));
+        self.by_name
+            .range(from..=to)
+            .map(|((_, t), _)| *t)
+            .collect()
+    }
+
+    fn insert_recordset(&mut self, rs: Recordset) {
+        self.by_name.insert((rs.name.clone(), rs.rtype), rs.id);
+        self.recordsets.insert(rs.id, Arc::new(rs));
+    }
+
+    fn remove_recordset(&mut self, id: &RecordsetId) {
+        if let Some(rs) = self.recordsets.remove(id) {
+            self.by_name.remove(&(rs.name.clone(), rs.rtype));
+        }
     }
 
     fn mark_zone_changed(&mut self, serial: u32) {
@@ -376,7 +402,7 @@ impl Zone {
         };
         let data = soa_rdata(&mname, &self.email, self.serial, soa);
         let (serial, time) = (self.serial, self.commit_time);
-        if let Some(rs) = self.recordsets.get_mut(&id) {
+        if let Some(rs) = self.recordsets.get_mut(&id).map(Arc::make_mut) {
             if rs.records.first() != Some(&data) {
                 rs.records = vec![data];
                 rs.serial = serial;
@@ -666,9 +692,9 @@ impl Aggregate for Zone {
                 self.ns_records = ns_records;
                 let soa_rs = managed(RecordType::SOA, Vec::new());
                 let ns_rs = managed(RecordType::NS, ns_data);
-                self.recordsets.insert(soa_rs.id, soa_rs);
+                self.insert_recordset(soa_rs);
                 if !ns_rs.records.is_empty() {
-                    self.recordsets.insert(ns_rs.id, ns_rs);
+                    self.insert_recordset(ns_rs);
                 }
                 self.refresh_soa();
             }
@@ -699,25 +725,22 @@ impl Aggregate for Zone {
                 description,
                 serial,
             } => {
-                self.recordsets.insert(
-                    recordset_id,
-                    Recordset {
-                        id: recordset_id,
-                        project_id,
-                        name,
-                        rtype,
-                        records,
-                        ttl,
-                        description,
-                        managed: false,
-                        status: Status::Pending,
-                        action: Action::Create,
-                        version: 1,
-                        serial,
-                        created_at: now,
-                        updated_at: None,
-                    },
-                );
+                self.insert_recordset(Recordset {
+                    id: recordset_id,
+                    project_id,
+                    name,
+                    rtype,
+                    records,
+                    ttl,
+                    description,
+                    managed: false,
+                    status: Status::Pending,
+                    action: Action::Create,
+                    version: 1,
+                    serial,
+                    created_at: now,
+                    updated_at: None,
+                });
                 self.mark_zone_changed(serial);
             }
             ZoneEvent::RecordsetUpdated {
@@ -727,7 +750,7 @@ impl Aggregate for Zone {
                 description,
                 serial,
             } => {
-                if let Some(rs) = self.recordsets.get_mut(&recordset_id) {
+                if let Some(rs) = self.recordsets.get_mut(&recordset_id).map(Arc::make_mut) {
                     rs.records = records;
                     rs.ttl = ttl;
                     rs.description = description;
@@ -747,7 +770,7 @@ impl Aggregate for Zone {
                 recordset_id,
                 serial,
             } => {
-                self.recordsets.remove(&recordset_id);
+                self.remove_recordset(&recordset_id);
                 self.mark_zone_changed(serial);
             }
         }

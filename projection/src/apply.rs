@@ -6,9 +6,10 @@ use std::collections::HashMap;
 
 use anyhow::Context as _;
 use chrono::NaiveDateTime;
+use futures::future::BoxFuture;
 use nsplane_schema::event::{CommitEnvelope, ZoneEvent};
 use nsplane_schema::RecordsetId;
-use tokio_postgres::{GenericClient, Transaction};
+use tokio_postgres::{GenericClient, Statement, Transaction};
 use uuid::Uuid;
 
 /// A commit as delivered from the stream.
@@ -106,17 +107,128 @@ const ZONE_TOUCH: &str =
 const SOA_TOUCH: &str = "UPDATE recordsets SET serial = $2, version = version + 1, updated_at = $3, status = 'PENDING', \
      action = CASE WHEN action = 'CREATE' THEN 'CREATE' ELSE 'UPDATE' END WHERE id = $1";
 
+const ZONE_INSERT: &str = "INSERT INTO zones (id, project_id, pool_id, name, email, mname, ttl, serial, refresh, retry, expire, \
+     minimum, description, type, status, action, version, created_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'PRIMARY', 'PENDING', 'CREATE', 1, $14)";
+
+const MANAGED_INSERT: &str = "INSERT INTO recordsets (id, zone_id, project_id, name, type, records, ttl, description, managed, \
+     status, action, serial, version, created_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, NULL, NULL, true, 'PENDING', 'CREATE', $7, 1, $8)";
+
+const ZONE_UPDATE: &str = "UPDATE zones z SET email = $2, ttl = $3, description = $4, serial = $5, version = z.version + 1, \
+     status = 'PENDING', action = CASE WHEN z.action = 'CREATE' THEN 'CREATE' ELSE 'UPDATE' END, updated_at = $6 \
+     FROM (SELECT serial, ttl FROM zones WHERE id = $1) old WHERE z.id = $1 RETURNING old.serial, old.ttl";
+
+const ZONE_INHERITING: &str =
+    "SELECT name, type, records FROM recordsets WHERE zone_id = $1 AND ttl IS NULL AND type <> 'SOA'";
+
+const ZONE_DELETE_REQUESTED: &str =
+    "UPDATE zones SET status = 'PENDING', action = 'DELETE', version = version + 1, updated_at = $2 WHERE id = $1";
+
+const RECORDSET_INSERT: &str = "INSERT INTO recordsets (id, zone_id, project_id, name, type, records, ttl, description, managed, \
+     status, action, serial, version, created_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, false, 'PENDING', 'CREATE', $9, 1, $10)";
+
+const RECORDSET_UPDATE: &str = "UPDATE recordsets r SET records = $2, ttl = $3, description = $4, status = 'PENDING', \
+     action = CASE WHEN r.action = 'CREATE' THEN 'CREATE' ELSE 'UPDATE' END, version = r.version + 1, \
+     serial = $5, updated_at = $6 FROM (SELECT records, ttl FROM recordsets WHERE id = $1) old \
+     WHERE r.id = $1 RETURNING r.name, r.type, old.records, old.ttl";
+
+const RECORDSET_DELETE: &str =
+    "DELETE FROM recordsets WHERE id = $1 RETURNING name, type, records, ttl";
+
 fn to_i32(v: u32) -> i32 {
     i32::try_from(v).unwrap_or(i32::MAX)
 }
 
+fn ttl_i32(ttl: nsplane_schema::Ttl) -> i32 {
+    i32::try_from(ttl.secs()).unwrap_or(i32::MAX)
+}
+
+/// The statements of a projection, prepared once per connection.
+struct Statements {
+    zone_touch: Statement,
+    soa_touch: Statement,
+    zone_insert: Statement,
+    managed_insert: Statement,
+    zone_update: Statement,
+    zone_inheriting: Statement,
+    zone_delete_requested: Statement,
+    recordset_insert: Statement,
+    recordset_update: Statement,
+    recordset_delete: Statement,
+}
+
+impl Statements {
+    async fn prepare(txn: &deadpool_postgres::Transaction<'_>) -> anyhow::Result<Self> {
+        let sqls = [
+            ZONE_TOUCH,
+            SOA_TOUCH,
+            ZONE_INSERT,
+            MANAGED_INSERT,
+            ZONE_UPDATE,
+            ZONE_INHERITING,
+            ZONE_DELETE_REQUESTED,
+            RECORDSET_INSERT,
+            RECORDSET_UPDATE,
+            RECORDSET_DELETE,
+        ];
+        let prepared =
+            futures::future::try_join_all(sqls.iter().map(|sql| txn.prepare_cached(sql)))
+                .await
+                .context("failed to prepare the projection statements")?;
+        let mut it = prepared.into_iter();
+        let mut next = || it.next().context("missing prepared statement");
+        Ok(Self {
+            zone_touch: next()?,
+            soa_touch: next()?,
+            zone_insert: next()?,
+            managed_insert: next()?,
+            zone_update: next()?,
+            zone_inheriting: next()?,
+            zone_delete_requested: next()?,
+            recordset_insert: next()?,
+            recordset_update: next()?,
+            recordset_delete: next()?,
+        })
+    }
+}
+
+/// What an event changed in the zone's content, for the journal: `(op, name, type, ttl or inherit, records)`.
+struct Effect {
+    zone_id: Uuid,
+    serial: i64,
+    prev_serial: i64,
+    zone_ttl: i32,
+    changes: Vec<(&'static str, String, String, Option<i32>, Vec<String>)>,
+}
+
+impl Effect {
+    fn write(self, rows: &mut Vec<JournalRow>) {
+        let mut journal = JournalWriter {
+            rows,
+            zone_id: self.zone_id,
+            serial: self.serial,
+            prev_serial: self.prev_serial,
+            next_seq: 0,
+        };
+        for (op, name, rtype, ttl, records) in self.changes {
+            journal.push(op, &name, &rtype, ttl.unwrap_or(self.zone_ttl), &records);
+        }
+    }
+}
+
 /// Applies a batch of commits (in stream order) in one transaction and returns each one's outcome.
 /// On error nothing is written; the caller may retry commits one by one.
+///
+/// The statements of all commits are pipelined: they are sent in order without waiting for each
+/// other's answers, so a batch costs about one round trip plus PostgreSQL's work.
 pub async fn apply_batch(
-    client: &mut tokio_postgres::Client,
+    client: &mut deadpool_postgres::Object,
     commits: &[Delivered],
 ) -> anyhow::Result<Vec<Outcome>> {
     let txn = client.transaction().await.context("failed to begin")?;
+    let statements = Statements::prepare(&txn).await?;
     // Lock the version rows of every aggregate in the batch, in a fixed order (no deadlocks between instances).
     let mut keys: Vec<(String, String)> = commits
         .iter()
@@ -148,6 +260,8 @@ pub async fn apply_batch(
     let mut outcomes = Vec::with_capacity(commits.len());
     let mut rows = Rows::default();
     let mut advanced: HashMap<(String, String), (u64, u64)> = HashMap::new();
+    let mut pending: Vec<BoxFuture<'_, anyhow::Result<Option<Effect>>>> = Vec::new();
+    let mut effects = Vec::new();
     for commit in commits {
         let envelope = &commit.envelope;
         let key = (
@@ -163,20 +277,36 @@ pub async fn apply_batch(
             outcomes.push(Outcome::Gap { projected });
             continue;
         }
-        apply_commit(&txn, commit, &mut rows)
-            .await
-            .with_context(|| {
-                format!(
-                    "failed to apply {} {} version {} (stream seq {})",
-                    envelope.aggregate_type,
-                    envelope.aggregate_id,
-                    envelope.version,
-                    commit.stream_seq
-                )
-            })?;
+        let zone_id =
+            Uuid::try_parse(&envelope.aggregate_id).context("zone aggregate id is not a uuid")?;
+        let time = envelope.metadata.time.naive_utc();
+        audit(commit, &mut rows)?;
+        for event in &envelope.events {
+            if matches!(event, ZoneEvent::ZoneUpdated { .. }) {
+                // It reads record sets: let everything before it land first.
+                effects.extend(futures::future::try_join_all(pending.drain(..)).await?);
+                effects.push(apply_event(&txn, &statements, zone_id, event, time).await?);
+            } else {
+                pending.push(Box::pin(apply_event(
+                    &txn,
+                    &statements,
+                    zone_id,
+                    event,
+                    time,
+                )));
+            }
+        }
         versions.insert(key.clone(), envelope.version);
         advanced.insert(key, (envelope.version, commit.stream_seq));
         outcomes.push(Outcome::Applied);
+    }
+    effects.extend(
+        futures::future::try_join_all(pending)
+            .await
+            .context("failed to apply the batch")?,
+    );
+    for effect in effects.into_iter().flatten() {
+        effect.write(&mut rows.journal);
     }
     write_rows(&txn, rows).await?;
     if !advanced.is_empty() {
@@ -264,16 +394,9 @@ async fn write_rows(txn: &Transaction<'_>, rows: Rows) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn apply_commit(
-    txn: &Transaction<'_>,
-    commit: &Delivered,
-    rows: &mut Rows,
-) -> anyhow::Result<()> {
+fn audit(commit: &Delivered, rows: &mut Rows) -> anyhow::Result<()> {
     let envelope = &commit.envelope;
     let meta = &envelope.metadata;
-    let time = meta.time.naive_utc();
-    let zone_id =
-        Uuid::try_parse(&envelope.aggregate_id).context("zone aggregate id is not a uuid")?;
     for (idx, event) in envelope.events.iter().enumerate() {
         rows.audit.push(AuditRow {
             stream_seq: i64::try_from(commit.stream_seq).unwrap_or(i64::MAX),
@@ -290,38 +413,24 @@ async fn apply_commit(
             request_id: meta.request_id.0.clone(),
             source_role: meta.source_role.clone(),
             command: meta.command.clone(),
-            occurred_at: time,
+            occurred_at: meta.time.naive_utc(),
         });
-        apply_event(txn, zone_id, event, time, rows).await?;
     }
     Ok(())
 }
 
-async fn touch_zone(
-    txn: &Transaction<'_>,
-    zone_id: Uuid,
-    serial: u32,
-    time: NaiveDateTime,
-) -> anyhow::Result<(i64, i32)> {
-    let soa_id = RecordsetId::managed(nsplane_schema::ZoneId(zone_id), "SOA").0;
-    let serial = i64::from(serial);
-    let zone_params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] = [&zone_id, &serial, &time];
-    let soa_params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] = [&soa_id, &serial, &time];
-    let (zone, _) = tokio::try_join!(
-        txn.query_one(ZONE_TOUCH, &zone_params),
-        txn.execute(SOA_TOUCH, &soa_params)
-    )
-    .context("failed to bump the zone serial")?;
-    Ok((zone.get(0), zone.get(1)))
-}
+type Param<'a> = &'a (dyn tokio_postgres::types::ToSql + Sync);
 
+/// Sends the statements of one event (all at once: their order on the connection is the event's
+/// place in the batch) and turns the answers into its journal effect.
 async fn apply_event(
     txn: &Transaction<'_>,
+    st: &Statements,
     zone_id: Uuid,
     event: &ZoneEvent,
     time: NaiveDateTime,
-    rows: &mut Rows,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Option<Effect>> {
+    let soa_id = RecordsetId::managed(nsplane_schema::ZoneId(zone_id), "SOA").0;
     match event {
         ZoneEvent::ZoneCreated {
             project_id,
@@ -342,53 +451,68 @@ async fn apply_event(
                 .map(|ns| ns.hostname.to_string())
                 .unwrap_or_else(|| "ns.invalid.".to_owned());
             let ns_data: Vec<String> = ns_sorted.iter().map(|ns| ns.hostname.to_string()).collect();
-            let ttl_i: i32 = i64::from(*ttl).try_into().unwrap_or(i32::MAX);
+            let ttl_i = ttl_i32(*ttl);
             let serial_i = i64::from(*serial);
-            txn.execute(
-                "INSERT INTO zones (id, project_id, pool_id, name, email, mname, ttl, serial, refresh, retry, expire, \
-                 minimum, description, type, status, action, version, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'PRIMARY', 'PENDING', 'CREATE', 1, $14)",
-                &[
-                    &zone_id,
-                    &project_id.0,
-                    &pool_id.0,
-                    &name.as_str(),
-                    email,
-                    &mname,
-                    &ttl_i,
-                    &serial_i,
-                    &to_i32(soa.refresh),
-                    &to_i32(soa.retry),
-                    &to_i32(soa.expire),
-                    &to_i32(soa.minimum),
-                    description,
-                    &time,
-                ],
-            )
-            .await
-            .context("failed to insert the zone")?;
+            let (refresh, retry, expire, minimum) = (
+                to_i32(soa.refresh),
+                to_i32(soa.retry),
+                to_i32(soa.expire),
+                to_i32(soa.minimum),
+            );
             let zid = nsplane_schema::ZoneId(zone_id);
-            for (rtype, records) in [("SOA", Vec::new()), ("NS", ns_data.clone())] {
-                if rtype == "NS" && records.is_empty() {
-                    continue;
-                }
-                txn.execute(
-                    "INSERT INTO recordsets (id, zone_id, project_id, name, type, records, ttl, description, managed, \
-                     status, action, serial, version, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, NULL, NULL, true, 'PENDING', 'CREATE', $7, 1, $8)",
-                    &[&RecordsetId::managed(zid, rtype).0, &zone_id, &project_id.0, &name.as_str(), &rtype, &records, &serial_i, &time],
-                )
-                .await
-                .context("failed to insert a managed record set")?;
+            let ns_id = RecordsetId::managed(zid, "NS").0;
+            let empty: Vec<String> = Vec::new();
+            let zone_params: [Param<'_>; 14] = [
+                &zone_id,
+                &project_id.0,
+                &pool_id.0,
+                &name.as_str(),
+                email,
+                &mname,
+                &ttl_i,
+                &serial_i,
+                &refresh,
+                &retry,
+                &expire,
+                &minimum,
+                description,
+                &time,
+            ];
+            let soa_params: [Param<'_>; 8] = [
+                &soa_id,
+                &zone_id,
+                &project_id.0,
+                &name.as_str(),
+                &"SOA",
+                &empty,
+                &serial_i,
+                &time,
+            ];
+            let ns_params: [Param<'_>; 8] = [
+                &ns_id,
+                &zone_id,
+                &project_id.0,
+                &name.as_str(),
+                &"NS",
+                &ns_data,
+                &serial_i,
+                &time,
+            ];
+            let zone = txn.execute(&st.zone_insert, &zone_params);
+            let soa_rs = txn.execute(&st.managed_insert, &soa_params);
+            if ns_data.is_empty() {
+                tokio::try_join!(zone, soa_rs).context("failed to insert the zone")?;
+            } else {
+                let ns_rs = txn.execute(&st.managed_insert, &ns_params);
+                tokio::try_join!(zone, soa_rs, ns_rs).context("failed to insert the zone")?;
             }
-            let mut journal = JournalWriter {
-                rows: &mut rows.journal,
+            Ok(Some(Effect {
                 zone_id,
                 serial: serial_i,
                 prev_serial: 0,
-                next_seq: 0,
-            };
-            journal.push("+", name.as_str(), "NS", ttl_i, &ns_data);
+                zone_ttl: ttl_i,
+                changes: vec![("+", name.to_string(), "NS".to_owned(), None, ns_data)],
+            }))
         }
         ZoneEvent::ZoneUpdated {
             email,
@@ -396,53 +520,46 @@ async fn apply_event(
             description,
             serial,
         } => {
-            let ttl_i: i32 = i64::from(*ttl).try_into().unwrap_or(i32::MAX);
+            let ttl_i = ttl_i32(*ttl);
             let serial_i = i64::from(*serial);
-            let soa_id = RecordsetId::managed(nsplane_schema::ZoneId(zone_id), "SOA").0;
-            let zone_params: [&(dyn tokio_postgres::types::ToSql + Sync); 6] =
+            let zone_params: [Param<'_>; 6] =
                 [&zone_id, email, &ttl_i, description, &serial_i, &time];
-            let soa_params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] =
-                [&soa_id, &serial_i, &time];
+            let soa_params: [Param<'_>; 3] = [&soa_id, &serial_i, &time];
             let (row, _) = tokio::try_join!(
-                txn.query_one(
-                    "UPDATE zones z SET email = $2, ttl = $3, description = $4, serial = $5, version = z.version + 1, \
-                     status = 'PENDING', action = CASE WHEN z.action = 'CREATE' THEN 'CREATE' ELSE 'UPDATE' END, updated_at = $6 \
-                     FROM (SELECT serial, ttl FROM zones WHERE id = $1) old WHERE z.id = $1 RETURNING old.serial, old.ttl",
-                    &zone_params,
-                ),
-                txn.execute(SOA_TOUCH, &soa_params),
+                txn.query_one(&st.zone_update, &zone_params),
+                txn.execute(&st.soa_touch, &soa_params)
             )
             .context("failed to update the zone")?;
             let (prev_serial, old_ttl): (i64, i32) = (row.get(0), row.get(1));
-            let mut journal = JournalWriter {
-                rows: &mut rows.journal,
+            let mut changes = Vec::new();
+            if old_ttl != ttl_i {
+                // Record sets without their own TTL change with the zone's.
+                for rs in txn.query(&st.zone_inheriting, &[&zone_id]).await? {
+                    let (name, rtype, records): (String, String, Vec<String>) =
+                        (rs.get(0), rs.get(1), rs.get(2));
+                    changes.push((
+                        "-",
+                        name.clone(),
+                        rtype.clone(),
+                        Some(old_ttl),
+                        records.clone(),
+                    ));
+                    changes.push(("+", name, rtype, Some(ttl_i), records));
+                }
+            }
+            Ok(Some(Effect {
                 zone_id,
                 serial: serial_i,
                 prev_serial,
-                next_seq: 0,
-            };
-            if old_ttl != ttl_i {
-                // Record sets without their own TTL change with the zone's.
-                for rs in txn
-                    .query(
-                        "SELECT name, type, records FROM recordsets WHERE zone_id = $1 AND ttl IS NULL AND type <> 'SOA'",
-                        &[&zone_id],
-                    )
-                    .await?
-                {
-                    let (name, rtype, records): (String, String, Vec<String>) = (rs.get(0), rs.get(1), rs.get(2));
-                    journal.push("-", &name, &rtype, old_ttl, &records);
-                    journal.push("+", &name, &rtype, ttl_i, &records);
-                }
-            }
+                zone_ttl: ttl_i,
+                changes,
+            }))
         }
         ZoneEvent::ZoneDeleteRequested {} => {
-            txn.execute(
-                "UPDATE zones SET status = 'PENDING', action = 'DELETE', version = version + 1, updated_at = $2 WHERE id = $1",
-                &[&zone_id, &time],
-            )
-            .await
-            .context("failed to mark the zone deleting")?;
+            txn.execute(&st.zone_delete_requested, &[&zone_id, &time])
+                .await
+                .context("failed to mark the zone deleting")?;
+            Ok(None)
         }
         ZoneEvent::RecordsetCreated {
             recordset_id,
@@ -454,41 +571,41 @@ async fn apply_event(
             description,
             serial,
         } => {
-            let (prev_serial, zone_ttl) = touch_zone(txn, zone_id, *serial, time).await?;
-            let ttl_i: Option<i32> = ttl.map(|t| i64::from(t).try_into().unwrap_or(i32::MAX));
-            txn.execute(
-                "INSERT INTO recordsets (id, zone_id, project_id, name, type, records, ttl, description, managed, \
-                 status, action, serial, version, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, false, 'PENDING', 'CREATE', $9, 1, $10)",
-                &[
-                    &recordset_id.0,
-                    &zone_id,
-                    &project_id.0,
-                    &name.as_str(),
-                    &rtype.as_str(),
-                    records,
-                    &ttl_i,
-                    description,
-                    &i64::from(*serial),
-                    &time,
-                ],
-            )
-            .await
-            .context("failed to insert the record set")?;
-            let mut journal = JournalWriter {
-                rows: &mut rows.journal,
-                zone_id,
-                serial: i64::from(*serial),
-                prev_serial,
-                next_seq: 0,
-            };
-            journal.push(
-                "+",
-                name.as_str(),
-                rtype.as_str(),
-                ttl_i.unwrap_or(zone_ttl),
+            let serial_i = i64::from(*serial);
+            let ttl_i: Option<i32> = ttl.map(ttl_i32);
+            let touch_params: [Param<'_>; 3] = [&zone_id, &serial_i, &time];
+            let soa_params: [Param<'_>; 3] = [&soa_id, &serial_i, &time];
+            let insert_params: [Param<'_>; 10] = [
+                &recordset_id.0,
+                &zone_id,
+                &project_id.0,
+                &name.as_str(),
+                &rtype.as_str(),
                 records,
-            );
+                &ttl_i,
+                description,
+                &serial_i,
+                &time,
+            ];
+            let (zone, _, _) = tokio::try_join!(
+                txn.query_one(&st.zone_touch, &touch_params),
+                txn.execute(&st.soa_touch, &soa_params),
+                txn.execute(&st.recordset_insert, &insert_params),
+            )
+            .context("failed to insert the record set")?;
+            Ok(Some(Effect {
+                zone_id,
+                serial: serial_i,
+                prev_serial: zone.get(0),
+                zone_ttl: zone.get(1),
+                changes: vec![(
+                    "+",
+                    name.to_string(),
+                    rtype.as_str().to_owned(),
+                    ttl_i,
+                    records.clone(),
+                )],
+            }))
         }
         ZoneEvent::RecordsetUpdated {
             recordset_id,
@@ -497,29 +614,29 @@ async fn apply_event(
             description,
             serial,
         } => {
-            let (prev_serial, zone_ttl) = touch_zone(txn, zone_id, *serial, time).await?;
-            let ttl_i: Option<i32> = ttl.map(|t| i64::from(t).try_into().unwrap_or(i32::MAX));
-            let row = txn
-                .query_one(
-                    "UPDATE recordsets r SET records = $2, ttl = $3, description = $4, status = 'PENDING', \
-                     action = CASE WHEN r.action = 'CREATE' THEN 'CREATE' ELSE 'UPDATE' END, version = r.version + 1, \
-                     serial = $5, updated_at = $6 FROM (SELECT records, ttl FROM recordsets WHERE id = $1) old \
-                     WHERE r.id = $1 RETURNING r.name, r.type, old.records, old.ttl",
-                    &[&recordset_id.0, records, &ttl_i, description, &i64::from(*serial), &time],
-                )
-                .await
-                .context("failed to update the record set")?;
+            let serial_i = i64::from(*serial);
+            let ttl_i: Option<i32> = ttl.map(ttl_i32);
+            let touch_params: [Param<'_>; 3] = [&zone_id, &serial_i, &time];
+            let soa_params: [Param<'_>; 3] = [&soa_id, &serial_i, &time];
+            let update_params: [Param<'_>; 6] = [
+                &recordset_id.0,
+                records,
+                &ttl_i,
+                description,
+                &serial_i,
+                &time,
+            ];
+            let (zone, _, row) = tokio::try_join!(
+                txn.query_one(&st.zone_touch, &touch_params),
+                txn.execute(&st.soa_touch, &soa_params),
+                txn.query_one(&st.recordset_update, &update_params),
+            )
+            .context("failed to update the record set")?;
+            let zone_ttl: i32 = zone.get(1);
             let (name, rtype, old_records, old_ttl): (String, String, Vec<String>, Option<i32>) =
                 (row.get(0), row.get(1), row.get(2), row.get(3));
             let (old_eff, new_eff) = (old_ttl.unwrap_or(zone_ttl), ttl_i.unwrap_or(zone_ttl));
-            let mut journal = JournalWriter {
-                rows: &mut rows.journal,
-                zone_id,
-                serial: i64::from(*serial),
-                prev_serial,
-                next_seq: 0,
-            };
-            if old_eff == new_eff {
+            let changes = if old_eff == new_eff {
                 let removed: Vec<String> = old_records
                     .iter()
                     .filter(|r| !records.contains(r))
@@ -530,40 +647,55 @@ async fn apply_event(
                     .filter(|r| !old_records.contains(r))
                     .cloned()
                     .collect();
-                journal.push("-", &name, &rtype, old_eff, &removed);
-                journal.push("+", &name, &rtype, new_eff, &added);
+                vec![
+                    ("-", name.clone(), rtype.clone(), Some(old_eff), removed),
+                    ("+", name, rtype, Some(new_eff), added),
+                ]
             } else {
-                journal.push("-", &name, &rtype, old_eff, &old_records);
-                journal.push("+", &name, &rtype, new_eff, records);
-            }
+                vec![
+                    ("-", name.clone(), rtype.clone(), Some(old_eff), old_records),
+                    ("+", name, rtype, Some(new_eff), records.clone()),
+                ]
+            };
+            Ok(Some(Effect {
+                zone_id,
+                serial: serial_i,
+                prev_serial: zone.get(0),
+                zone_ttl,
+                changes,
+            }))
         }
         ZoneEvent::RecordsetDeleted {
             recordset_id,
             serial,
         } => {
-            let (prev_serial, zone_ttl) = touch_zone(txn, zone_id, *serial, time).await?;
-            let row = txn
-                .query_opt(
-                    "DELETE FROM recordsets WHERE id = $1 RETURNING name, type, records, ttl",
-                    &[&recordset_id.0],
-                )
-                .await
-                .context("failed to delete the record set")?;
-            if let Some(row) = row {
-                let (name, rtype, records, ttl): (String, String, Vec<String>, Option<i32>) =
-                    (row.get(0), row.get(1), row.get(2), row.get(3));
-                let mut journal = JournalWriter {
-                    rows: &mut rows.journal,
-                    zone_id,
-                    serial: i64::from(*serial),
-                    prev_serial,
-                    next_seq: 0,
-                };
-                journal.push("-", &name, &rtype, ttl.unwrap_or(zone_ttl), &records);
-            }
+            let serial_i = i64::from(*serial);
+            let touch_params: [Param<'_>; 3] = [&zone_id, &serial_i, &time];
+            let soa_params: [Param<'_>; 3] = [&soa_id, &serial_i, &time];
+            let delete_params: [Param<'_>; 1] = [&recordset_id.0];
+            let (zone, _, row) = tokio::try_join!(
+                txn.query_one(&st.zone_touch, &touch_params),
+                txn.execute(&st.soa_touch, &soa_params),
+                txn.query_opt(&st.recordset_delete, &delete_params),
+            )
+            .context("failed to delete the record set")?;
+            let changes = match row {
+                Some(row) => {
+                    let (name, rtype, records, ttl): (String, String, Vec<String>, Option<i32>) =
+                        (row.get(0), row.get(1), row.get(2), row.get(3));
+                    vec![("-", name, rtype, ttl, records)]
+                }
+                None => Vec::new(),
+            };
+            Ok(Some(Effect {
+                zone_id,
+                serial: serial_i,
+                prev_serial: zone.get(0),
+                zone_ttl: zone.get(1),
+                changes,
+            }))
         }
     }
-    Ok(())
 }
 
 /// The version of an aggregate the read models hold (0 if none).
