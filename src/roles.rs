@@ -53,18 +53,14 @@ pub async fn run_api(
     let services = ZoneServices {
         directory: Arc::new(names.clone()),
     };
-    let executor = Arc::new(ZoneExecutor::new(
-        shared.store.clone(),
-        services,
-        zone_cache,
-    ));
+    let executor = Arc::new(ZoneExecutor::new(shared.store.clone(), services, zone_cache));
     let consistency = Arc::new(nsplane_api::Consistency::default());
-    let listener_task = tokio::spawn(consistency.clone().listen(
-        shared.client.clone(),
-        shared.connections.store.prefix.clone(),
-    ));
-    let state =
-        nsplane_api::AppState::new(executor, names, shared.pool.clone(), consistency, config);
+    let listener_task = tokio::spawn(
+        consistency
+            .clone()
+            .listen(shared.client.clone(), shared.connections.store.prefix.clone()),
+    );
+    let state = nsplane_api::AppState::new(executor, names, shared.pool.clone(), consistency, config);
     let result = nsplane_api::run(state, listener, shutdown).await;
     listener_task.abort();
     result
@@ -80,8 +76,7 @@ pub async fn run_central(shared: &Shared, shutdown: watch::Receiver<bool>) -> an
         durable_name: format!("{}_central", store.prefix.replace(['.', '-'], "_")),
         batch_max: 256,
     };
-    nsplane_projection::central::run(config, shared.client.clone(), shared.pool.clone(), shutdown)
-        .await
+    nsplane_projection::central::run(config, shared.client.clone(), shared.pool.clone(), shutdown).await
 }
 
 /// A shutdown signal that turns true on Ctrl-C or SIGTERM.
@@ -91,9 +86,7 @@ pub fn shutdown_on_signals() -> watch::Receiver<bool> {
         let ctrl_c = tokio::signal::ctrl_c();
         #[cfg(unix)]
         let term = async {
-            if let Ok(mut signal) =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            {
+            if let Ok(mut signal) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
                 signal.recv().await;
             } else {
                 std::future::pending::<()>().await;

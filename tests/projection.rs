@@ -64,9 +64,7 @@ async fn a_commit_delivered_twice_changes_nothing_and_one_delivered_early_waits(
     let (node, _zone_id, commits) = history(&ns).await;
     let mut client = pg(&ns.database_url).await;
     // Version 2 before version 1: it must wait.
-    let outcome = apply_batch(&mut client, &commits[1..2])
-        .await
-        .expect("apply");
+    let outcome = apply_batch(&mut client, &commits[1..2]).await.expect("apply");
     assert_eq!(outcome, vec![Outcome::Gap { projected: 0 }]);
     assert!(
         dump_read_models(&ns.database_url).await.is_empty(),
@@ -74,15 +72,11 @@ async fn a_commit_delivered_twice_changes_nothing_and_one_delivered_early_waits(
     );
     // In order, then everything again (a redelivery of the whole history).
     assert_eq!(
-        apply_batch(&mut client, &commits[0..1])
-            .await
-            .expect("apply"),
+        apply_batch(&mut client, &commits[0..1]).await.expect("apply"),
         vec![Outcome::Applied]
     );
     assert_eq!(
-        apply_batch(&mut client, &commits[1..])
-            .await
-            .expect("apply"),
+        apply_batch(&mut client, &commits[1..]).await.expect("apply"),
         vec![Outcome::Applied; 3]
     );
     let once = dump_read_models(&ns.database_url).await;
@@ -90,9 +84,7 @@ async fn a_commit_delivered_twice_changes_nothing_and_one_delivered_early_waits(
     let again = apply_batch(&mut client, &commits).await.expect("apply");
     assert_eq!(again, vec![Outcome::AlreadyApplied; 4]);
     assert_eq!(
-        apply_batch(&mut client, &commits[2..3])
-            .await
-            .expect("apply"),
+        apply_batch(&mut client, &commits[2..3]).await.expect("apply"),
         vec![Outcome::AlreadyApplied]
     );
     assert_eq!(
@@ -181,15 +173,9 @@ async fn two_central_instances_build_what_one_builds() {
         ("dup_a", ns.database_url.clone()),
         ("single_b", db_b.clone()),
     ] {
-        let pool =
-            nsplane_projection::connect_pool(&nsplane_projection::PgConfig { url, pool_size: 4 })
-                .expect("pool");
+        let pool = nsplane_projection::connect_pool(&nsplane_projection::PgConfig { url, pool_size: 4 }).expect("pool");
         nsplane_projection::migrate(&pool).await.expect("migrate");
-        let (client, shutdown, config) = (
-            node.shared.client.clone(),
-            shutdown.clone(),
-            config(durable),
-        );
+        let (client, shutdown, config) = (node.shared.client.clone(), shutdown.clone(), config(durable));
         tasks.push(tokio::spawn(async move {
             nsplane_projection::central::run(config, client, pool, shutdown).await
         }));
@@ -200,13 +186,9 @@ async fn two_central_instances_build_what_one_builds() {
             let client = &client;
             async move {
                 let row = client
-                    .query_one(
-                        "SELECT coalesce(sum(version), 0)::bigint FROM projection_versions",
-                        &[],
-                    )
+                    .query_one("SELECT coalesce(sum(version), 0)::bigint FROM projection_versions", &[])
                     .await;
-                row.map(|r| r.get::<_, i64>(0) as u64 == total)
-                    .unwrap_or(false)
+                row.map(|r| r.get::<_, i64>(0) as u64 == total).unwrap_or(false)
             }
         })
         .await;
@@ -219,10 +201,7 @@ async fn two_central_instances_build_what_one_builds() {
     let one = dump_read_models(&db_b).await;
     assert!(two.len() > 200, "the workload produced rows: {}", two.len());
     assert_eq!(two.len(), one.len());
-    assert_eq!(
-        two, one,
-        "two instances and one instance built the same read models"
-    );
+    assert_eq!(two, one, "two instances and one instance built the same read models");
     // The work queue holds one pending change per zone.
     let js = async_nats::jetstream::new(node.shared.client.clone());
     let mut stream = js

@@ -56,18 +56,12 @@ fn dependencies_point_one_way() {
                 "axum",
             ],
         ),
-        (
-            "projection",
-            &["nsplane-command", "nsplane-api", "axum", "cqrs-es"],
-        ),
+        ("projection", &["nsplane-command", "nsplane-api", "axum", "cqrs-es"]),
         ("api", &["hickory-server", "hickory-proto"]),
     ];
     for (krate, banned) in forbidden {
         let deps = dependencies(&root.join(krate).join("Cargo.toml"));
-        assert!(
-            !deps.is_empty() || *krate == "schema",
-            "{krate} has dependencies"
-        );
+        assert!(!deps.is_empty() || *krate == "schema", "{krate} has dependencies");
         for dep in deps {
             assert!(
                 !banned.contains(&dep.as_str()),

@@ -20,11 +20,7 @@ async fn fifty_concurrent_creates_in_one_zone_all_land() {
     let serial_before = zone["serial"].as_u64().expect("serial");
     let mut tasks = Vec::new();
     for n in 0..50 {
-        let base = if n % 2 == 0 {
-            a.base.clone()
-        } else {
-            b.base.clone()
-        };
+        let base = if n % 2 == 0 { a.base.clone() } else { b.base.clone() };
         let zone_id = zone_id.clone();
         tasks.push(tokio::spawn(async move {
             let http = support::http();
@@ -38,11 +34,9 @@ async fn fifty_concurrent_creates_in_one_zone_all_land() {
     }
     // Read-your-writes through node a, which did half of the writes; wait for b's half to be projected.
     let url = format!("{}/v2/zones/{zone_id}/recordsets?type=A&limit=100", a.base);
-    eventually(
-        "all 50 record sets projected",
-        Duration::from_secs(20),
-        || async { get(&http, &url).await.1["metadata"]["total_count"] == 50 },
-    )
+    eventually("all 50 record sets projected", Duration::from_secs(20), || async {
+        get(&http, &url).await.1["metadata"]["total_count"] == 50
+    })
     .await;
     let (_, list) = get(&http, &url).await;
     let mut names: Vec<String> = list["recordsets"]
@@ -89,10 +83,7 @@ async fn a_retried_request_commits_once() {
             .await
             .expect("post");
         assert_eq!(response.status().as_u16(), 202);
-        assert_eq!(
-            response.headers()["x-openstack-request-id"],
-            request_id.as_str()
-        );
+        assert_eq!(response.headers()["x-openstack-request-id"], request_id.as_str());
         let json: serde_json::Value = response.json().await.expect("json");
         ids.push(json["id"].as_str().expect("id").to_owned());
     }
@@ -106,11 +97,7 @@ async fn a_retried_request_commits_once() {
         2,
         "zone create + one record set create"
     );
-    let (_, list) = get(
-        &http,
-        &format!("{}/v2/zones/{zone_id}/recordsets?type=A", a.base),
-    )
-    .await;
+    let (_, list) = get(&http, &format!("{}/v2/zones/{zone_id}/recordsets?type=A", a.base)).await;
     assert_eq!(list["metadata"]["total_count"], 1);
     // A retried zone create also commits once and names the same zone.
     let zone_request = format!("req-{}", uuid::Uuid::new_v4());
@@ -337,9 +324,7 @@ async fn bad_input_gets_designate_errors_and_appends_nothing() {
         assert_eq!(response["type"], *kind, "{what}: {response}");
         assert_eq!(response["code"], *status, "{what}: {response}");
         assert!(
-            response["request_id"]
-                .as_str()
-                .is_some_and(|r| r.starts_with("req-")),
+            response["request_id"].as_str().is_some_and(|r| r.starts_with("req-")),
             "{what}: {response}"
         );
         assert!(
@@ -364,14 +349,10 @@ async fn bad_input_gets_designate_errors_and_appends_nothing() {
         .await
         .expect("post");
     assert_eq!(response.status().as_u16(), 400);
-    let big =
-        json!({"name": "big.example.org.", "email": "a@b.org", "description": "x".repeat(200_000)});
+    let big = json!({"name": "big.example.org.", "email": "a@b.org", "description": "x".repeat(200_000)});
     let response = http.post(&zones).json(&big).send().await.expect("post");
     assert_eq!(response.status().as_u16(), 413);
-    assert_eq!(
-        response.json::<serde_json::Value>().await.expect("json")["code"],
-        413
-    );
+    assert_eq!(response.json::<serde_json::Value>().await.expect("json")["code"], 413);
     let response = http
         .post(&zones)
         .header("content-type", "application/json")
@@ -408,11 +389,7 @@ async fn a_zone_name_raced_by_two_projects_has_one_winner() {
     let b = Node::start(&ns, false).await;
     let mut tasks = Vec::new();
     for n in 0..10 {
-        let base = if n % 2 == 0 {
-            a.base.clone()
-        } else {
-            b.base.clone()
-        };
+        let base = if n % 2 == 0 { a.base.clone() } else { b.base.clone() };
         tasks.push(tokio::spawn(async move {
             let response = support::http()
                 .post(format!("{base}/v2/zones"))
@@ -487,18 +464,10 @@ async fn read_your_writes_and_updates_show_at_once() {
         assert_eq!(created["action"], "CREATE");
         let id = created["id"].as_str().expect("id");
         // Immediately readable, by id and in the list.
-        let (status, shown) = get(
-            &http,
-            &format!("{}/v2/zones/{zone_id}/recordsets/{id}", a.base),
-        )
-        .await;
+        let (status, shown) = get(&http, &format!("{}/v2/zones/{zone_id}/recordsets/{id}", a.base)).await;
         assert_eq!(status, 200, "{shown}");
         assert_eq!(shown["records"], json!([format!("\"v{n}\"")]));
-        let (_, list) = get(
-            &http,
-            &format!("{}/v2/recordsets?name=n{n}.ryw.example.org.", a.base),
-        )
-        .await;
+        let (_, list) = get(&http, &format!("{}/v2/recordsets?name=n{n}.ryw.example.org.", a.base)).await;
         assert_eq!(list["metadata"]["total_count"], 1, "{list}");
         // Update, then read the update back.
         let response = http
@@ -508,11 +477,7 @@ async fn read_your_writes_and_updates_show_at_once() {
             .await
             .expect("put");
         assert_eq!(response.status().as_u16(), 202);
-        let (_, shown) = get(
-            &http,
-            &format!("{}/v2/zones/{zone_id}/recordsets/{id}", a.base),
-        )
-        .await;
+        let (_, shown) = get(&http, &format!("{}/v2/zones/{zone_id}/recordsets/{id}", a.base)).await;
         assert_eq!(shown["records"], json!(["\"changed\""]));
         assert_eq!(shown["ttl"], serde_json::Value::Null);
         assert!(shown["updated_at"].as_str().is_some());
@@ -562,11 +527,7 @@ async fn read_your_writes_and_updates_show_at_once() {
     assert_eq!(response.status().as_u16(), 202);
     let body: serde_json::Value = response.json().await.expect("json");
     assert_eq!(body["action"], "DELETE");
-    let (status, _) = get(
-        &http,
-        &format!("{}/v2/zones/{zone_id}/recordsets/{id}", a.base),
-    )
-    .await;
+    let (status, _) = get(&http, &format!("{}/v2/zones/{zone_id}/recordsets/{id}", a.base)).await;
     assert_eq!(status, 404);
     // Zone delete: 202, PENDING/DELETE.
     let response = http
@@ -586,13 +547,13 @@ async fn an_old_nats_server_is_refused_with_a_clear_message() {
     init_tracing();
     // Debian's nats-server 2.9.10 (the test command installs it for this test).
     let old = std::path::Path::new("/usr/sbin/nats-server");
-    assert!(old.exists(), "this test needs Debian's old nats-server at /usr/sbin/nats-server (apt-get install nats-server)");
+    assert!(
+        old.exists(),
+        "this test needs Debian's old nats-server at /usr/sbin/nats-server (apt-get install nats-server)"
+    );
     let dir = std::env::temp_dir().join(format!("nsplane-old-nats-{}", uuid::Uuid::new_v4()));
-    let nats =
-        nsplane::devmode::LocalNats::start_with(old, &dir, 0).expect("start old nats-server");
-    let config = nsplane_command::NatsConfig {
-        url: nats.url.clone(),
-    };
+    let nats = nsplane::devmode::LocalNats::start_with(old, &dir, 0).expect("start old nats-server");
+    let config = nsplane_command::NatsConfig { url: nats.url.clone() };
     let error = nsplane_command::connect(&config, "test")
         .await
         .expect_err("an old server must be refused");

@@ -67,9 +67,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
                 .unwrap_or("noauth-project")
                 .to_owned(),
         );
-        let user_id = header(parts, "x-auth-user-id")
-            .unwrap_or("noauth-user")
-            .to_owned();
+        let user_id = header(parts, "x-auth-user-id").unwrap_or("noauth-user").to_owned();
         let roles: Vec<String> = header(parts, "x-roles")
             .unwrap_or("admin")
             .split(',')
@@ -80,12 +78,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
             .uri
             .query()
             .map(|q| {
-                q.split('&').any(|kv| {
-                    matches!(
-                        kv,
-                        "all_projects=true" | "all_tenants=true" | "all_projects=1"
-                    )
-                })
+                q.split('&')
+                    .any(|kv| matches!(kv, "all_projects=true" | "all_tenants=true" | "all_projects=1"))
             })
             .unwrap_or(false);
         let wants_all = truthy(header(parts, "x-auth-all-projects")) || query_all;

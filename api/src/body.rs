@@ -19,12 +19,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
-        let mime = content_type
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
+        let mime = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
         if mime != "application/json" {
             return Err(ApiError::UnsupportedContentType);
         }
@@ -46,11 +41,10 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
                 message: "Request Body is empty".into(),
             });
         }
-        let value: serde_json::Value =
-            serde_json::from_slice(&bytes).map_err(|e| ApiError::BadRequest {
-                kind: "invalid_json",
-                message: format!("Invalid JSON: {e}"),
-            })?;
+        let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| ApiError::BadRequest {
+            kind: "invalid_json",
+            message: format!("Invalid JSON: {e}"),
+        })?;
         if !value.is_object() {
             return Err(ApiError::invalid("The request body must be a JSON object"));
         }

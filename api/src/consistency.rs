@@ -34,11 +34,7 @@ struct Projected {
 
 impl Consistency {
     /// Listens to central's announcements until the subscription ends.
-    pub async fn listen(
-        self: std::sync::Arc<Self>,
-        client: async_nats::Client,
-        prefix: String,
-    ) -> anyhow::Result<()> {
+    pub async fn listen(self: std::sync::Arc<Self>, client: async_nats::Client, prefix: String) -> anyhow::Result<()> {
         let mut subscription = client.subscribe(subjects::all_projected(&prefix)).await?;
         while let Some(message) = subscription.next().await {
             match serde_json::from_slice::<Projected>(&message.payload) {
@@ -62,10 +58,7 @@ impl Consistency {
 
     fn confirm(&self, zone_id: ZoneId, version: u64) {
         let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
-        if pending
-            .get(&zone_id)
-            .is_some_and(|&wanted| wanted <= version)
-        {
+        if pending.get(&zone_id).is_some_and(|&wanted| wanted <= version) {
             pending.remove(&zone_id);
             drop(pending);
             self.notify.notify_waiters();
@@ -91,8 +84,7 @@ impl Consistency {
             if tokio::time::timeout(POLL_EVERY, notified).await.is_err() {
                 if let Ok(client) = pool.get().await {
                     if let Ok(version) =
-                        projected_version(&**client, subjects::ZONE_AGGREGATE, &zone_id.to_string())
-                            .await
+                        projected_version(&**client, subjects::ZONE_AGGREGATE, &zone_id.to_string()).await
                     {
                         self.confirm(zone_id, version);
                     }

@@ -88,9 +88,7 @@ impl ApiError {
 
     fn parts(&self) -> (StatusCode, &'static str, String) {
         match self {
-            ApiError::BadRequest { kind, message } => {
-                (StatusCode::BAD_REQUEST, kind, message.clone())
-            }
+            ApiError::BadRequest { kind, message } => (StatusCode::BAD_REQUEST, kind, message.clone()),
             ApiError::Forbidden { kind, message } => (StatusCode::FORBIDDEN, kind, message.clone()),
             ApiError::NotFound { kind, message } => (StatusCode::NOT_FOUND, kind, message.clone()),
             ApiError::MethodNotAllowed => (
@@ -109,11 +107,7 @@ impl ApiError {
                 "unsupported_content_type",
                 "Unsupported Content-Type".into(),
             ),
-            ApiError::Unavailable(message) => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "service_unavailable",
-                message.clone(),
-            ),
+            ApiError::Unavailable(message) => (StatusCode::SERVICE_UNAVAILABLE, "service_unavailable", message.clone()),
             ApiError::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "unknown",

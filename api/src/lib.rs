@@ -126,15 +126,10 @@ async fn request_id_layer(request: Request, next: Next) -> Response {
     let mut request = request;
     request.extensions_mut().insert(request_id.clone());
     let span = tracing::info_span!("http", %method, %path, request_id = %request_id);
-    let mut response = tracing::Instrument::instrument(
-        REQUEST_ID.scope(request_id.clone(), next.run(request)),
-        span,
-    )
-    .await;
+    let mut response =
+        tracing::Instrument::instrument(REQUEST_ID.scope(request_id.clone(), next.run(request)), span).await;
     if let Ok(value) = HeaderValue::from_str(&request_id.0) {
-        response
-            .headers_mut()
-            .insert("x-openstack-request-id", value);
+        response.headers_mut().insert("x-openstack-request-id", value);
     }
     response
 }
@@ -191,9 +186,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/v2/zones/{zone_id}/recordsets/{recordset_id}",
-            get(recordsets::show)
-                .put(recordsets::update)
-                .delete(recordsets::delete),
+            get(recordsets::show).put(recordsets::update).delete(recordsets::delete),
         )
         .route("/v2/recordsets", get(recordsets::list_all))
         .fallback(fallback)
@@ -212,16 +205,12 @@ pub async fn run(
     let addr: SocketAddr = listener.local_addr()?;
     info!(kind = "http", %addr, "listening");
     // Trailing slashes are tolerated: normalise before routing.
-    let app =
-        tower_http::normalize_path::NormalizePathLayer::trim_trailing_slash().layer(router(state));
-    axum::serve(
-        listener,
-        axum::ServiceExt::<Request>::into_make_service(app),
-    )
-    .with_graceful_shutdown(async move {
-        let _ = shutdown.wait_for(|stop| *stop).await;
-    })
-    .await?;
+    let app = tower_http::normalize_path::NormalizePathLayer::trim_trailing_slash().layer(router(state));
+    axum::serve(listener, axum::ServiceExt::<Request>::into_make_service(app))
+        .with_graceful_shutdown(async move {
+            let _ = shutdown.wait_for(|stop| *stop).await;
+        })
+        .await?;
     Ok(())
 }
 

@@ -24,18 +24,9 @@ pub(crate) struct ListSpec {
 }
 
 /// Parses the query string into a [`ListQuery`] (project and zone scope are set by the caller).
-pub(crate) fn parse(
-    uri: &Uri,
-    headers: &HeaderMap,
-    spec: &ListSpec,
-) -> Result<ListQuery, ApiError> {
+pub(crate) fn parse(uri: &Uri, headers: &HeaderMap, spec: &ListSpec) -> Result<ListQuery, ApiError> {
     let mut seen: HashMap<String, String> = HashMap::new();
-    for pair in uri
-        .query()
-        .unwrap_or("")
-        .split('&')
-        .filter(|p| !p.is_empty())
-    {
+    for pair in uri.query().unwrap_or("").split('&').filter(|p| !p.is_empty()) {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
         let key = decode(key);
         let value = decode(value);
@@ -129,10 +120,7 @@ fn decode(s: &str) -> String {
         match bytes[i] {
             b'+' => out.push(b' '),
             b'%' if i + 2 < bytes.len() => {
-                match u8::from_str_radix(
-                    std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"),
-                    16,
-                ) {
+                match u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16) {
                     Ok(b) => {
                         out.push(b);
                         i += 2;
@@ -150,9 +138,7 @@ fn decode(s: &str) -> String {
 fn encode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'*' => {
-                (b as char).to_string()
-            }
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'*' => (b as char).to_string(),
             _ => format!("%{b:02X}"),
         })
         .collect()

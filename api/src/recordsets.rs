@@ -71,9 +71,7 @@ fn parse_recordset_id(raw: &str) -> Result<RecordsetId, ApiError> {
 
 fn check_records(rtype: RecordType, records: &[String]) -> Result<Vec<String>, ApiError> {
     if records.is_empty() {
-        return Err(ApiError::invalid(
-            "records must contain at least one record",
-        ));
+        return Err(ApiError::invalid("records must contain at least one record"));
     }
     if records.len() > RECORDS_MAX {
         return Err(ApiError::BadRequest {
@@ -83,10 +81,7 @@ fn check_records(rtype: RecordType, records: &[String]) -> Result<Vec<String>, A
     }
     records
         .iter()
-        .map(|r| {
-            validate_record(rtype, r)
-                .map_err(|e| ApiError::invalid(format!("Invalid {rtype} record {r:?}: {e}")))
-        })
+        .map(|r| validate_record(rtype, r).map_err(|e| ApiError::invalid(format!("Invalid {rtype} record {r:?}: {e}"))))
         .collect()
 }
 
@@ -263,11 +258,7 @@ pub(crate) async fn update(
             let rtype = zone
                 .recordsets
                 .get(&recordset_id)
-                .filter(|_| {
-                    caller
-                        .scope()
-                        .is_none_or(|p| zone.project_id.as_ref() == Some(p))
-                })
+                .filter(|_| caller.scope().is_none_or(|p| zone.project_id.as_ref() == Some(p)))
                 .map(|rs| rs.rtype)
                 .ok_or_else(ApiError::recordset_not_found)?;
             Some(check_records(rtype, &records)?)

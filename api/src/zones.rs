@@ -124,19 +124,11 @@ pub(crate) async fn create(
 ) -> Result<Response, ApiError> {
     match body.zone_type.as_deref() {
         None | Some("PRIMARY") => {}
-        Some("SECONDARY") => {
-            return Err(ApiError::invalid("SECONDARY zones are not supported yet"))
-        }
-        Some(other) => {
-            return Err(ApiError::invalid(format!(
-                "'{other}' is not a valid zone type"
-            )))
-        }
+        Some("SECONDARY") => return Err(ApiError::invalid("SECONDARY zones are not supported yet")),
+        Some(other) => return Err(ApiError::invalid(format!("'{other}' is not a valid zone type"))),
     }
     if body.masters.as_ref().is_some_and(|m| !m.is_empty()) {
-        return Err(ApiError::invalid(
-            "masters may only be given for SECONDARY zones",
-        ));
+        return Err(ApiError::invalid("masters may only be given for SECONDARY zones"));
     }
     if body.attributes.as_ref().is_some_and(|a| !a.is_empty()) {
         return Err(ApiError::invalid("zone attributes are not supported yet"));
@@ -159,10 +151,7 @@ pub(crate) async fn create(
         )));
     }
     let zone_id = ZoneId::derived(&caller.project_id, &caller.request_id);
-    state
-        .names
-        .reserve(&name, zone_id, &caller.project_id)
-        .await?;
+    state.names.reserve(&name, zone_id, &caller.project_id).await?;
     let command = ZoneCommand::CreateZone {
         zone_id,
         project_id: caller.project_id.clone(),
@@ -174,11 +163,7 @@ pub(crate) async fn create(
         ns_records: pool.ns_records.clone(),
         soa: state.config.soa,
     };
-    let committed = match state
-        .executor
-        .execute(zone_id, command, metadata(&caller), None)
-        .await
-    {
+    let committed = match state.executor.execute(zone_id, command, metadata(&caller), None).await {
         Ok(committed) => committed,
         Err(e) => {
             // Give the name back unless the zone exists after all (e.g. an earlier attempt committed).
@@ -236,22 +221,9 @@ pub(crate) async fn list(
     let client = state.pool.get().await?;
     let page = read::zones(&**client, &query).await?;
     let base = views::base_url(&state.config, &headers);
-    let items = page
-        .items
-        .iter()
-        .map(|z| views::zone_from_row(&base, z))
-        .collect();
+    let items = page.items.iter().map(|z| views::zone_from_row(&base, z)).collect();
     let last = page.items.last().map(|z| z.id.to_string());
-    Ok(Json(paging::envelope(
-        "zones",
-        &base,
-        &uri,
-        &page,
-        items,
-        last,
-        query.limit,
-    ))
-    .into_response())
+    Ok(Json(paging::envelope("zones", &base, &uri, &page, items, last, query.limit)).into_response())
 }
 
 pub(crate) async fn update(
@@ -279,10 +251,7 @@ pub(crate) async fn update(
         .await?;
     state.consistency.committed(zone_id, committed.version);
     let base = views::base_url(&state.config, &headers);
-    Ok(accepted(
-        views::zone_from_aggregate(&base, &committed.zone),
-        None,
-    ))
+    Ok(accepted(views::zone_from_aggregate(&base, &committed.zone), None))
 }
 
 pub(crate) async fn delete(
@@ -294,17 +263,9 @@ pub(crate) async fn delete(
     let zone_id = parse_zone_id(&zone_id)?;
     let committed = state
         .executor
-        .execute(
-            zone_id,
-            ZoneCommand::DeleteZone,
-            metadata(&caller),
-            caller.scope(),
-        )
+        .execute(zone_id, ZoneCommand::DeleteZone, metadata(&caller), caller.scope())
         .await?;
     state.consistency.committed(zone_id, committed.version);
     let base = views::base_url(&state.config, &headers);
-    Ok(accepted(
-        views::zone_from_aggregate(&base, &committed.zone),
-        None,
-    ))
+    Ok(accepted(views::zone_from_aggregate(&base, &committed.zone), None))
 }

@@ -9,7 +9,6 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use cqrs_es::event_sink::EventSink;
 use cqrs_es::Aggregate;
 use nsplane_schema::event::{CommitEnvelope, Metadata, ENVELOPE_VERSION};
 use nsplane_schema::{subjects, ProjectId, ZoneEvent, ZoneId};
@@ -62,8 +61,10 @@ struct Entry {
     zone: Zone,
     version: u64,
     last_stream_seq: u64,
-    /// `(request id, version)` of the latest commits, newest last.
-    recent_requests: VecDeque<(String, u64, u64)>,
+    /// Request ids of the latest commits, oldest first (bounds `committed`).
+    recent_requests: VecDeque<String>,
+    /// `request id -> (version, stream seq)` of the latest commits.
+    committed: HashMap<String, (u64, u64)>,
     loaded: bool,
 }
 
@@ -74,6 +75,7 @@ impl Entry {
             version: 0,
             last_stream_seq: 0,
             recent_requests: VecDeque::new(),
+            committed: HashMap::new(),
             loaded: false,
         }
     }
@@ -93,11 +95,7 @@ impl Entry {
         for event in envelope.events {
             self.zone.apply(crate::zone::Event(event));
         }
-        self.remember(
-            envelope.metadata.request_id.0,
-            envelope.version,
-            commit.stream_seq,
-        );
+        self.remember(envelope.metadata.request_id.0, envelope.version, commit.stream_seq);
         self.version = envelope.version;
         self.last_stream_seq = commit.stream_seq;
         Ok(())
@@ -105,18 +103,16 @@ impl Entry {
 
     fn remember(&mut self, request_id: String, version: u64, stream_seq: u64) {
         if self.recent_requests.len() >= RECENT_REQUESTS_MAX {
-            self.recent_requests.pop_front();
+            if let Some(oldest) = self.recent_requests.pop_front() {
+                self.committed.remove(&oldest);
+            }
         }
-        self.recent_requests
-            .push_back((request_id, version, stream_seq));
+        self.recent_requests.push_back(request_id.clone());
+        self.committed.insert(request_id, (version, stream_seq));
     }
 
     fn committed_request(&self, request_id: &str) -> Option<(u64, u64)> {
-        self.recent_requests
-            .iter()
-            .rev()
-            .find(|(r, _, _)| r == request_id)
-            .map(|(_, v, s)| (*v, *s))
+        self.committed.get(request_id).copied()
     }
 }
 
@@ -145,10 +141,7 @@ impl ZoneExecutor {
     }
 
     fn entry(&self, zone_id: ZoneId) -> Arc<tokio::sync::Mutex<Entry>> {
-        let mut cache = self
-            .cache
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut cache = self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if cache.len() >= self.cache_capacity && !cache.contains_key(&zone_id) {
             // Evict zones nobody is using; a later command reloads them from the stream.
             let idle: Vec<ZoneId> = cache
@@ -242,24 +235,24 @@ impl ZoneExecutor {
                 });
             }
             metadata.time = chrono::Utc::now();
-            let mut zone = entry.zone.clone();
-            zone.commit_time = metadata.time;
-            let sink = EventSink::default();
-            let foreign = matches!((owner, &zone.project_id), (Some(caller), Some(holder)) if caller != holder);
+            // Decide in place: the state changes only once the commit is stored.
+            entry.zone.commit_time = metadata.time;
+            let foreign = matches!((owner, &entry.zone.project_id), (Some(caller), Some(holder)) if caller != holder);
             let decided = if foreign {
                 Err(ZoneError::NotFound)
             } else {
-                zone.handle(command.clone(), &self.services, &sink).await
+                entry.zone.decide(command.clone(), &self.services).await
             };
-            if let Err(rejection) = decided {
-                if fresh {
-                    return Err(rejection.into());
+            let event = match decided {
+                Ok(event) => event,
+                Err(rejection) if fresh => return Err(rejection.into()),
+                Err(_) => {
+                    self.catch_up(zone_id, &mut entry).await?;
+                    fresh = true;
+                    continue;
                 }
-                self.catch_up(zone_id, &mut entry).await?;
-                fresh = true;
-                continue;
-            }
-            let events: Vec<ZoneEvent> = sink.collect().await.into_iter().map(|e| e.0).collect();
+            };
+            let events = vec![event];
             let envelope = CommitEnvelope {
                 envelope_version: ENVELOPE_VERSION,
                 aggregate_type: nsplane_schema::subjects::ZONE_AGGREGATE.to_owned(),
@@ -274,12 +267,10 @@ impl ZoneExecutor {
                 .await
             {
                 Ok(appended) if !appended.duplicate => {
-                    entry.zone = zone;
-                    entry.remember(
-                        metadata.request_id.0.clone(),
-                        envelope.version,
-                        appended.stream_seq,
-                    );
+                    for event in &events {
+                        entry.zone.apply(crate::zone::Event(event.clone()));
+                    }
+                    entry.remember(metadata.request_id.0.clone(), envelope.version, appended.stream_seq);
                     entry.version = envelope.version;
                     entry.last_stream_seq = appended.stream_seq;
                     return Ok(Committed {
@@ -306,8 +297,7 @@ impl ZoneExecutor {
                         warn!(%zone_id, conflicts, "giving up after optimistic-concurrency conflicts");
                         return Err(ExecuteError::Conflict);
                     }
-                    let jitter_us =
-                        rand::rng().random_range(0..=200 * u64::from(conflicts.min(10)));
+                    let jitter_us = rand::rng().random_range(0..=200 * u64::from(conflicts.min(10)));
                     tokio::time::sleep(Duration::from_micros(jitter_us)).await;
                     self.catch_up(zone_id, &mut entry).await?;
                     fresh = true;

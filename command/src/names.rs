@@ -111,8 +111,7 @@ impl ZoneNames {
         }
         let reservation: Reservation =
             serde_json::from_slice(&entry.value).context("undecodable zone-name reservation")?;
-        let created =
-            chrono::DateTime::from_timestamp(entry.created.unix_timestamp(), 0).unwrap_or_default();
+        let created = chrono::DateTime::from_timestamp(entry.created.unix_timestamp(), 0).unwrap_or_default();
         Ok(Some((reservation, entry.revision, created)))
     }
 
@@ -123,12 +122,7 @@ impl ZoneNames {
 
     /// Reserves `name` for the zone, then checks that no other project owns a zone above or below it.
     /// Retrying with the same zone id succeeds again.
-    pub async fn reserve(
-        &self,
-        name: &ZoneName,
-        zone_id: ZoneId,
-        project_id: &ProjectId,
-    ) -> Result<(), ReserveError> {
+    pub async fn reserve(&self, name: &ZoneName, zone_id: ZoneId, project_id: &ProjectId) -> Result<(), ReserveError> {
         let dns = name.as_dns_name();
         let key = key_of(dns);
         let mine = Reservation {
@@ -161,11 +155,7 @@ impl ZoneNames {
                         .map_err(|_| ReserveError::Duplicate)?;
                 }
             }
-            Err(e) => {
-                return Err(anyhow::Error::new(e)
-                    .context("failed to reserve a zone name")
-                    .into())
-            }
+            Err(e) => return Err(anyhow::Error::new(e).context("failed to reserve a zone name").into()),
         }
         if let Err(refusal) = self.check_neighbours(name, project_id, &key).await {
             self.release(dns, zone_id).await?;
@@ -174,12 +164,7 @@ impl ZoneNames {
         Ok(())
     }
 
-    async fn check_neighbours(
-        &self,
-        name: &ZoneName,
-        project_id: &ProjectId,
-        key: &str,
-    ) -> Result<(), ReserveError> {
+    async fn check_neighbours(&self, name: &ZoneName, project_id: &ProjectId, key: &str) -> Result<(), ReserveError> {
         // Parents: every ancestor with at least two labels.
         let mut ancestor = name.as_dns_name().parent();
         while let Some(current) = ancestor {
@@ -204,11 +189,7 @@ impl ZoneNames {
             {
                 Ok(m) => m,
                 Err(e) if e.kind() == jetstream::stream::DirectGetErrorKind::NotFound => break,
-                Err(e) => {
-                    return Err(anyhow::Error::new(e)
-                        .context("failed to scan zone names")
-                        .into())
-                }
+                Err(e) => return Err(anyhow::Error::new(e).context("failed to scan zone names").into()),
             };
             next_seq = message.sequence + 1;
             let child_key = message
@@ -216,8 +197,7 @@ impl ZoneNames {
                 .trim_start_matches(&format!("$KV.{}.", self.bucket))
                 .to_owned();
             let labels: Vec<&str> = child_key.split('.').rev().collect();
-            let child = DnsName::parse(&format!("{}.", labels.join(".")))
-                .context("bad key in zone names")?;
+            let child = DnsName::parse(&format!("{}.", labels.join("."))).context("bad key in zone names")?;
             if let Some((holder, _, _)) = self.get(&child).await? {
                 if &holder.project_id != project_id {
                     return Err(ReserveError::IllegalParent);

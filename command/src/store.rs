@@ -36,10 +36,7 @@ impl StoreConfig {
 
     /// Name of the ZONE_CHANGES work-queue stream for this prefix.
     pub fn zone_changes_stream(&self) -> String {
-        format!(
-            "{}_ZONE_CHANGES",
-            self.prefix.to_uppercase().replace(['.', '-'], "_")
-        )
+        format!("{}_ZONE_CHANGES", self.prefix.to_uppercase().replace(['.', '-'], "_"))
     }
 }
 
@@ -117,12 +114,9 @@ impl EventStore {
             duplicate_window: config.duplicate_window,
             ..Default::default()
         };
-        js.create_or_update_stream(changes).await.with_context(|| {
-            format!(
-                "failed to create or update stream {}",
-                config.zone_changes_stream()
-            )
-        })?;
+        js.create_or_update_stream(changes)
+            .await
+            .with_context(|| format!("failed to create or update stream {}", config.zone_changes_stream()))?;
         let stream = js
             .get_stream(&config.stream_name)
             .await
@@ -172,10 +166,7 @@ impl EventStore {
         match self.stream.direct_get_last_for_subject(subject).await {
             Ok(message) => Ok(Some(decode(message)?)),
             Err(e) if e.kind() == stream::DirectGetErrorKind::NotFound => Ok(None),
-            Err(e) => {
-                Err(anyhow::Error::new(e)
-                    .context(format!("failed to read last commit of {subject}")))
-            }
+            Err(e) => Err(anyhow::Error::new(e).context(format!("failed to read last commit of {subject}"))),
         }
     }
 
@@ -202,10 +193,7 @@ impl EventStore {
             })
             .await
             .with_context(|| format!("failed to create a reader for {subject}"))?;
-        let mut messages = consumer
-            .messages()
-            .await
-            .context("failed to read commits")?;
+        let mut messages = consumer.messages().await.context("failed to read commits")?;
         let mut out = Vec::new();
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
         loop {
@@ -214,9 +202,7 @@ impl EventStore {
                 .with_context(|| format!("timed out reading commits of {subject}"))?;
             let Some(message) = next else { break };
             let message = message.map_err(|e| anyhow::anyhow!("failed to read a commit: {e}"))?;
-            let info = message
-                .info()
-                .map_err(|e| anyhow::anyhow!("bad message info: {e}"))?;
+            let info = message.info().map_err(|e| anyhow::anyhow!("bad message info: {e}"))?;
             let seq = info.stream_sequence;
             let pending = info.pending;
             let message_id = message
@@ -253,10 +239,7 @@ impl EventStore {
 }
 
 fn decode(message: jetstream::message::StreamMessage) -> anyhow::Result<StoredCommit> {
-    let message_id = message
-        .headers
-        .get("Nats-Msg-Id")
-        .map(|v| v.as_str().to_owned());
+    let message_id = message.headers.get("Nats-Msg-Id").map(|v| v.as_str().to_owned());
     let envelope: CommitEnvelope = serde_json::from_slice(&message.payload)
         .with_context(|| format!("undecodable commit at stream seq {}", message.sequence))?;
     Ok(StoredCommit {
@@ -266,16 +249,12 @@ fn decode(message: jetstream::message::StreamMessage) -> anyhow::Result<StoredCo
     })
 }
 
-fn classify(
-    kind: PublishErrorKind,
-    source: Option<&(dyn std::error::Error + 'static)>,
-    text: String,
-) -> AppendError {
+fn classify(kind: PublishErrorKind, source: Option<&(dyn std::error::Error + 'static)>, text: String) -> AppendError {
     match kind {
         PublishErrorKind::WrongLastSequence => AppendError::Conflict,
-        PublishErrorKind::TimedOut
-        | PublishErrorKind::BrokenPipe
-        | PublishErrorKind::StreamNotFound => AppendError::Indefinite(text),
+        PublishErrorKind::TimedOut | PublishErrorKind::BrokenPipe | PublishErrorKind::StreamNotFound => {
+            AppendError::Indefinite(text)
+        }
         PublishErrorKind::Other => {
             let code = source
                 .and_then(|s| s.downcast_ref::<async_nats::jetstream::Error>())
@@ -283,9 +262,7 @@ fn classify(
             match code {
                 Some(ErrorCode::STREAM_WRONG_LAST_SEQUENCE_CONSTANT) => AppendError::Conflict,
                 Some(ErrorCode::STREAM_EXPECTED_LAST_SEQ_PER_SUBJECT_NOT_READY)
-                | Some(ErrorCode::STREAM_DUPLICATE_MESSAGE_CONFLICT) => {
-                    AppendError::Indefinite(text)
-                }
+                | Some(ErrorCode::STREAM_DUPLICATE_MESSAGE_CONFLICT) => AppendError::Indefinite(text),
                 _ => AppendError::Other(anyhow::anyhow!("append failed: {text}")),
             }
         }

@@ -10,8 +10,7 @@ use cqrs_es::{Aggregate, DomainEvent};
 use futures::future::BoxFuture;
 use nsplane_schema::event::{next_serial, soa_rdata, NsRecord, SoaTimers};
 use nsplane_schema::{
-    DnsName, PoolId, ProjectId, RecordType, RecordsetId, RecordsetName, Ttl, ZoneEvent, ZoneId,
-    ZoneName,
+    DnsName, PoolId, ProjectId, RecordType, RecordsetId, RecordsetName, Ttl, ZoneEvent, ZoneId, ZoneName,
 };
 use serde::{Deserialize, Serialize};
 
@@ -145,7 +144,7 @@ pub struct Zone {
     /// many record sets it has.
     pub recordsets: imbl::OrdMap<RecordsetId, Arc<Recordset>>,
     /// Index of record sets by name and type.
-    pub by_name: imbl::OrdMap<(RecordsetName, RecordType), RecordsetId>,
+    pub by_name: imbl::OrdMap<RecordsetName, Vec<(RecordType, RecordsetId)>>,
     /// When the commit being decided or applied happened. Set by the executor before `handle` and
     /// before applying a stored commit, so timestamps in the state equal the commit's time.
     #[serde(skip)]
@@ -354,32 +353,31 @@ impl Zone {
 
     /// The record set with this name and type, if any.
     pub fn find(&self, name: &RecordsetName, rtype: RecordType) -> Option<&Recordset> {
-        let id = self.by_name.get(&(name.clone(), rtype))?;
+        let (_, id) = self.by_name.get(name)?.iter().find(|(t, _)| *t == rtype)?;
         self.recordsets.get(id).map(|rs| rs.as_ref())
     }
 
     /// The types of the record sets at a name.
     pub fn types_at(&self, name: &RecordsetName) -> Vec<RecordType> {
-        let (Some(first), Some(last)) =
-            (RecordType::ALL.iter().min(), RecordType::ALL.iter().max())
-        else {
-            return Vec::new();
-        };
-        let (from, to) = ((name.clone(), *first), (name.clone(), *last));
         self.by_name
-            .range(from..=to)
-            .map(|((_, t), _)| *t)
-            .collect()
+            .get(name)
+            .map(|at| at.iter().map(|(t, _)| *t).collect())
+            .unwrap_or_default()
     }
 
     fn insert_recordset(&mut self, rs: Recordset) {
-        self.by_name.insert((rs.name.clone(), rs.rtype), rs.id);
+        self.by_name.entry(rs.name.clone()).or_default().push((rs.rtype, rs.id));
         self.recordsets.insert(rs.id, Arc::new(rs));
     }
 
     fn remove_recordset(&mut self, id: &RecordsetId) {
         if let Some(rs) = self.recordsets.remove(id) {
-            self.by_name.remove(&(rs.name.clone(), rs.rtype));
+            if let Some(at) = self.by_name.get_mut(&rs.name) {
+                at.retain(|(_, other)| other != id);
+                if at.is_empty() {
+                    self.by_name.remove(&rs.name);
+                }
+            }
         }
     }
 
@@ -395,9 +393,7 @@ impl Zone {
     }
 
     fn refresh_soa(&mut self) {
-        let (Some(id), Some(soa), Some(mname)) =
-            (self.soa_recordset_id(), self.soa, self.mname().cloned())
-        else {
+        let (Some(id), Some(soa), Some(mname)) = (self.soa_recordset_id(), self.soa, self.mname().cloned()) else {
             return;
         };
         let data = soa_rdata(&mname, &self.email, self.serial, soa);
@@ -451,27 +447,11 @@ impl Zone {
     }
 }
 
-fn dedup(records: Vec<String>) -> Vec<String> {
-    let mut seen = std::collections::HashSet::new();
-    records
-        .into_iter()
-        .filter(|r| seen.insert(r.clone()))
-        .collect()
-}
-
-impl Aggregate for Zone {
-    const TYPE: &'static str = nsplane_schema::subjects::ZONE_AGGREGATE;
-    type Command = ZoneCommand;
-    type Event = Event;
-    type Error = ZoneError;
-    type Services = ZoneServices;
-
-    async fn handle(
-        &mut self,
-        command: Self::Command,
-        services: &Self::Services,
-        sink: &EventSink<Self>,
-    ) -> Result<(), Self::Error> {
+impl Zone {
+    /// Decides a command against the current state without changing it: the event it would commit.
+    /// The executor decides in place and applies the event only once the commit is stored, so a
+    /// zone's state is never copied to decide.
+    pub async fn decide(&self, command: ZoneCommand, services: &ZoneServices) -> Result<ZoneEvent, ZoneError> {
         match command {
             ZoneCommand::CreateZone {
                 zone_id,
@@ -487,10 +467,7 @@ impl Aggregate for Zone {
                 if self.name.is_some() {
                     return Err(ZoneError::AlreadyExists);
                 }
-                let serial = next_serial(
-                    0,
-                    u32::try_from(self.commit_time.timestamp().max(1)).unwrap_or(1),
-                );
+                let serial = next_serial(0, u32::try_from(self.commit_time.timestamp().max(1)).unwrap_or(1));
                 let event = ZoneEvent::ZoneCreated {
                     zone_id,
                     project_id,
@@ -503,7 +480,7 @@ impl Aggregate for Zone {
                     soa,
                     ns_records,
                 };
-                sink.write(Event(event), self).await;
+                Ok(event)
             }
             ZoneCommand::UpdateZone {
                 email,
@@ -517,12 +494,11 @@ impl Aggregate for Zone {
                     description: description.unwrap_or_else(|| self.description.clone()),
                     serial: self.next_serial(),
                 };
-                sink.write(Event(event), self).await;
+                Ok(event)
             }
             ZoneCommand::DeleteZone => {
                 self.writable()?;
-                sink.write(Event(ZoneEvent::ZoneDeleteRequested {}), self)
-                    .await;
+                Ok(ZoneEvent::ZoneDeleteRequested {})
             }
             ZoneCommand::CreateRecordset {
                 recordset_id,
@@ -546,23 +522,14 @@ impl Aggregate for Zone {
                     RecordType::SOA => return Err(ZoneError::SoaNotAllowed),
                     RecordType::NS if at_apex => return Err(ZoneError::ApexNsManaged),
                     RecordType::CNAME if at_apex => return Err(ZoneError::CnameAtApex),
-                    RecordType::CNAME if records.len() > 1 => {
-                        return Err(ZoneError::CnameTooManyRecords)
-                    }
+                    RecordType::CNAME if records.len() > 1 => return Err(ZoneError::CnameTooManyRecords),
                     _ => {}
                 }
                 if self.find(&name, rtype).is_some() {
                     return Err(ZoneError::DuplicateRecordset);
                 }
-                let same_name: Vec<RecordType> = self
-                    .recordsets
-                    .values()
-                    .filter(|rs| rs.name == name)
-                    .map(|rs| rs.rtype)
-                    .collect();
-                if !same_name.is_empty()
-                    && (rtype == RecordType::CNAME || same_name.contains(&RecordType::CNAME))
-                {
+                let same_name = self.types_at(&name);
+                if !same_name.is_empty() && (rtype == RecordType::CNAME || same_name.contains(&RecordType::CNAME)) {
                     return Err(ZoneError::CnameNotAlone);
                 }
                 self.check_placement(&zone_name, &name, services).await?;
@@ -576,7 +543,7 @@ impl Aggregate for Zone {
                     description,
                     serial: self.next_serial(),
                 };
-                sink.write(Event(event), self).await;
+                Ok(event)
             }
             ZoneCommand::UpdateRecordset {
                 recordset_id,
@@ -586,10 +553,7 @@ impl Aggregate for Zone {
                 edit_managed,
             } => {
                 self.writable()?;
-                let rs = self
-                    .recordsets
-                    .get(&recordset_id)
-                    .ok_or(ZoneError::RecordsetNotFound)?;
+                let rs = self.recordsets.get(&recordset_id).ok_or(ZoneError::RecordsetNotFound)?;
                 if rs.rtype == RecordType::SOA {
                     return Err(ZoneError::SoaNotAllowed);
                 }
@@ -613,17 +577,14 @@ impl Aggregate for Zone {
                     description: description.unwrap_or_else(|| rs.description.clone()),
                     serial: self.next_serial(),
                 };
-                sink.write(Event(event), self).await;
+                Ok(event)
             }
             ZoneCommand::DeleteRecordset {
                 recordset_id,
                 edit_managed,
             } => {
                 self.writable()?;
-                let rs = self
-                    .recordsets
-                    .get(&recordset_id)
-                    .ok_or(ZoneError::RecordsetNotFound)?;
+                let rs = self.recordsets.get(&recordset_id).ok_or(ZoneError::RecordsetNotFound)?;
                 if rs.rtype == RecordType::SOA {
                     return Err(ZoneError::SoaNotAllowed);
                 }
@@ -634,9 +595,32 @@ impl Aggregate for Zone {
                     recordset_id,
                     serial: self.next_serial(),
                 };
-                sink.write(Event(event), self).await;
+                Ok(event)
             }
         }
+    }
+}
+
+fn dedup(records: Vec<String>) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    records.into_iter().filter(|r| seen.insert(r.clone())).collect()
+}
+
+impl Aggregate for Zone {
+    const TYPE: &'static str = nsplane_schema::subjects::ZONE_AGGREGATE;
+    type Command = ZoneCommand;
+    type Event = Event;
+    type Error = ZoneError;
+    type Services = ZoneServices;
+
+    async fn handle(
+        &mut self,
+        command: Self::Command,
+        services: &Self::Services,
+        sink: &EventSink<Self>,
+    ) -> Result<(), Self::Error> {
+        let event = self.decide(command, services).await?;
+        sink.write(Event(event), self).await;
         Ok(())
     }
 
@@ -687,8 +671,7 @@ impl Aggregate for Zone {
                 };
                 let mut ns_sorted = ns_records.clone();
                 ns_sorted.sort_by_key(|ns| ns.priority);
-                let ns_data: Vec<String> =
-                    ns_sorted.iter().map(|ns| ns.hostname.to_string()).collect();
+                let ns_data: Vec<String> = ns_sorted.iter().map(|ns| ns.hostname.to_string()).collect();
                 self.ns_records = ns_records;
                 let soa_rs = managed(RecordType::SOA, Vec::new());
                 let ns_rs = managed(RecordType::NS, ns_data);
@@ -766,10 +749,7 @@ impl Aggregate for Zone {
                 }
                 self.mark_zone_changed(serial);
             }
-            ZoneEvent::RecordsetDeleted {
-                recordset_id,
-                serial,
-            } => {
+            ZoneEvent::RecordsetDeleted { recordset_id, serial } => {
                 self.remove_recordset(&recordset_id);
                 self.mark_zone_changed(serial);
             }

@@ -7,8 +7,7 @@ use futures::future::BoxFuture;
 use nsplane_command::zone::{Event, Zone, ZoneCommand, ZoneDirectory, ZoneError, ZoneServices};
 use nsplane_schema::event::{NsRecord, SoaTimers};
 use nsplane_schema::{
-    DnsName, PoolId, ProjectId, RecordType, RecordsetId, RecordsetName, Ttl, ZoneEvent, ZoneId,
-    ZoneName,
+    DnsName, PoolId, ProjectId, RecordType, RecordsetId, RecordsetName, Ttl, ZoneEvent, ZoneId, ZoneName,
 };
 use uuid::Uuid;
 
@@ -121,11 +120,7 @@ fn a_record_set_must_be_inside_the_zone() {
 fn a_record_set_may_not_fall_inside_a_child_zone() {
     test(vec!["sub.example.org."])
         .given(vec![created()])
-        .when(create_rs(
-            "www.sub.example.org.",
-            RecordType::A,
-            &["192.0.2.1"],
-        ))
+        .when(create_rs("www.sub.example.org.", RecordType::A, &["192.0.2.1"]))
         .then_expect_error(ZoneError::InChildZone {
             child: "sub.example.org.".into(),
         });
@@ -135,11 +130,7 @@ fn a_record_set_may_not_fall_inside_a_child_zone() {
 fn cname_is_not_allowed_at_the_apex() {
     test(vec![])
         .given(vec![created()])
-        .when(create_rs(
-            "example.org.",
-            RecordType::CNAME,
-            &["x.example.net."],
-        ))
+        .when(create_rs("example.org.", RecordType::CNAME, &["x.example.net."]))
         .then_expect_error(ZoneError::CnameAtApex);
 }
 
@@ -147,11 +138,7 @@ fn cname_is_not_allowed_at_the_apex() {
 fn cname_may_not_share_its_name() {
     test(vec![])
         .given(vec![created(), www_a()])
-        .when(create_rs(
-            "www.example.org.",
-            RecordType::CNAME,
-            &["x.example.net."],
-        ))
+        .when(create_rs("www.example.org.", RecordType::CNAME, &["x.example.net."]))
         .then_expect_error(ZoneError::CnameNotAlone);
 }
 
@@ -189,11 +176,7 @@ fn a_cname_holds_one_record() {
 fn the_apex_ns_is_managed() {
     test(vec![])
         .given(vec![created()])
-        .when(create_rs(
-            "example.org.",
-            RecordType::NS,
-            &["ns9.example.net."],
-        ))
+        .when(create_rs("example.org.", RecordType::NS, &["ns9.example.net."]))
         .then_expect_error(ZoneError::ApexNsManaged);
 }
 
@@ -201,11 +184,7 @@ fn the_apex_ns_is_managed() {
 fn delegations_below_the_apex_are_allowed() {
     let events = test(vec![])
         .given(vec![created()])
-        .when(create_rs(
-            "child.example.org.",
-            RecordType::NS,
-            &["ns9.example.net."],
-        ))
+        .when(create_rs("child.example.org.", RecordType::NS, &["ns9.example.net."]))
         .inspect_result();
     assert!(events.is_ok());
 }
@@ -272,13 +251,8 @@ fn duplicate_records_collapse_and_the_serial_moves_forward() {
         .inspect_result()
         .expect("accepted");
     match &result[..] {
-        [Event(ZoneEvent::RecordsetCreated {
-            records, serial, ..
-        })] => {
-            assert_eq!(
-                records,
-                &vec!["192.0.2.5".to_owned(), "192.0.2.6".to_owned()]
-            );
+        [Event(ZoneEvent::RecordsetCreated { records, serial, .. })] => {
+            assert_eq!(records, &vec!["192.0.2.5".to_owned(), "192.0.2.6".to_owned()]);
             // Whatever the clock says, the serial moves forward.
             assert!(*serial > 101);
         }

@@ -99,23 +99,26 @@ impl JournalWriter<'_> {
     }
 }
 
-const ZONE_TOUCH: &str =
-    "UPDATE zones z SET serial = $2, version = z.version + 1, status = 'PENDING', \
+const ZONE_TOUCH: &str = "UPDATE zones z SET serial = $2, version = z.version + 1, status = 'PENDING', \
      action = CASE WHEN z.action = 'CREATE' THEN 'CREATE' ELSE 'UPDATE' END, updated_at = $3 \
      FROM (SELECT serial FROM zones WHERE id = $1) old WHERE z.id = $1 RETURNING old.serial, z.ttl";
 
-const SOA_TOUCH: &str = "UPDATE recordsets SET serial = $2, version = version + 1, updated_at = $3, status = 'PENDING', \
+const SOA_TOUCH: &str =
+    "UPDATE recordsets SET serial = $2, version = version + 1, updated_at = $3, status = 'PENDING', \
      action = CASE WHEN action = 'CREATE' THEN 'CREATE' ELSE 'UPDATE' END WHERE id = $1";
 
-const ZONE_INSERT: &str = "INSERT INTO zones (id, project_id, pool_id, name, email, mname, ttl, serial, refresh, retry, expire, \
+const ZONE_INSERT: &str =
+    "INSERT INTO zones (id, project_id, pool_id, name, email, mname, ttl, serial, refresh, retry, expire, \
      minimum, description, type, status, action, version, created_at) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'PRIMARY', 'PENDING', 'CREATE', 1, $14)";
 
-const MANAGED_INSERT: &str = "INSERT INTO recordsets (id, zone_id, project_id, name, type, records, ttl, description, managed, \
+const MANAGED_INSERT: &str =
+    "INSERT INTO recordsets (id, zone_id, project_id, name, type, records, ttl, description, managed, \
      status, action, serial, version, created_at) \
      VALUES ($1, $2, $3, $4, $5, $6, NULL, NULL, true, 'PENDING', 'CREATE', $7, 1, $8)";
 
-const ZONE_UPDATE: &str = "UPDATE zones z SET email = $2, ttl = $3, description = $4, serial = $5, version = z.version + 1, \
+const ZONE_UPDATE: &str =
+    "UPDATE zones z SET email = $2, ttl = $3, description = $4, serial = $5, version = z.version + 1, \
      status = 'PENDING', action = CASE WHEN z.action = 'CREATE' THEN 'CREATE' ELSE 'UPDATE' END, updated_at = $6 \
      FROM (SELECT serial, ttl FROM zones WHERE id = $1) old WHERE z.id = $1 RETURNING old.serial, old.ttl";
 
@@ -125,7 +128,8 @@ const ZONE_INHERITING: &str =
 const ZONE_DELETE_REQUESTED: &str =
     "UPDATE zones SET status = 'PENDING', action = 'DELETE', version = version + 1, updated_at = $2 WHERE id = $1";
 
-const RECORDSET_INSERT: &str = "INSERT INTO recordsets (id, zone_id, project_id, name, type, records, ttl, description, managed, \
+const RECORDSET_INSERT: &str =
+    "INSERT INTO recordsets (id, zone_id, project_id, name, type, records, ttl, description, managed, \
      status, action, serial, version, created_at) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, false, 'PENDING', 'CREATE', $9, 1, $10)";
 
@@ -134,8 +138,7 @@ const RECORDSET_UPDATE: &str = "UPDATE recordsets r SET records = $2, ttl = $3, 
      serial = $5, updated_at = $6 FROM (SELECT records, ttl FROM recordsets WHERE id = $1) old \
      WHERE r.id = $1 RETURNING r.name, r.type, old.records, old.ttl";
 
-const RECORDSET_DELETE: &str =
-    "DELETE FROM recordsets WHERE id = $1 RETURNING name, type, records, ttl";
+const RECORDSET_DELETE: &str = "DELETE FROM recordsets WHERE id = $1 RETURNING name, type, records, ttl";
 
 fn to_i32(v: u32) -> i32 {
     i32::try_from(v).unwrap_or(i32::MAX)
@@ -173,10 +176,9 @@ impl Statements {
             RECORDSET_UPDATE,
             RECORDSET_DELETE,
         ];
-        let prepared =
-            futures::future::try_join_all(sqls.iter().map(|sql| txn.prepare_cached(sql)))
-                .await
-                .context("failed to prepare the projection statements")?;
+        let prepared = futures::future::try_join_all(sqls.iter().map(|sql| txn.prepare_cached(sql)))
+            .await
+            .context("failed to prepare the projection statements")?;
         let mut it = prepared.into_iter();
         let mut next = || it.next().context("missing prepared statement");
         Ok(Self {
@@ -194,13 +196,16 @@ impl Statements {
     }
 }
 
-/// What an event changed in the zone's content, for the journal: `(op, name, type, ttl or inherit, records)`.
+/// One journal change: `(op, name, type, ttl or inherit the zone's, records)`.
+type Change = (&'static str, String, String, Option<i32>, Vec<String>);
+
+/// What an event changed in the zone's content, for the journal.
 struct Effect {
     zone_id: Uuid,
     serial: i64,
     prev_serial: i64,
     zone_ttl: i32,
-    changes: Vec<(&'static str, String, String, Option<i32>, Vec<String>)>,
+    changes: Vec<Change>,
 }
 
 impl Effect {
@@ -232,12 +237,7 @@ pub async fn apply_batch(
     // Lock the version rows of every aggregate in the batch, in a fixed order (no deadlocks between instances).
     let mut keys: Vec<(String, String)> = commits
         .iter()
-        .map(|c| {
-            (
-                c.envelope.aggregate_type.clone(),
-                c.envelope.aggregate_id.clone(),
-            )
-        })
+        .map(|c| (c.envelope.aggregate_type.clone(), c.envelope.aggregate_id.clone()))
         .collect();
     keys.sort();
     keys.dedup();
@@ -264,10 +264,7 @@ pub async fn apply_batch(
     let mut effects = Vec::new();
     for commit in commits {
         let envelope = &commit.envelope;
-        let key = (
-            envelope.aggregate_type.clone(),
-            envelope.aggregate_id.clone(),
-        );
+        let key = (envelope.aggregate_type.clone(), envelope.aggregate_id.clone());
         let projected = versions.get(&key).copied().unwrap_or(0);
         if envelope.version <= projected {
             outcomes.push(Outcome::AlreadyApplied);
@@ -277,8 +274,7 @@ pub async fn apply_batch(
             outcomes.push(Outcome::Gap { projected });
             continue;
         }
-        let zone_id =
-            Uuid::try_parse(&envelope.aggregate_id).context("zone aggregate id is not a uuid")?;
+        let zone_id = Uuid::try_parse(&envelope.aggregate_id).context("zone aggregate id is not a uuid")?;
         let time = envelope.metadata.time.naive_utc();
         audit(commit, &mut rows)?;
         for event in &envelope.events {
@@ -287,13 +283,7 @@ pub async fn apply_batch(
                 effects.extend(futures::future::try_join_all(pending.drain(..)).await?);
                 effects.push(apply_event(&txn, &statements, zone_id, event, time).await?);
             } else {
-                pending.push(Box::pin(apply_event(
-                    &txn,
-                    &statements,
-                    zone_id,
-                    event,
-                    time,
-                )));
+                pending.push(Box::pin(apply_event(&txn, &statements, zone_id, event, time)));
             }
         }
         versions.insert(key.clone(), envelope.version);
@@ -522,8 +512,7 @@ async fn apply_event(
         } => {
             let ttl_i = ttl_i32(*ttl);
             let serial_i = i64::from(*serial);
-            let zone_params: [Param<'_>; 6] =
-                [&zone_id, email, &ttl_i, description, &serial_i, &time];
+            let zone_params: [Param<'_>; 6] = [&zone_id, email, &ttl_i, description, &serial_i, &time];
             let soa_params: [Param<'_>; 3] = [&soa_id, &serial_i, &time];
             let (row, _) = tokio::try_join!(
                 txn.query_one(&st.zone_update, &zone_params),
@@ -535,15 +524,8 @@ async fn apply_event(
             if old_ttl != ttl_i {
                 // Record sets without their own TTL change with the zone's.
                 for rs in txn.query(&st.zone_inheriting, &[&zone_id]).await? {
-                    let (name, rtype, records): (String, String, Vec<String>) =
-                        (rs.get(0), rs.get(1), rs.get(2));
-                    changes.push((
-                        "-",
-                        name.clone(),
-                        rtype.clone(),
-                        Some(old_ttl),
-                        records.clone(),
-                    ));
+                    let (name, rtype, records): (String, String, Vec<String>) = (rs.get(0), rs.get(1), rs.get(2));
+                    changes.push(("-", name.clone(), rtype.clone(), Some(old_ttl), records.clone()));
                     changes.push(("+", name, rtype, Some(ttl_i), records));
                 }
             }
@@ -598,13 +580,7 @@ async fn apply_event(
                 serial: serial_i,
                 prev_serial: zone.get(0),
                 zone_ttl: zone.get(1),
-                changes: vec![(
-                    "+",
-                    name.to_string(),
-                    rtype.as_str().to_owned(),
-                    ttl_i,
-                    records.clone(),
-                )],
+                changes: vec![("+", name.to_string(), rtype.as_str().to_owned(), ttl_i, records.clone())],
             }))
         }
         ZoneEvent::RecordsetUpdated {
@@ -618,14 +594,7 @@ async fn apply_event(
             let ttl_i: Option<i32> = ttl.map(ttl_i32);
             let touch_params: [Param<'_>; 3] = [&zone_id, &serial_i, &time];
             let soa_params: [Param<'_>; 3] = [&soa_id, &serial_i, &time];
-            let update_params: [Param<'_>; 6] = [
-                &recordset_id.0,
-                records,
-                &ttl_i,
-                description,
-                &serial_i,
-                &time,
-            ];
+            let update_params: [Param<'_>; 6] = [&recordset_id.0, records, &ttl_i, description, &serial_i, &time];
             let (zone, _, row) = tokio::try_join!(
                 txn.query_one(&st.zone_touch, &touch_params),
                 txn.execute(&st.soa_touch, &soa_params),
@@ -637,16 +606,8 @@ async fn apply_event(
                 (row.get(0), row.get(1), row.get(2), row.get(3));
             let (old_eff, new_eff) = (old_ttl.unwrap_or(zone_ttl), ttl_i.unwrap_or(zone_ttl));
             let changes = if old_eff == new_eff {
-                let removed: Vec<String> = old_records
-                    .iter()
-                    .filter(|r| !records.contains(r))
-                    .cloned()
-                    .collect();
-                let added: Vec<String> = records
-                    .iter()
-                    .filter(|r| !old_records.contains(r))
-                    .cloned()
-                    .collect();
+                let removed: Vec<String> = old_records.iter().filter(|r| !records.contains(r)).cloned().collect();
+                let added: Vec<String> = records.iter().filter(|r| !old_records.contains(r)).cloned().collect();
                 vec![
                     ("-", name.clone(), rtype.clone(), Some(old_eff), removed),
                     ("+", name, rtype, Some(new_eff), added),
@@ -665,10 +626,7 @@ async fn apply_event(
                 changes,
             }))
         }
-        ZoneEvent::RecordsetDeleted {
-            recordset_id,
-            serial,
-        } => {
+        ZoneEvent::RecordsetDeleted { recordset_id, serial } => {
             let serial_i = i64::from(*serial);
             let touch_params: [Param<'_>; 3] = [&zone_id, &serial_i, &time];
             let soa_params: [Param<'_>; 3] = [&soa_id, &serial_i, &time];

@@ -121,28 +121,20 @@ async fn handle_chunk(
         let stream_seq = message.info().map(|i| i.stream_sequence).unwrap_or(0);
         match serde_json::from_slice::<CommitEnvelope>(&message.payload) {
             Ok(envelope) => {
-                commits.push(Delivered {
-                    stream_seq,
-                    envelope,
-                });
+                commits.push(Delivered { stream_seq, envelope });
                 decoded_messages.push(message);
             }
             Err(e) => {
                 // Skipping a commit would corrupt the read models: stall it and ask for a human.
                 error!(stream_seq, error = %e, subject = %message.subject, "undecodable commit; it will be retried");
-                let _ = message
-                    .ack_with(AckKind::Nak(Some(Duration::from_secs(30))))
-                    .await;
+                let _ = message.ack_with(AckKind::Nak(Some(Duration::from_secs(30)))).await;
             }
         }
     }
     if commits.is_empty() {
         return Ok(());
     }
-    let mut conn = pool
-        .get()
-        .await
-        .context("failed to get a postgres connection")?;
+    let mut conn = pool.get().await.context("failed to get a postgres connection")?;
     let outcomes = match apply_batch(&mut conn, &commits).await {
         Ok(outcomes) => outcomes,
         Err(e) => {
@@ -155,9 +147,7 @@ async fn handle_chunk(
             let mut outcomes = Vec::with_capacity(commits.len());
             for commit in &commits {
                 match apply_batch(&mut conn, std::slice::from_ref(commit)).await {
-                    Ok(mut one) => {
-                        outcomes.push(one.pop().unwrap_or(Outcome::Gap { projected: 0 }))
-                    }
+                    Ok(mut one) => outcomes.push(one.pop().unwrap_or(Outcome::Gap { projected: 0 })),
                     Err(e) => {
                         warn!(
                             stream_seq = commit.stream_seq,
@@ -176,9 +166,7 @@ async fn handle_chunk(
     let mut changed: HashMap<String, (u64, u64)> = HashMap::new();
     for (commit, outcome) in commits.iter().zip(&outcomes) {
         if matches!(outcome, Outcome::Applied | Outcome::AlreadyApplied) {
-            let entry = changed
-                .entry(commit.envelope.aggregate_id.clone())
-                .or_insert((0, 0));
+            let entry = changed.entry(commit.envelope.aggregate_id.clone()).or_insert((0, 0));
             if commit.envelope.version > entry.0 {
                 *entry = (commit.envelope.version, commit.stream_seq);
             }
@@ -188,9 +176,7 @@ async fn handle_chunk(
     for ((message, commit), outcome) in decoded_messages.into_iter().zip(&commits).zip(outcomes) {
         let ack = match outcome {
             Outcome::Applied | Outcome::AlreadyApplied if published.is_ok() => AckKind::Ack,
-            Outcome::Applied | Outcome::AlreadyApplied => {
-                AckKind::Nak(Some(Duration::from_millis(500)))
-            }
+            Outcome::Applied | Outcome::AlreadyApplied => AckKind::Nak(Some(Duration::from_millis(500))),
             Outcome::Gap { projected } => {
                 debug!(
                     aggregate_id = %commit.envelope.aggregate_id,
@@ -241,8 +227,7 @@ async fn publish_changes(
             .await;
     }
     for ack in acks {
-        ack.await
-            .context("ZONE_CHANGES did not acknowledge a zone change")?;
+        ack.await.context("ZONE_CHANGES did not acknowledge a zone change")?;
     }
     Ok(())
 }

@@ -51,26 +51,19 @@ pub fn connect_pool(config: &PgConfig) -> anyhow::Result<Pool> {
 pub async fn migrate(pool: &Pool) -> anyhow::Result<()> {
     let mut client = pool.get().await.context("failed to connect to postgres")?;
     let txn = client.transaction().await?;
-    txn.execute("SELECT pg_advisory_xact_lock(7263746)", &[])
-        .await?;
+    txn.execute("SELECT pg_advisory_xact_lock(7263746)", &[]).await?;
     txn.batch_execute("CREATE TABLE IF NOT EXISTS schema_migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())")
         .await?;
     for migration in MIGRATIONS {
         let done = txn
-            .query_opt(
-                "SELECT 1 FROM schema_migrations WHERE name = $1",
-                &[&migration.name],
-            )
+            .query_opt("SELECT 1 FROM schema_migrations WHERE name = $1", &[&migration.name])
             .await?;
         if done.is_none() {
             txn.batch_execute(migration.sql)
                 .await
                 .with_context(|| format!("migration {} failed", migration.name))?;
-            txn.execute(
-                "INSERT INTO schema_migrations (name) VALUES ($1)",
-                &[&migration.name],
-            )
-            .await?;
+            txn.execute("INSERT INTO schema_migrations (name) VALUES ($1)", &[&migration.name])
+                .await?;
             info!(migration = migration.name, "applied migration");
         }
     }

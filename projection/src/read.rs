@@ -118,12 +118,10 @@ pub enum ListError {
     Db(#[from] anyhow::Error),
 }
 
-const ZONE_COLUMNS: &str =
-    "z.id, z.project_id, z.pool_id, z.name, z.email, z.ttl, z.serial, z.description, z.type, \
+const ZONE_COLUMNS: &str = "z.id, z.project_id, z.pool_id, z.name, z.email, z.ttl, z.serial, z.description, z.type, \
      z.status, z.action, z.version, z.created_at, z.updated_at";
 
-const RECORDSET_COLUMNS: &str =
-    "r.id, r.zone_id, z.name, r.project_id, r.name, r.type, r.records, r.ttl, \
+const RECORDSET_COLUMNS: &str = "r.id, r.zone_id, z.name, r.project_id, r.name, r.type, r.records, r.ttl, \
      r.description, r.managed, r.status, r.action, r.version, r.created_at, r.updated_at, \
      z.mname, z.email, z.serial, z.refresh, z.retry, z.expire, z.minimum";
 
@@ -185,19 +183,12 @@ fn recordset_row(row: &Row) -> RecordsetRow {
 /// One zone by id (any project; the caller checks ownership).
 pub async fn zone(client: &impl GenericClient, id: Uuid) -> anyhow::Result<Option<ZoneRow>> {
     let sql = format!("SELECT {ZONE_COLUMNS} FROM zones z WHERE z.id = $1");
-    let row = client
-        .query_opt(&sql, &[&id])
-        .await
-        .context("failed to read a zone")?;
+    let row = client.query_opt(&sql, &[&id]).await.context("failed to read a zone")?;
     Ok(row.as_ref().map(zone_row))
 }
 
 /// One record set of a zone.
-pub async fn recordset(
-    client: &impl GenericClient,
-    zone_id: Uuid,
-    id: Uuid,
-) -> anyhow::Result<Option<RecordsetRow>> {
+pub async fn recordset(client: &impl GenericClient, zone_id: Uuid, id: Uuid) -> anyhow::Result<Option<RecordsetRow>> {
     let sql = format!("SELECT {RECORDSET_COLUMNS} FROM recordsets r JOIN zones z ON z.id = r.zone_id WHERE r.id = $1 AND r.zone_id = $2");
     let row = client
         .query_opt(&sql, &[&id, &zone_id])
@@ -207,11 +198,7 @@ pub async fn recordset(
 }
 
 /// Builds `WHERE ...` and the parameters shared by a page query and its count.
-fn conditions(
-    query: &ListQuery,
-    table: &str,
-    params: &mut Vec<Box<dyn ToSql + Sync + Send>>,
-) -> Vec<String> {
+fn conditions(query: &ListQuery, table: &str, params: &mut Vec<Box<dyn ToSql + Sync + Send>>) -> Vec<String> {
     let mut conds = Vec::new();
     if let Some(project) = &query.project_id {
         params.push(Box::new(project.clone()));
@@ -223,10 +210,7 @@ fn conditions(
     }
     for (column, value) in &query.filters {
         let (op, value) = if value.contains('*') {
-            let escaped = value
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_");
+            let escaped = value.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
             ("LIKE", escaped.replace('*', "%"))
         } else {
             ("=", value.clone())
@@ -258,10 +242,7 @@ async fn page(
     if let Some(marker) = query.marker {
         let marker_table = if table == "z" { "zones" } else { "recordsets" };
         let exists = client
-            .query_opt(
-                &format!("SELECT 1 FROM {marker_table} WHERE id = $1"),
-                &[&marker],
-            )
+            .query_opt(&format!("SELECT 1 FROM {marker_table} WHERE id = $1"), &[&marker])
             .await
             .context("failed to look up the marker")?;
         if exists.is_none() {
@@ -286,10 +267,7 @@ async fn page(
         "SELECT {columns} FROM {from} {where_clause} ORDER BY {key} {dir}, {table}.id {dir} LIMIT ${}",
         params.len()
     );
-    let refs: Vec<&(dyn ToSql + Sync)> = params
-        .iter()
-        .map(|p| p.as_ref() as &(dyn ToSql + Sync))
-        .collect();
+    let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect();
     let rows = client.query(&sql, &refs).await.context("failed to list")?;
     let total = if query.hide_count {
         None
@@ -311,10 +289,7 @@ async fn page(
 }
 
 /// A page of zones.
-pub async fn zones(
-    client: &impl GenericClient,
-    query: &ListQuery,
-) -> Result<Page<ZoneRow>, ListError> {
+pub async fn zones(client: &impl GenericClient, query: &ListQuery) -> Result<Page<ZoneRow>, ListError> {
     let (rows, total_count) = page(client, query, "z", "zones z", ZONE_COLUMNS).await?;
     Ok(Page {
         items: rows.iter().map(zone_row).collect(),
@@ -323,10 +298,7 @@ pub async fn zones(
 }
 
 /// A page of record sets (of one zone, or across zones).
-pub async fn recordsets(
-    client: &impl GenericClient,
-    query: &ListQuery,
-) -> Result<Page<RecordsetRow>, ListError> {
+pub async fn recordsets(client: &impl GenericClient, query: &ListQuery) -> Result<Page<RecordsetRow>, ListError> {
     let (rows, total_count) = page(
         client,
         query,

@@ -252,9 +252,6 @@ mod tests {
 
     #[test]
     fn rname_escapes_dots_in_the_local_part() {
-        assert_eq!(
-            email_to_rname("host.master@Example.org"),
-            "host\\.master.example.org."
-        );
+        assert_eq!(email_to_rname("host.master@Example.org"), "host\\.master.example.org.");
     }
 }

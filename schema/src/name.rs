@@ -148,9 +148,7 @@ impl DnsName {
     /// Whether this name lies below `ancestor`, not counting equality.
     pub fn is_strictly_below(&self, ancestor: &DnsName) -> bool {
         let (me, anc) = (self.0.as_str(), ancestor.0.as_str());
-        me.len() > anc.len()
-            && me.ends_with(anc)
-            && me.as_bytes().get(me.len() - anc.len() - 1) == Some(&b'.')
+        me.len() > anc.len() && me.ends_with(anc) && me.as_bytes().get(me.len() - anc.len() - 1) == Some(&b'.')
     }
 
     /// The name with its first label removed; `None` for a one-label name.
@@ -344,10 +342,7 @@ mod tests {
 
     #[test]
     fn missing_dot_is_refused() {
-        assert_eq!(
-            DnsName::parse("example.org"),
-            Err(NameError::NotFullyQualified)
-        );
+        assert_eq!(DnsName::parse("example.org"), Err(NameError::NotFullyQualified));
     }
 
     #[test]
@@ -362,10 +357,7 @@ mod tests {
         let ok = format!("{}.org.", "a".repeat(63));
         assert!(DnsName::parse(&ok).is_ok());
         let bad = format!("{}.org.", "a".repeat(64));
-        assert_eq!(
-            DnsName::parse(&bad),
-            Err(NameError::LabelTooLong { len: 64 })
-        );
+        assert_eq!(DnsName::parse(&bad), Err(NameError::LabelTooLong { len: 64 }));
     }
 
     #[test]
@@ -399,9 +391,7 @@ mod tests {
     fn invalid_characters() {
         assert_eq!(
             DnsName::parse("a b.org."),
-            Err(NameError::InvalidCharacter {
-                label: "a b".into()
-            })
+            Err(NameError::InvalidCharacter { label: "a b".into() })
         );
         assert!(matches!(
             DnsName::parse("ex\u{e4}mple.org."),
@@ -423,19 +413,10 @@ mod tests {
         assert!(w.is_wildcard());
         assert_eq!(w.as_str(), "*.example.org.");
         assert!(DnsName::parse("*.").is_ok());
-        assert_eq!(
-            DnsName::parse("a.*.org."),
-            Err(NameError::MisplacedWildcard)
-        );
-        assert_eq!(
-            DnsName::parse("*.**.org."),
-            Err(NameError::MisplacedWildcard)
-        );
+        assert_eq!(DnsName::parse("a.*.org."), Err(NameError::MisplacedWildcard));
+        assert_eq!(DnsName::parse("*.**.org."), Err(NameError::MisplacedWildcard));
         assert!(RecordsetName::parse("*.example.org.").is_ok());
-        assert_eq!(
-            ZoneName::parse("*.example.org."),
-            Err(NameError::WildcardNotAllowed)
-        );
+        assert_eq!(ZoneName::parse("*.example.org."), Err(NameError::WildcardNotAllowed));
     }
 
     #[test]
@@ -445,10 +426,7 @@ mod tests {
         assert_eq!(z.as_str(), "example.org.");
         assert_eq!(z.as_dns_name(), &n("example.org."));
         assert_eq!(z.to_string(), "example.org.");
-        assert_eq!(
-            ZoneName::parse("example.org"),
-            Err(NameError::NotFullyQualified)
-        );
+        assert_eq!(ZoneName::parse("example.org"), Err(NameError::NotFullyQualified));
     }
 
     #[test]

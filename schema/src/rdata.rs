@@ -164,20 +164,14 @@ impl RecordType {
             return Ok(*t);
         }
         let upper = s.to_ascii_uppercase();
-        let generic = upper.strip_prefix("TYPE").is_some_and(|n| {
-            !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) && n.parse::<u16>().is_ok()
-        });
-        if generic
-            || KNOWN_UNSUPPORTED.contains(&upper.as_str())
-            || RecordType::ALL.iter().any(|t| t.as_str() == upper)
+        let generic = upper
+            .strip_prefix("TYPE")
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) && n.parse::<u16>().is_ok());
+        if generic || KNOWN_UNSUPPORTED.contains(&upper.as_str()) || RecordType::ALL.iter().any(|t| t.as_str() == upper)
         {
-            Err(RdataError::UnsupportedType {
-                rtype: s.to_string(),
-            })
+            Err(RdataError::UnsupportedType { rtype: s.to_string() })
         } else {
-            Err(RdataError::UnknownType {
-                rtype: s.to_string(),
-            })
+            Err(RdataError::UnknownType { rtype: s.to_string() })
         }
     }
 
@@ -325,10 +319,7 @@ pub fn validate_owner_name(rtype: RecordType, name: &RecordsetName) -> Result<()
     let is_underscore_label = |l: &str| l.len() > 1 && l.starts_with('_');
     match rtype {
         RecordType::SRV => {
-            if labels.len() < 3
-                || !is_underscore_label(labels[0])
-                || !is_underscore_label(labels[1])
-            {
+            if labels.len() < 3 || !is_underscore_label(labels[0]) || !is_underscore_label(labels[1]) {
                 return bad(format!(
                     "`{name}` must look like `_service._proto.name.` (two labels starting with `_`, then the domain)"
                 ));
@@ -417,8 +408,7 @@ fn parse_target(s: &str, what: &str, allow_root: bool) -> Result<String, Reason>
     if allow_root && s == "." {
         return Ok(".".to_string());
     }
-    let name =
-        DnsName::parse(s).map_err(|e| format!("{what} `{s}` is not a valid domain name: {e}"))?;
+    let name = DnsName::parse(s).map_err(|e| format!("{what} `{s}` is not a valid domain name: {e}"))?;
     if name.is_wildcard() {
         return Err(format!("{what} `{s}` may not be a wildcard name"));
     }
@@ -432,8 +422,7 @@ fn check_relative_domain(s: &str, what: &str) -> Result<(), Reason> {
     } else {
         format!("{s}.")
     };
-    let name = DnsName::parse(&absolute)
-        .map_err(|e| format!("{what} `{s}` is not a valid domain: {e}"))?;
+    let name = DnsName::parse(&absolute).map_err(|e| format!("{what} `{s}` is not a valid domain: {e}"))?;
     if name.is_wildcard() {
         return Err(format!("{what} `{s}` may not be a wildcard name"));
     }
@@ -513,9 +502,7 @@ fn validate_mx(data: &str) -> Result<String, Reason> {
     let parts = expect_fields(data, &["priority", "exchange"])?;
     let prio = parts[0];
     // Designate: the priority must be a plain integer string (what int() would print back).
-    let plain = !prio.is_empty()
-        && prio.bytes().all(|b| b.is_ascii_digit())
-        && (prio == "0" || !prio.starts_with('0'));
+    let plain = !prio.is_empty() && prio.bytes().all(|b| b.is_ascii_digit()) && (prio == "0" || !prio.starts_with('0'));
     if !plain {
         return Err(format!(
             "priority must be a plain integer between 0 and 65535, not `{prio}`"
@@ -555,9 +542,7 @@ fn parse_rname(s: &str) -> Result<String, Reason> {
             break;
         }
         if !(b.is_ascii_alphanumeric() || MAILBOX_CHARS.contains(&b)) {
-            return Err(bad(
-                "the mailbox label holds a character that is not allowed",
-            ));
+            return Err(bad("the mailbox label holds a character that is not allowed"));
         }
         local_len += 1;
         i += 1;
@@ -580,9 +565,7 @@ fn parse_rname(s: &str) -> Result<String, Reason> {
 fn validate_soa(data: &str) -> Result<String, Reason> {
     let parts = expect_fields(
         data,
-        &[
-            "mname", "rname", "serial", "refresh", "retry", "expire", "minimum",
-        ],
+        &["mname", "rname", "serial", "refresh", "retry", "expire", "minimum"],
     )?;
     let mname = parse_target(parts[0], "mname", false)?;
     let rname = parse_rname(parts[1])?;
@@ -592,9 +575,7 @@ fn validate_soa(data: &str) -> Result<String, Reason> {
     let retry = parse_int(parts[4], "retry", 0, max)?;
     let expire = parse_int(parts[5], "expire", 0, max)?;
     let minimum = parse_int(parts[6], "minimum", 0, max)?;
-    Ok(format!(
-        "{mname} {rname} {serial} {refresh} {retry} {expire} {minimum}"
-    ))
+    Ok(format!("{mname} {rname} {serial} {refresh} {retry} {expire} {minimum}"))
 }
 
 fn validate_srv(data: &str) -> Result<String, Reason> {
@@ -629,8 +610,7 @@ fn validate_txt(data: &str) -> Result<(), Reason> {
         // One unquoted string.
         if data.ends_with('"') {
             return Err(
-                "double quotes must be balanced: the value ends with a quote but does not start with one"
-                    .to_string(),
+                "double quotes must be balanced: the value ends with a quote but does not start with one".to_string(),
             );
         }
         let len = data.chars().count();
@@ -650,12 +630,7 @@ fn validate_txt(data: &str) -> Result<(), Reason> {
                         .next()
                         .ok_or_else(|| "the value may not end with a backslash".to_string())?;
                 }
-                '"' => {
-                    return Err(
-                        "double quotes inside the value must be escaped with a backslash"
-                            .to_string(),
-                    )
-                }
+                '"' => return Err("double quotes inside the value must be escaped with a backslash".to_string()),
                 _ => {}
             }
         }
@@ -667,12 +642,7 @@ fn validate_txt(data: &str) -> Result<(), Reason> {
         // At an opening quote.
         match chars.next() {
             Some('"') => {}
-            _ => {
-                return Err(
-                    "after a quoted string only whitespace and another quoted string may follow"
-                        .to_string(),
-                )
-            }
+            _ => return Err("after a quoted string only whitespace and another quoted string may follow".to_string()),
         }
         let mut len = 0usize;
         let mut closed = false;
@@ -680,10 +650,7 @@ fn validate_txt(data: &str) -> Result<(), Reason> {
             match c {
                 '\\' => {
                     if chars.next().is_none() {
-                        return Err(
-                            "the value may not end with a backslash (it escapes the closing quote)"
-                                .to_string(),
-                        );
+                        return Err("the value may not end with a backslash (it escapes the closing quote)".to_string());
                     }
                     len += 2;
                 }
@@ -695,9 +662,7 @@ fn validate_txt(data: &str) -> Result<(), Reason> {
             }
         }
         if !closed {
-            return Err(
-                "double quotes must be balanced: a quoted string is not closed".to_string(),
-            );
+            return Err("double quotes must be balanced: a quoted string is not closed".to_string());
         }
         if len > MAX_TXT_STRING {
             return Err(format!(
@@ -711,11 +676,7 @@ fn validate_txt(data: &str) -> Result<(), Reason> {
                     chars.next();
                 }
             }
-            Some(_) => {
-                return Err(
-                    "double quotes inside the value must be escaped with a backslash".to_string(),
-                )
-            }
+            Some(_) => return Err("double quotes inside the value must be escaped with a backslash".to_string()),
         }
     }
 }
@@ -729,9 +690,7 @@ fn validate_caa(data: &str) -> Result<String, Reason> {
     let flags = parse_int(flags, "flags", 0, 1)?;
     let inner = unquote(value, "value")?;
     if inner.contains('"') {
-        return Err(format!(
-            "value `{value}` may not contain inner double quotes"
-        ));
+        return Err(format!("value `{value}` may not contain inner double quotes"));
     }
     match tag {
         "issue" | "issuewild" => {
@@ -749,14 +708,10 @@ fn validate_caa(data: &str) -> Result<String, Reason> {
                     .split_once('=')
                     .ok_or_else(|| format!("parameter `{entry}` must be of the form key=value"))?;
                 if k.is_empty() || !k.bytes().all(|b| b.is_ascii_alphanumeric()) {
-                    return Err(format!(
-                        "parameter key `{k}` must be letters and digits only"
-                    ));
+                    return Err(format!("parameter key `{k}` must be letters and digits only"));
                 }
                 if v.is_empty() || !v.bytes().all(|b| b.is_ascii_graphic() && b != b';') {
-                    return Err(format!(
-                        "parameter `{k}` needs a value without spaces or semicolons"
-                    ));
+                    return Err(format!("parameter `{k}` needs a value without spaces or semicolons"));
                 }
             }
         }
@@ -765,18 +720,13 @@ fn validate_caa(data: &str) -> Result<String, Reason> {
                 let (local, domain) = addr
                     .split_once('@')
                     .ok_or_else(|| format!("iodef `{inner}` is not a valid mailto: URL"))?;
-                let local_ok = !local.is_empty()
-                    && local
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b"_-+.".contains(&b));
+                let local_ok =
+                    !local.is_empty() && local.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-+.".contains(&b));
                 if !local_ok {
                     return Err(format!("iodef `{inner}` has an invalid mailbox"));
                 }
                 check_relative_domain(domain, "iodef domain")?;
-            } else if let Some(rest) = inner
-                .strip_prefix("https://")
-                .or_else(|| inner.strip_prefix("http://"))
-            {
+            } else if let Some(rest) = inner.strip_prefix("https://").or_else(|| inner.strip_prefix("http://")) {
                 let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
                 let host = match authority.rsplit_once(':') {
                     Some((host, port)) => {
@@ -787,9 +737,7 @@ fn validate_caa(data: &str) -> Result<String, Reason> {
                 };
                 check_relative_domain(host, "iodef URL host")?;
             } else {
-                return Err(format!(
-                    "iodef `{inner}` must be a mailto: or http(s):// URL"
-                ));
+                return Err(format!("iodef `{inner}` must be a mailto: or http(s):// URL"));
             }
         }
         other => {
@@ -824,11 +772,8 @@ fn check_naptr_service(s: &str) -> Result<(), Reason> {
 /// Checks a NAPTR regexp field: empty, or `<d>ere<d>replacement<d>` with an optional final `i`,
 /// where the delimiter `<d>` is not a digit, `i` or a backslash.
 fn check_naptr_regexp(s: &str) -> Result<(), Reason> {
-    let bad = || {
-        format!(
-            "regexp `{s}` is not valid: it must look like `!ere!replacement!` (optionally followed by `i`)"
-        )
-    };
+    let bad =
+        || format!("regexp `{s}` is not valid: it must look like `!ere!replacement!` (optionally followed by `i`)");
     let mut chars = s.chars();
     let Some(delim) = chars.next() else {
         return Ok(());
@@ -852,11 +797,7 @@ fn check_naptr_regexp(s: &str) -> Result<(), Reason> {
     }
     // Expect: ere, replacement, flags.
     match parts.as_slice() {
-        [ere, repl, flags]
-            if !ere.is_empty() && !repl.is_empty() && (flags.is_empty() || flags == "i") =>
-        {
-            Ok(())
-        }
+        [ere, repl, flags] if !ere.is_empty() && !repl.is_empty() && (flags.is_empty() || flags == "i") => Ok(()),
         _ => Err(bad()),
     }
 }
@@ -864,14 +805,7 @@ fn check_naptr_regexp(s: &str) -> Result<(), Reason> {
 fn validate_naptr(data: &str) -> Result<String, Reason> {
     let parts = expect_fields(
         data,
-        &[
-            "order",
-            "preference",
-            "flags",
-            "service",
-            "regexp",
-            "replacement",
-        ],
+        &["order", "preference", "flags", "service", "regexp", "replacement"],
     )?;
     let order = parse_int(parts[0], "order", 0, 65535)?;
     let pref = parse_int(parts[1], "preference", 0, 65535)?;
@@ -879,9 +813,7 @@ fn validate_naptr(data: &str) -> Result<String, Reason> {
     for (field, what) in parts[2..5].iter().zip(["flags", "service", "regexp"]) {
         let inner = unquote(field, what)?;
         if inner.contains('"') {
-            return Err(format!(
-                "{what} `{field}` may not contain inner double quotes"
-            ));
+            return Err(format!("{what} `{field}` may not contain inner double quotes"));
         }
         if inner.chars().count() > MAX_TXT_STRING {
             return Err(format!("{what} may be at most 255 characters"));
@@ -904,8 +836,7 @@ fn validate_naptr(data: &str) -> Result<String, Reason> {
 
 /// CERT type mnemonics (RFC 4398).
 const CERT_TYPES: &[&str] = &[
-    "PKIX", "SPKI", "PGP", "IPKIX", "ISPKI", "IPGP", "ACPKIX", "IACPKIX", "URI", "OID", "DPKIX",
-    "DPTR",
+    "PKIX", "SPKI", "PGP", "IPKIX", "ISPKI", "IPGP", "ACPKIX", "IACPKIX", "URI", "OID", "DPKIX", "DPTR",
 ];
 
 /// CERT algorithm mnemonics (DNSSEC algorithm numbers).
@@ -989,10 +920,7 @@ fn svc_key(rtype: RecordType, key: &str) -> Result<u16, Reason> {
                 .map(|(k, _)| *k)
                 .filter(|k| rtype == RecordType::SVCB || *k != "dohpath")
                 .collect();
-            format!(
-                "parameter `{key}` is not supported; allowed: {}",
-                allowed.join(", ")
-            )
+            format!("parameter `{key}` is not supported; allowed: {}", allowed.join(", "))
         })
 }
 
@@ -1000,9 +928,7 @@ fn svc_key(rtype: RecordType, key: &str) -> Result<u16, Reason> {
 fn comma_list<'a>(value: &'a str, key: &str) -> Result<Vec<&'a str>, Reason> {
     let items: Vec<&str> = value.split(',').collect();
     if items.iter().any(|i| i.is_empty()) {
-        return Err(format!(
-            "parameter {key} has an empty list item in `{value}`"
-        ));
+        return Err(format!("parameter {key} has an empty list item in `{value}`"));
     }
     Ok(items)
 }
@@ -1097,9 +1023,7 @@ fn validate_svcb(rtype: RecordType, data: &str) -> Result<String, Reason> {
                         return Err(format!("mandatory lists {k} more than once"));
                     }
                     if !has(k) {
-                        return Err(format!(
-                            "mandatory lists {k}, but the record has no {k} parameter"
-                        ));
+                        return Err(format!("mandatory lists {k}, but the record has no {k} parameter"));
                     }
                     keys.push((n, k));
                 }
@@ -1171,10 +1095,7 @@ fn validate_tlsa(data: &str) -> Result<String, Reason> {
             ));
         }
     }
-    Ok(format!(
-        "{usage} {selector} {mtype} {}",
-        cert.to_ascii_lowercase()
-    ))
+    Ok(format!("{usage} {selector} {mtype} {}", cert.to_ascii_lowercase()))
 }
 
 #[cfg(test)]
@@ -1221,10 +1142,7 @@ mod tests {
             "DS", "DNSKEY", "LOC", "URI", "ALIAS", "ANY", "AXFR", "TYPE99", "a", "txt",
         ] {
             assert!(
-                matches!(
-                    RecordType::parse(s),
-                    Err(RdataError::UnsupportedType { .. })
-                ),
+                matches!(RecordType::parse(s), Err(RdataError::UnsupportedType { .. })),
                 "{s}"
             );
         }
@@ -1287,14 +1205,8 @@ mod tests {
 
     #[test]
     fn mx_records() {
-        assert_eq!(
-            ok(RecordType::MX, "10   Mail.Example.org."),
-            "10 mail.example.org."
-        );
-        assert_eq!(
-            ok(RecordType::MX, "0 mail.example.org."),
-            "0 mail.example.org."
-        );
+        assert_eq!(ok(RecordType::MX, "10   Mail.Example.org."), "10 mail.example.org.");
+        assert_eq!(ok(RecordType::MX, "0 mail.example.org."), "0 mail.example.org.");
         invalid(RecordType::MX, "010 mail.example.org.");
         invalid(RecordType::MX, "65536 mail.example.org.");
         invalid(RecordType::MX, "-1 mail.example.org.");
@@ -1335,10 +1247,7 @@ mod tests {
             RecordType::SOA,
             "ns1.example.org. hostmaster.example.org 1 3600 600 86400 3600",
         );
-        invalid(
-            RecordType::SOA,
-            "ns1.example.org. hostmaster. 1 3600 600 86400 3600",
-        );
+        invalid(RecordType::SOA, "ns1.example.org. hostmaster. 1 3600 600 86400 3600");
         invalid(
             RecordType::SOA,
             "ns1.example.org. hostmaster.example.org. 1 3600 600 86400",
@@ -1376,10 +1285,7 @@ mod tests {
     #[test]
     fn sshfp_records() {
         assert_eq!(ok(RecordType::SSHFP, "4 2 ABCDEF0123"), "4 2 abcdef0123");
-        assert_eq!(
-            ok(RecordType::SSHFP, &format!("1 2 {SHA256}")),
-            format!("1 2 {SHA256}")
-        );
+        assert_eq!(ok(RecordType::SSHFP, &format!("1 2 {SHA256}")), format!("1 2 {SHA256}"));
         assert!(validate_record(RecordType::SSHFP, &format!("1 1 {}", "a".repeat(40))).is_ok());
         invalid(RecordType::SSHFP, "5 1 abcdef0123");
         invalid(RecordType::SSHFP, "1 3 abcdef0123");
@@ -1418,10 +1324,7 @@ mod tests {
             "0 issue letsencrypt.org"
         );
         assert_eq!(
-            ok(
-                RecordType::CAA,
-                "0  issue \"ca.example.net; account=230123\""
-            ),
+            ok(RecordType::CAA, "0  issue \"ca.example.net; account=230123\""),
             "0 issue \"ca.example.net; account=230123\""
         );
         assert_eq!(ok(RecordType::CAA, "1 issuewild ;"), "1 issuewild ;");
@@ -1430,10 +1333,7 @@ mod tests {
             "0 iodef mailto:security@example.org"
         );
         assert_eq!(
-            ok(
-                RecordType::CAA,
-                "0 iodef \"https://iodef.example.org/report\""
-            ),
+            ok(RecordType::CAA, "0 iodef \"https://iodef.example.org/report\""),
             "0 iodef \"https://iodef.example.org/report\""
         );
         invalid(RecordType::CAA, "2 issue letsencrypt.org");
@@ -1457,10 +1357,7 @@ mod tests {
             "100 10 \"S\" \"SIP+D2U\" \"\" _sip._udp.example.org."
         );
         assert_eq!(
-            ok(
-                RecordType::NAPTR,
-                "100 10 u E2U+sip \"!^.*$!sip:info@example.org!\" ."
-            ),
+            ok(RecordType::NAPTR, "100 10 u E2U+sip \"!^.*$!sip:info@example.org!\" ."),
             "100 10 \"u\" \"E2U+sip\" \"!^.*$!sip:info@example.org!\" ."
         );
         invalid(RecordType::NAPTR, "100 10 \"X\" \"SIP+D2U\" \"\" .");
@@ -1468,10 +1365,7 @@ mod tests {
         invalid(RecordType::NAPTR, "100 10 \"S\" \"SIP+D2U\" \"\"");
         invalid(RecordType::NAPTR, "100 10 \"S\" \"SIP+D2U\" \"!^.*$!\" .");
         invalid(RecordType::NAPTR, "100 10 \"S\" \"1SIP\" \"\" .");
-        invalid(
-            RecordType::NAPTR,
-            "100 10 \"S\" \"SIP+D2U\" \"\" example.org",
-        );
+        invalid(RecordType::NAPTR, "100 10 \"S\" \"SIP+D2U\" \"\" example.org");
         invalid(RecordType::NAPTR, "100 10 \"S \"SIP+D2U\" \"\" .");
     }
 
@@ -1481,10 +1375,7 @@ mod tests {
             ok(RecordType::CERT, "PGP 0 RSASHA256 aGVs bG8="),
             "PGP 0 RSASHA256 aGVsbG8="
         );
-        assert_eq!(
-            ok(RecordType::CERT, "00001 65535 8 aGVsbG8h"),
-            "1 65535 8 aGVsbG8h"
-        );
+        assert_eq!(ok(RecordType::CERT, "00001 65535 8 aGVsbG8h"), "1 65535 8 aGVsbG8h");
         assert_eq!(
             ok(RecordType::CERT, "IPKIX 1 DSA-NSEC3-SHA1 aGk="),
             "IPKIX 1 DSA-NSEC3-SHA1 aGk="
@@ -1540,10 +1431,7 @@ mod tests {
     #[test]
     fn tlsa_records() {
         assert_eq!(
-            ok(
-                RecordType::TLSA,
-                &format!("3 1 1 {}", SHA256.to_uppercase())
-            ),
+            ok(RecordType::TLSA, &format!("3 1 1 {}", SHA256.to_uppercase())),
             format!("3 1 1 {SHA256}")
         );
         assert_eq!(

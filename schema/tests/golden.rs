@@ -5,12 +5,9 @@
 use std::path::PathBuf;
 
 use chrono::{TimeZone, Utc};
-use nsplane_schema::event::{
-    CommitEnvelope, Metadata, NsRecord, SoaTimers, ZoneEvent, ENVELOPE_VERSION,
-};
+use nsplane_schema::event::{CommitEnvelope, Metadata, NsRecord, SoaTimers, ZoneEvent, ENVELOPE_VERSION};
 use nsplane_schema::{
-    DnsName, PoolId, ProjectId, RecordType, RecordsetId, RecordsetName, RequestId, Ttl, ZoneId,
-    ZoneName,
+    DnsName, PoolId, ProjectId, RecordType, RecordsetId, RecordsetName, RequestId, Ttl, ZoneId, ZoneName,
 };
 use uuid::Uuid;
 
@@ -84,9 +81,7 @@ fn examples() -> Vec<(&'static str, ZoneEvent)> {
 }
 
 fn golden_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests")
-        .join("golden")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests").join("golden")
 }
 
 fn check(name: &str, value: &serde_json::Value) {
@@ -96,8 +91,7 @@ fn check(name: &str, value: &serde_json::Value) {
         std::fs::create_dir_all(golden_dir()).expect("dir");
         std::fs::write(&path, &rendered).expect("write golden");
     }
-    let golden = std::fs::read_to_string(&path)
-        .unwrap_or_else(|_| panic!("missing golden file {}", path.display()));
+    let golden = std::fs::read_to_string(&path).unwrap_or_else(|_| panic!("missing golden file {}", path.display()));
     assert_eq!(
         golden, rendered,
         "{name} no longer serializes as its golden file: the contract changed"
@@ -108,15 +102,11 @@ fn check(name: &str, value: &serde_json::Value) {
 fn every_event_matches_its_golden_file_both_ways() {
     let examples = examples();
     for (name, event) in &examples {
-        assert_eq!(
-            *name,
-            format!("{}.v{}", event.event_type(), event.event_version())
-        );
+        assert_eq!(*name, format!("{}.v{}", event.event_type(), event.event_version()));
         let value = serde_json::to_value(event).expect("serialize");
         assert_eq!(value["type"], *name);
         check(name, &value);
-        let golden =
-            std::fs::read_to_string(golden_dir().join(format!("{name}.json"))).expect("golden");
+        let golden = std::fs::read_to_string(golden_dir().join(format!("{name}.json"))).expect("golden");
         let parsed: ZoneEvent = serde_json::from_str(&golden).expect("golden parses");
         assert_eq!(&parsed, event);
     }
@@ -145,10 +135,7 @@ fn the_envelope_matches_its_golden_file() {
             request_id: RequestId("req-00000000-0000-0000-0000-000000000001".into()),
             source_role: "api".into(),
             command: "DeleteRecordset".into(),
-            time: Utc
-                .with_ymd_and_hms(2026, 11, 24, 12, 0, 0)
-                .single()
-                .expect("time"),
+            time: Utc.with_ymd_and_hms(2026, 11, 24, 12, 0, 0).single().expect("time"),
         },
     };
     let value = serde_json::to_value(&envelope).expect("serialize");
@@ -161,7 +148,8 @@ fn the_envelope_matches_its_golden_file() {
 fn invalid_values_are_refused_when_reading_events() {
     let bad = serde_json::json!({"type": "RecordsetDeleted.v1", "recordset_id": "not-a-uuid", "serial": 1});
     assert!(serde_json::from_value::<ZoneEvent>(bad).is_err());
-    let bad_name = serde_json::json!({"type": "ZoneUpdated.v1", "email": "a@b", "ttl": -5, "description": null, "serial": 1});
+    let bad_name =
+        serde_json::json!({"type": "ZoneUpdated.v1", "email": "a@b", "ttl": -5, "description": null, "serial": 1});
     assert!(
         serde_json::from_value::<ZoneEvent>(bad_name).is_err(),
         "a negative TTL never enters through an event"

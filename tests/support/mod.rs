@@ -50,9 +50,7 @@ pub fn servers() -> &'static Servers {
 
 pub fn init_tracing() {
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
         .with_test_writer()
         .try_init();
 }
@@ -73,10 +71,7 @@ pub async fn namespace() -> Namespace {
         .ensure_database(&prefix)
         .await
         .expect("create database");
-    Namespace {
-        prefix,
-        database_url,
-    }
+    Namespace { prefix, database_url }
 }
 
 impl Namespace {
@@ -133,9 +128,7 @@ impl Node {
     pub async fn start(ns: &Namespace, with_central: bool) -> Node {
         let shared = ns.connect().await;
         let (stop, shutdown) = watch::channel(false);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let mut tasks = Vec::new();
         {
@@ -147,9 +140,7 @@ impl Node {
         }
         if with_central {
             let shared = shared.clone();
-            tasks.push(tokio::spawn(async move {
-                roles::run_central(&shared, shutdown).await
-            }));
+            tasks.push(tokio::spawn(async move { roles::run_central(&shared, shutdown).await }));
         }
         Node {
             base,
@@ -172,26 +163,16 @@ pub fn http() -> reqwest::Client {
     reqwest::Client::builder().build().expect("client")
 }
 
-pub async fn post(
-    http: &reqwest::Client,
-    url: &str,
-    body: serde_json::Value,
-) -> (u16, serde_json::Value) {
+pub async fn post(http: &reqwest::Client, url: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
     let response = http.post(url).json(&body).send().await.expect("post");
     let status = response.status().as_u16();
-    (
-        status,
-        response.json().await.unwrap_or(serde_json::Value::Null),
-    )
+    (status, response.json().await.unwrap_or(serde_json::Value::Null))
 }
 
 pub async fn get(http: &reqwest::Client, url: &str) -> (u16, serde_json::Value) {
     let response = http.get(url).send().await.expect("get");
     let status = response.status().as_u16();
-    (
-        status,
-        response.json().await.unwrap_or(serde_json::Value::Null),
-    )
+    (status, response.json().await.unwrap_or(serde_json::Value::Null))
 }
 
 pub async fn create_zone(http: &reqwest::Client, base: &str, name: &str) -> String {
@@ -248,10 +229,7 @@ where
         if check().await {
             return;
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for: {what}"
-        );
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for: {what}");
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
