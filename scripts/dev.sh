@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Sets up what is missing, builds nsplane and runs every role in one process (`nsplane all`), with its
+# own NATS and PostgreSQL under ./.nsplane; creates a demo zone and prints how to use it. Ctrl-C stops all.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/setup.sh
+cargo build --release --locked
+API="${NSPLANE_API_LISTEN:-127.0.0.1:9001}"
+"$CARGO_TARGET_DIR/release/nsplane" all --data-dir "${NSPLANE_DATA_DIR:-./.nsplane}" --api-listen "$API" "$@" &
+pid=$!
+trap 'kill -INT $pid 2>/dev/null; wait $pid' INT TERM
+for _ in $(seq 1 300); do
+  curl -fsS "http://$API/" >/dev/null 2>&1 && break
+  kill -0 $pid 2>/dev/null || { wait $pid; exit 1; }
+  sleep 0.1
+done
+base="http://$API/v2"
+if ! curl -fsS "$base/zones?name=demo.nsplane.test." | grep -q '"demo.nsplane.test."'; then
+  zone=$(curl -fsS -X POST "$base/zones" -H 'Content-Type: application/json' \
+    -d '{"name": "demo.nsplane.test.", "email": "hostmaster@demo.nsplane.test", "ttl": 300}')
+  zone_id=$(echo "$zone" | sed -E 's/.*"id":"([^"]+)".*/\1/')
+  curl -fsS -X POST "$base/zones/$zone_id/recordsets" -H 'Content-Type: application/json' \
+    -d '{"name": "www.demo.nsplane.test.", "type": "A", "records": ["192.0.2.10"]}' >/dev/null
+fi
+cat <<MSG
+
+nsplane is running (API http://$API, data in ${NSPLANE_DATA_DIR:-./.nsplane}). A demo zone exists:
+
+  curl -s $base/zones | python3 -m json.tool
+  curl -s -X POST $base/zones -H 'Content-Type: application/json' \\
+       -d '{"name": "example.org.", "email": "hostmaster@example.org"}'
+  curl -s "$base/recordsets?name=www.demo.nsplane.test." | python3 -m json.tool
+
+With the openstack CLI (pip install python-openstackclient python-designateclient):
+
+  openstack --os-auth-type none --os-endpoint http://$API zone list
+  openstack --os-auth-type none --os-endpoint http://$API recordset list demo.nsplane.test.
+
+Ctrl-C stops nsplane and the NATS and PostgreSQL it started.
+MSG
+wait $pid
