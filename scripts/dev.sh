@@ -33,8 +33,8 @@ nsplane is running (API http://$API, data in ${NSPLANE_DATA_DIR:-./.nsplane}). A
 
 With the openstack CLI (pip install python-openstackclient python-designateclient):
 
-  openstack --os-auth-type none --os-endpoint http://$API zone list
-  openstack --os-auth-type none --os-endpoint http://$API recordset list demo.nsplane.test.
+  openstack --os-auth-type none --os-endpoint http://$API/v2 zone list
+  openstack --os-auth-type none --os-endpoint http://$API/v2 recordset list demo.nsplane.test.
 
 Ctrl-C stops nsplane and the NATS and PostgreSQL it started.
 MSG

@@ -101,9 +101,6 @@ pub struct AllArgs {
     /// Where dev mode keeps its own NATS and PostgreSQL data.
     #[arg(long, env = "NSPLANE_DATA_DIR", default_value = "./.nsplane")]
     pub data_dir: PathBuf,
-    /// mdns listen address (reserved for the data plane; not served yet).
-    #[arg(long, env = "NSPLANE_MDNS_LISTEN", default_value = "127.0.0.1:5354")]
-    pub mdns_listen: SocketAddr,
 }
 
 /// Resolved connection settings.

@@ -31,6 +31,7 @@ async fn main() -> anyhow::Result<()> {
             }
             let shared = roles::connect(&connections, "nsplane-api").await?;
             let listener = tokio::net::TcpListener::bind(args.api_listen).await?;
+            info!(kind = %"http", addr = %listener.local_addr()?, "listening");
             info!("ready");
             roles::run_api(
                 &shared,
@@ -81,6 +82,7 @@ async fn run_all(args: nsplane::config::AllArgs) -> anyhow::Result<()> {
     }
     let shared = roles::connect(&connections, "nsplane-all").await?;
     let listener = tokio::net::TcpListener::bind(args.api.api_listen).await?;
+    info!(kind = %"http", addr = %listener.local_addr()?, "listening");
     let shutdown = roles::shutdown_on_signals();
     let central = {
         let shared = shared.clone();

@@ -28,7 +28,6 @@ use nsplane_schema::event::{NsRecord, SoaTimers};
 use nsplane_schema::{PoolId, RequestId};
 use tokio::sync::watch;
 use tower::Layer as _;
-use tracing::info;
 
 pub use consistency::Consistency;
 pub use error::ApiError;
@@ -203,7 +202,7 @@ pub async fn run(
     mut shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     let addr: SocketAddr = listener.local_addr()?;
-    info!(kind = "http", %addr, "listening");
+    tracing::debug!(%addr, "serving the API");
     // Trailing slashes are tolerated: normalise before routing.
     let app = tower_http::normalize_path::NormalizePathLayer::trim_trailing_slash().layer(router(state));
     axum::serve(listener, axum::ServiceExt::<Request>::into_make_service(app))
