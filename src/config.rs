@@ -59,6 +59,9 @@ pub struct CommonArgs {
     /// Replicas of the event stream (3 on a NATS cluster).
     #[arg(long, env = "NSPLANE_STREAM_REPLICAS", default_value_t = 1)]
     pub stream_replicas: usize,
+    /// How long JetStream remembers a request's message id to drop a retried append (seconds).
+    #[arg(long, env = "NSPLANE_DUPLICATE_WINDOW_SECS", default_value_t = 120)]
+    pub duplicate_window_secs: u64,
     /// PostgreSQL connections per process.
     #[arg(long, env = "NSPLANE_DATABASE_POOL_SIZE", default_value_t = 16)]
     pub database_pool_size: usize,
@@ -143,6 +146,11 @@ impl CommonArgs {
         );
         let mut store = nsplane_command::StoreConfig::for_prefix(&self.prefix);
         store.replicas = self.stream_replicas;
+        anyhow::ensure!(
+            (1..=86_400).contains(&self.duplicate_window_secs),
+            "--duplicate-window-secs must be between 1 and 86400"
+        );
+        store.duplicate_window = Duration::from_secs(self.duplicate_window_secs);
         Ok(Connections {
             nats: nsplane_command::NatsConfig { url: nats_url },
             pg: nsplane_projection::PgConfig {

@@ -81,6 +81,7 @@ impl Namespace {
             database_url: Some(self.database_url.clone()),
             prefix: self.prefix.clone(),
             stream_replicas: 1,
+            duplicate_window_secs: 120,
             database_pool_size: 8,
             check_config: false,
         }
