@@ -143,6 +143,10 @@ impl From<ZoneError> for ApiError {
                 message,
             },
             ZoneError::NotFound => ApiError::zone_not_found(),
+            ZoneError::Superseded => ApiError::Conflict {
+                kind: "conflict",
+                message,
+            },
             ZoneError::RecordsetNotFound => ApiError::recordset_not_found(),
             ZoneError::DuplicateRecordset => ApiError::Conflict {
                 kind: "duplicate_recordset",

@@ -52,6 +52,7 @@ pub(crate) fn zone_from_aggregate(base: &str, zone: &Zone) -> Value {
         "updated_at": opt_timestamp(zone.updated_at.map(|t| t.naive_utc())),
         "attributes": {},
         "shared": false,
+        "nameservers_sync": zone.nameservers,
         "links": {"self": format!("{base}/v2/zones/{id}")},
     })
 }
@@ -77,6 +78,7 @@ pub(crate) fn zone_from_row(base: &str, zone: &ZoneRow) -> Value {
         "updated_at": opt_timestamp(zone.updated_at),
         "attributes": {},
         "shared": false,
+        "nameservers_sync": zone.sync,
         "links": {"self": format!("{base}/v2/zones/{}", zone.id)},
     })
 }

@@ -115,9 +115,16 @@ impl ZoneNames {
         Ok(Some((reservation, entry.revision, created)))
     }
 
-    async fn zone_has_history(&self, zone_id: ZoneId) -> anyhow::Result<bool> {
+    /// Whether the holder's zone is live: it has history and its last commit did not delete it.
+    async fn holder_is_live(&self, zone_id: ZoneId) -> anyhow::Result<Option<bool>> {
         let subject = nsplane_schema::subjects::zone_events(&self.events.config().prefix, zone_id);
-        Ok(self.events.last_on_subject(&subject).await?.is_some())
+        Ok(self.events.last_on_subject(&subject).await?.map(|last| {
+            !last
+                .envelope
+                .events
+                .iter()
+                .any(|e| matches!(e, nsplane_schema::ZoneEvent::ZoneDeleted { .. }))
+        }))
     }
 
     /// Reserves `name` for the zone, then checks that no other project owns a zone above or below it.
@@ -143,12 +150,15 @@ impl ZoneNames {
                 };
                 if holder.zone_id != zone_id {
                     let age = chrono::Utc::now() - created;
-                    let orphaned = age.to_std().unwrap_or_default() > ORPHAN_AFTER
-                        && !self.zone_has_history(holder.zone_id).await?;
-                    if !orphaned {
+                    // Free if the holder's zone was deleted, or never committed (a crashed create).
+                    let free = match self.holder_is_live(holder.zone_id).await? {
+                        Some(live) => !live,
+                        None => age.to_std().unwrap_or_default() > ORPHAN_AFTER,
+                    };
+                    if !free {
                         return Err(ReserveError::Duplicate);
                     }
-                    // Left by a create that crashed before committing: take it over, by revision.
+                    // Take it over, by revision (a racing taker loses).
                     self.kv
                         .update(&key, value.into(), revision)
                         .await

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::{Aggregate, DomainEvent};
 use futures::future::BoxFuture;
-use nsplane_schema::event::{next_serial, soa_rdata, NsRecord, SoaTimers};
+use nsplane_schema::event::{next_serial, soa_rdata, NameserverSync, NsRecord, SoaTimers};
 use nsplane_schema::{
     DnsName, PoolId, ProjectId, RecordType, RecordsetId, RecordsetName, Ttl, ZoneEvent, ZoneId, ZoneName,
 };
@@ -140,6 +140,10 @@ pub struct Zone {
     pub created_at: Option<DateTime<Utc>>,
     /// Last change.
     pub updated_at: Option<DateTime<Utc>>,
+    /// What each name server of the pool last answered for the zone (from the worker's reports).
+    pub nameservers: Vec<NameserverSync>,
+    /// Record sets not yet confirmed served (PENDING), so a sync report touches only those.
+    pub pending: imbl::OrdSet<RecordsetId>,
     /// Record sets by id. Persistent maps: cloning the zone to decide a command costs O(1), however
     /// many record sets it has.
     pub recordsets: imbl::OrdMap<RecordsetId, Arc<Recordset>>,
@@ -236,6 +240,20 @@ pub enum ZoneCommand {
         /// The caller may change managed record sets.
         edit_managed: bool,
     },
+    /// The worker reports what the pool's name servers serve at `serial`.
+    ReportSync {
+        /// The serial it pushed.
+        serial: u32,
+        /// Whether the pool's threshold was met.
+        synced: bool,
+        /// Each name server's answer.
+        nameservers: Vec<NameserverSync>,
+    },
+    /// The worker reports that the pool no longer serves a zone being deleted.
+    ConfirmDeleted {
+        /// Each name server's answer.
+        nameservers: Vec<NameserverSync>,
+    },
 }
 
 impl ZoneCommand {
@@ -248,6 +266,8 @@ impl ZoneCommand {
             ZoneCommand::CreateRecordset { .. } => "CreateRecordset",
             ZoneCommand::UpdateRecordset { .. } => "UpdateRecordset",
             ZoneCommand::DeleteRecordset { .. } => "DeleteRecordset",
+            ZoneCommand::ReportSync { .. } => "ReportSync",
+            ZoneCommand::ConfirmDeleted { .. } => "ConfirmDeleted",
         }
     }
 }
@@ -303,6 +323,9 @@ pub enum ZoneError {
     /// 500: a lookup the rules needed failed.
     #[error("zone directory lookup failed: {0}")]
     Lookup(String),
+    /// Not an error for the reporter: a newer change (or an identical report) made the report moot.
+    #[error("the report is superseded by a newer change")]
+    Superseded,
 }
 
 /// The aggregate's event type: the contract's [`ZoneEvent`], wrapped so cqrs-es's `DomainEvent` can be
@@ -366,11 +389,13 @@ impl Zone {
     }
 
     fn insert_recordset(&mut self, rs: Recordset) {
+        self.pending.insert(rs.id);
         self.by_name.entry(rs.name.clone()).or_default().push((rs.rtype, rs.id));
         self.recordsets.insert(rs.id, Arc::new(rs));
     }
 
     fn remove_recordset(&mut self, id: &RecordsetId) {
+        self.pending.remove(id);
         if let Some(rs) = self.recordsets.remove(id) {
             if let Some(at) = self.by_name.get_mut(&rs.name) {
                 at.retain(|(_, other)| other != id);
@@ -410,6 +435,7 @@ impl Zone {
                 } else {
                     Action::Update
                 };
+                self.pending.insert(id);
             }
         }
     }
@@ -597,6 +623,34 @@ impl Zone {
                 };
                 Ok(event)
             }
+            ZoneCommand::ReportSync {
+                serial,
+                synced,
+                nameservers,
+            } => {
+                self.created()?;
+                let deleting = self.action == Action::Delete;
+                // Reports about an older serial, or a success about a zone being deleted, are moot.
+                if serial != self.serial || (deleting && synced) || self.status == Status::Deleted {
+                    return Err(ZoneError::Superseded);
+                }
+                let status = if synced { Status::Active } else { Status::Error };
+                if self.status == status && self.nameservers == nameservers {
+                    return Err(ZoneError::Superseded);
+                }
+                Ok(ZoneEvent::ZoneSyncReported {
+                    serial,
+                    synced,
+                    nameservers,
+                })
+            }
+            ZoneCommand::ConfirmDeleted { nameservers } => {
+                self.created()?;
+                if self.action != Action::Delete || self.status == Status::Deleted {
+                    return Err(ZoneError::Superseded);
+                }
+                Ok(ZoneEvent::ZoneDeleted { nameservers })
+            }
         }
     }
 }
@@ -733,6 +787,7 @@ impl Aggregate for Zone {
                 description,
                 serial,
             } => {
+                self.pending.insert(recordset_id);
                 if let Some(rs) = self.recordsets.get_mut(&recordset_id).map(Arc::make_mut) {
                     rs.records = records;
                     rs.ttl = ttl;
@@ -752,6 +807,40 @@ impl Aggregate for Zone {
             ZoneEvent::RecordsetDeleted { recordset_id, serial } => {
                 self.remove_recordset(&recordset_id);
                 self.mark_zone_changed(serial);
+            }
+            ZoneEvent::ZoneSyncReported {
+                serial,
+                synced,
+                nameservers,
+            } => {
+                self.nameservers = nameservers;
+                if serial == self.serial {
+                    if synced {
+                        self.status = Status::Active;
+                        self.action = Action::None;
+                        let served: Vec<RecordsetId> = self
+                            .pending
+                            .iter()
+                            .filter(|id| self.recordsets.get(*id).is_none_or(|rs| rs.serial <= serial))
+                            .copied()
+                            .collect();
+                        for id in served {
+                            self.pending.remove(&id);
+                            if let Some(rs) = self.recordsets.get_mut(&id).map(Arc::make_mut) {
+                                rs.status = Status::Active;
+                                rs.action = Action::None;
+                            }
+                        }
+                    } else {
+                        self.status = Status::Error;
+                    }
+                }
+            }
+            ZoneEvent::ZoneDeleted { nameservers } => {
+                self.nameservers = nameservers;
+                self.status = Status::Deleted;
+                self.action = Action::None;
+                self.updated_at = Some(now);
             }
         }
     }

@@ -273,3 +273,57 @@ fn updating_a_missing_record_set_is_not_found() {
         })
         .then_expect_error(ZoneError::RecordsetNotFound);
 }
+
+fn report(serial: u32, synced: bool) -> ZoneCommand {
+    ZoneCommand::ReportSync {
+        serial,
+        synced,
+        nameservers: vec![nsplane_schema::event::NameserverSync {
+            nameserver: "127.0.0.1:53".into(),
+            serial: Some(serial),
+            status: if synced { "SYNCED" } else { "BEHIND" }.into(),
+            error: None,
+        }],
+    }
+}
+
+#[test]
+fn a_sync_report_for_the_current_serial_is_recorded() {
+    let events = test(vec![])
+        .given(vec![created(), www_a()])
+        .when(report(101, true))
+        .inspect_result()
+        .expect("accepted");
+    let mut zone = Zone::default();
+    for event in [created(), www_a()].into_iter().chain(events) {
+        cqrs_es::Aggregate::apply(&mut zone, event);
+    }
+    assert_eq!(zone.status, nsplane_command::zone::Status::Active);
+    assert_eq!(zone.action, nsplane_command::zone::Action::None);
+    assert!(zone.pending.is_empty(), "every record set up to serial 101 is served");
+    assert!(zone
+        .recordsets
+        .values()
+        .all(|rs| rs.status == nsplane_command::zone::Status::Active));
+}
+
+#[test]
+fn a_sync_report_for_an_older_serial_is_superseded() {
+    test(vec![])
+        .given(vec![created(), www_a()])
+        .when(report(100, true))
+        .then_expect_error(ZoneError::Superseded);
+}
+
+#[test]
+fn only_a_deleting_zone_can_be_confirmed_deleted() {
+    test(vec![])
+        .given(vec![created()])
+        .when(ZoneCommand::ConfirmDeleted { nameservers: vec![] })
+        .then_expect_error(ZoneError::Superseded);
+    let events = test(vec![])
+        .given(vec![created(), Event(ZoneEvent::ZoneDeleteRequested {})])
+        .when(ZoneCommand::ConfirmDeleted { nameservers: vec![] })
+        .inspect_result();
+    assert!(matches!(events.as_deref(), Ok([Event(ZoneEvent::ZoneDeleted { .. })])));
+}

@@ -138,6 +138,20 @@ const RECORDSET_UPDATE: &str = "UPDATE recordsets r SET records = $2, ttl = $3, 
      serial = $5, updated_at = $6 FROM (SELECT records, ttl FROM recordsets WHERE id = $1) old \
      WHERE r.id = $1 RETURNING r.name, r.type, old.records, old.ttl";
 
+const CATALOG_BUMP: &str = "INSERT INTO pool_catalogs (pool_id, serial) SELECT pool_id, 1 FROM zones WHERE id = $1 \
+     ON CONFLICT (pool_id) DO UPDATE SET serial = pool_catalogs.serial + 1";
+
+const ZONE_SYNC: &str = "UPDATE zones SET sync = $2, \
+     status = CASE WHEN serial = $3 THEN (CASE WHEN $4 THEN 'ACTIVE' ELSE 'ERROR' END) ELSE status END, \
+     action = CASE WHEN serial = $3 AND $4 THEN 'NONE' ELSE action END WHERE id = $1";
+
+const RECORDSETS_SERVED: &str = "UPDATE recordsets r SET status = 'ACTIVE', action = 'NONE' FROM zones z \
+     WHERE r.zone_id = $1 AND z.id = $1 AND z.serial = $2 AND r.status = 'PENDING' AND r.serial <= $2";
+
+const ZONE_REMOVE: &str = "DELETE FROM zones WHERE id = $1";
+
+const JOURNAL_REMOVE: &str = "DELETE FROM zone_journal WHERE zone_id = $1";
+
 const RECORDSET_DELETE: &str = "DELETE FROM recordsets WHERE id = $1 RETURNING name, type, records, ttl";
 
 fn to_i32(v: u32) -> i32 {
@@ -160,6 +174,11 @@ struct Statements {
     recordset_insert: Statement,
     recordset_update: Statement,
     recordset_delete: Statement,
+    catalog_bump: Statement,
+    zone_sync: Statement,
+    recordsets_served: Statement,
+    zone_remove: Statement,
+    journal_remove: Statement,
 }
 
 impl Statements {
@@ -175,6 +194,11 @@ impl Statements {
             RECORDSET_INSERT,
             RECORDSET_UPDATE,
             RECORDSET_DELETE,
+            CATALOG_BUMP,
+            ZONE_SYNC,
+            RECORDSETS_SERVED,
+            ZONE_REMOVE,
+            JOURNAL_REMOVE,
         ];
         let prepared = futures::future::try_join_all(sqls.iter().map(|sql| txn.prepare_cached(sql)))
             .await
@@ -192,6 +216,11 @@ impl Statements {
             recordset_insert: next()?,
             recordset_update: next()?,
             recordset_delete: next()?,
+            catalog_bump: next()?,
+            zone_sync: next()?,
+            recordsets_served: next()?,
+            zone_remove: next()?,
+            journal_remove: next()?,
         })
     }
 }
@@ -490,11 +519,14 @@ async fn apply_event(
             ];
             let zone = txn.execute(&st.zone_insert, &zone_params);
             let soa_rs = txn.execute(&st.managed_insert, &soa_params);
+            let catalog_params: [Param<'_>; 1] = [&zone_id];
             if ns_data.is_empty() {
-                tokio::try_join!(zone, soa_rs).context("failed to insert the zone")?;
+                let catalog = txn.execute(&st.catalog_bump, &catalog_params);
+                tokio::try_join!(zone, soa_rs, catalog).context("failed to insert the zone")?;
             } else {
                 let ns_rs = txn.execute(&st.managed_insert, &ns_params);
-                tokio::try_join!(zone, soa_rs, ns_rs).context("failed to insert the zone")?;
+                let catalog = txn.execute(&st.catalog_bump, &catalog_params);
+                tokio::try_join!(zone, soa_rs, ns_rs, catalog).context("failed to insert the zone")?;
             }
             Ok(Some(Effect {
                 zone_id,
@@ -538,9 +570,46 @@ async fn apply_event(
             }))
         }
         ZoneEvent::ZoneDeleteRequested {} => {
-            txn.execute(&st.zone_delete_requested, &[&zone_id, &time])
-                .await
-                .context("failed to mark the zone deleting")?;
+            // The zone leaves its pool's catalog as soon as its deletion is asked for.
+            let params: [Param<'_>; 2] = [&zone_id, &time];
+            let catalog_params: [Param<'_>; 1] = [&zone_id];
+            tokio::try_join!(
+                txn.execute(&st.zone_delete_requested, &params),
+                txn.execute(&st.catalog_bump, &catalog_params)
+            )
+            .context("failed to mark the zone deleting")?;
+            Ok(None)
+        }
+        ZoneEvent::ZoneSyncReported {
+            serial,
+            synced,
+            nameservers,
+        } => {
+            let sync = serde_json::to_value(nameservers).context("failed to encode the sync status")?;
+            let serial_i = i64::from(*serial);
+            let sync_params: [Param<'_>; 4] = [&zone_id, &sync, &serial_i, synced];
+            let served_params: [Param<'_>; 2] = [&zone_id, &serial_i];
+            if *synced {
+                // Record sets first: they check the zone's serial, which the sync does not change.
+                tokio::try_join!(
+                    txn.execute(&st.recordsets_served, &served_params),
+                    txn.execute(&st.zone_sync, &sync_params)
+                )
+                .context("failed to record the sync report")?;
+            } else {
+                txn.execute(&st.zone_sync, &sync_params)
+                    .await
+                    .context("failed to record the sync report")?;
+            }
+            Ok(None)
+        }
+        ZoneEvent::ZoneDeleted { .. } => {
+            let params: [Param<'_>; 1] = [&zone_id];
+            tokio::try_join!(
+                txn.execute(&st.zone_remove, &params),
+                txn.execute(&st.journal_remove, &params)
+            )
+            .context("failed to remove the zone")?;
             Ok(None)
         }
         ZoneEvent::RecordsetCreated {

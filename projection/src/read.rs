@@ -40,6 +40,8 @@ pub struct ZoneRow {
     pub created_at: NaiveDateTime,
     /// Updated.
     pub updated_at: Option<NaiveDateTime>,
+    /// What each name server of the pool last served (JSON list from the worker's reports).
+    pub sync: serde_json::Value,
 }
 
 /// A record set row.
@@ -119,7 +121,7 @@ pub enum ListError {
 }
 
 const ZONE_COLUMNS: &str = "z.id, z.project_id, z.pool_id, z.name, z.email, z.ttl, z.serial, z.description, z.type, \
-     z.status, z.action, z.version, z.created_at, z.updated_at";
+     z.status, z.action, z.version, z.created_at, z.updated_at, z.sync";
 
 const RECORDSET_COLUMNS: &str = "r.id, r.zone_id, z.name, r.project_id, r.name, r.type, r.records, r.ttl, \
      r.description, r.managed, r.status, r.action, r.version, r.created_at, r.updated_at, \
@@ -141,6 +143,7 @@ fn zone_row(row: &Row) -> ZoneRow {
         version: row.get(11),
         created_at: row.get(12),
         updated_at: row.get(13),
+        sync: row.get(14),
     }
 }
 

@@ -157,6 +157,36 @@ pub enum ZoneEvent {
         /// The new serial.
         serial: u32,
     },
+    /// The data plane reports which name servers serve the zone at `serial`. `synced` says whether the
+    /// pool's threshold was met: the zone (and its record sets up to `serial`) turn ACTIVE, else ERROR.
+    #[serde(rename = "ZoneSyncReported.v1")]
+    ZoneSyncReported {
+        /// The serial the worker pushed.
+        serial: u32,
+        /// Whether the pool's threshold of name servers serve it.
+        synced: bool,
+        /// What each name server answered.
+        nameservers: Vec<NameserverSync>,
+    },
+    /// The pool no longer serves the zone: it is DELETED.
+    #[serde(rename = "ZoneDeleted.v1")]
+    ZoneDeleted {
+        /// What each name server answered.
+        nameservers: Vec<NameserverSync>,
+    },
+}
+
+/// One name server's answer for a zone, as the worker saw it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NameserverSync {
+    /// `host:port` of the name server.
+    pub nameserver: String,
+    /// The serial it served, if it answered with one.
+    pub serial: Option<u32>,
+    /// `SYNCED` (serves the pushed serial, or for a deleted zone no longer serves it), `BEHIND`, `ERROR`.
+    pub status: String,
+    /// What went wrong, if anything.
+    pub error: Option<String>,
 }
 
 impl ZoneEvent {
@@ -169,6 +199,8 @@ impl ZoneEvent {
             ZoneEvent::RecordsetCreated { .. } => "RecordsetCreated",
             ZoneEvent::RecordsetUpdated { .. } => "RecordsetUpdated",
             ZoneEvent::RecordsetDeleted { .. } => "RecordsetDeleted",
+            ZoneEvent::ZoneSyncReported { .. } => "ZoneSyncReported",
+            ZoneEvent::ZoneDeleted { .. } => "ZoneDeleted",
         }
     }
 
@@ -185,7 +217,9 @@ impl ZoneEvent {
             | ZoneEvent::RecordsetCreated { serial, .. }
             | ZoneEvent::RecordsetUpdated { serial, .. }
             | ZoneEvent::RecordsetDeleted { serial, .. } => Some(*serial),
-            ZoneEvent::ZoneDeleteRequested {} => None,
+            ZoneEvent::ZoneDeleteRequested {} | ZoneEvent::ZoneSyncReported { .. } | ZoneEvent::ZoneDeleted { .. } => {
+                None
+            }
         }
     }
 }

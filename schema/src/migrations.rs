@@ -10,7 +10,13 @@ pub struct Migration {
 }
 
 /// Every migration, oldest first.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    name: "0001_read_models",
-    sql: include_str!("../migrations/0001_read_models.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        name: "0001_read_models",
+        sql: include_str!("../migrations/0001_read_models.sql"),
+    },
+    Migration {
+        name: "0002_data_plane",
+        sql: include_str!("../migrations/0002_data_plane.sql"),
+    },
+];

@@ -5,7 +5,9 @@
 use std::path::PathBuf;
 
 use chrono::{TimeZone, Utc};
-use nsplane_schema::event::{CommitEnvelope, Metadata, NsRecord, SoaTimers, ZoneEvent, ENVELOPE_VERSION};
+use nsplane_schema::event::{
+    CommitEnvelope, Metadata, NameserverSync, NsRecord, SoaTimers, ZoneEvent, ENVELOPE_VERSION,
+};
 use nsplane_schema::{
     DnsName, PoolId, ProjectId, RecordType, RecordsetId, RecordsetName, RequestId, Ttl, ZoneId, ZoneName,
 };
@@ -77,6 +79,30 @@ fn examples() -> Vec<(&'static str, ZoneEvent)> {
                 serial: 1_795_000_004,
             },
         ),
+        (
+            "ZoneSyncReported.v1",
+            ZoneEvent::ZoneSyncReported {
+                serial: 1_795_000_004,
+                synced: true,
+                nameservers: vec![NameserverSync {
+                    nameserver: "192.0.2.53:53".into(),
+                    serial: Some(1_795_000_004),
+                    status: "SYNCED".into(),
+                    error: None,
+                }],
+            },
+        ),
+        (
+            "ZoneDeleted.v1",
+            ZoneEvent::ZoneDeleted {
+                nameservers: vec![NameserverSync {
+                    nameserver: "192.0.2.53:53".into(),
+                    serial: None,
+                    status: "SYNCED".into(),
+                    error: None,
+                }],
+            },
+        ),
     ]
 }
 
@@ -114,7 +140,7 @@ fn every_event_matches_its_golden_file_both_ways() {
     let mut types: Vec<&str> = examples.iter().map(|(_, e)| e.event_type()).collect();
     types.sort();
     types.dedup();
-    assert_eq!(types.len(), 6);
+    assert_eq!(types.len(), 8);
 }
 
 #[test]
