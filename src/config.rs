@@ -7,8 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use nsplane_schema::event::NsRecord;
-use nsplane_schema::DnsName;
+use nsplane_dataplane::Pools;
 
 /// nsplane: DNS-as-a-Service with an event-sourced control plane.
 #[derive(Debug, Parser)]
@@ -38,6 +37,10 @@ pub enum Command {
     Api(ApiArgs),
     /// The projector: event stream → PostgreSQL read models.
     Central(CommonArgs),
+    /// The hidden primary: serves zones, catalog zones, AXFR and IXFR to the pools' servers.
+    Mdns(MdnsArgs),
+    /// Pushes each zone change to its pool's targets and reports whether they serve it.
+    Worker(CommonArgs),
     /// Every role in one process; with no NATS or PostgreSQL URL it starts its own under --data-dir.
     All(AllArgs),
     /// Starts `nsplane all` with its own NATS and PostgreSQL and measures the write path.
@@ -65,6 +68,9 @@ pub struct CommonArgs {
     /// PostgreSQL connections per process.
     #[arg(long, env = "NSPLANE_DATABASE_POOL_SIZE", default_value_t = 16)]
     pub database_pool_size: usize,
+    /// Pools in Designate's `pools.yaml` format (`nsplane all` without it uses one pool served by its mdns).
+    #[arg(long, env = "NSPLANE_POOLS")]
+    pub pools: Option<PathBuf>,
     /// Load and validate the configuration, then exit.
     #[arg(long)]
     pub check_config: bool,
@@ -79,14 +85,6 @@ pub struct ApiArgs {
     /// Address the API listens on (port 0 picks one).
     #[arg(long, env = "NSPLANE_API_LISTEN", default_value = "127.0.0.1:9001")]
     pub api_listen: SocketAddr,
-    /// Name servers of the default pool, `hostname[:priority]`, comma-separated.
-    #[arg(
-        long,
-        env = "NSPLANE_POOL_NS_RECORDS",
-        default_value = "ns1.nsplane.test.:1",
-        value_delimiter = ','
-    )]
-    pub pool_ns_records: Vec<String>,
     /// Base URL of links in responses (default: the request's Host header).
     #[arg(long, env = "NSPLANE_API_BASE_URI")]
     pub api_base_uri: Option<String>,
@@ -104,6 +102,20 @@ pub struct AllArgs {
     /// Where dev mode keeps its own NATS and PostgreSQL data.
     #[arg(long, env = "NSPLANE_DATA_DIR", default_value = "./.nsplane")]
     pub data_dir: PathBuf,
+    /// Address mdns listens on, UDP and TCP (port 0 picks one).
+    #[arg(long, env = "NSPLANE_MDNS_LISTEN", default_value = "127.0.0.1:5354")]
+    pub mdns_listen: SocketAddr,
+}
+
+/// `nsplane mdns` settings.
+#[derive(Debug, Clone, Args)]
+pub struct MdnsArgs {
+    /// Shared settings.
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Address mdns listens on, UDP and TCP (port 0 picks one).
+    #[arg(long, env = "NSPLANE_MDNS_LISTEN", default_value = "127.0.0.1:5354")]
+    pub mdns_listen: SocketAddr,
 }
 
 /// Resolved connection settings.
@@ -163,26 +175,30 @@ impl CommonArgs {
 }
 
 impl ApiArgs {
-    /// Validates the API settings.
-    pub fn api_config(&self) -> anyhow::Result<nsplane_api::ApiConfig> {
-        let mut ns_records = Vec::new();
-        for entry in &self.pool_ns_records {
-            let (host, priority) = match entry.rsplit_once(':') {
-                Some((host, priority)) => (host, priority.parse::<u32>().context("bad ns record priority")?),
-                None => (entry.as_str(), 1),
-            };
-            let hostname = DnsName::parse(host).with_context(|| format!("bad pool ns record {host:?}"))?;
-            ns_records.push(NsRecord { hostname, priority });
-        }
-        anyhow::ensure!(!ns_records.is_empty(), "the default pool needs at least one ns record");
+    /// Validates the API settings; new zones go to the pools' default pool.
+    pub fn api_config(&self, pools: &Pools) -> anyhow::Result<nsplane_api::ApiConfig> {
+        let (id, pool) = pools.default_pool();
         Ok(nsplane_api::ApiConfig {
             default_pool: nsplane_api::DefaultPool {
-                id: nsplane_schema::ids::DEFAULT_POOL_ID,
-                ns_records,
+                id,
+                ns_records: pool.ns_records(),
             },
             base_uri: self.api_base_uri.clone(),
             read_your_writes_wait: Duration::from_secs(5),
             ..Default::default()
         })
+    }
+}
+
+impl CommonArgs {
+    /// The pools: from `--pools`, or dev mode's single pool served by the local mdns.
+    pub fn pools(&self, dev_mdns: Option<SocketAddr>) -> anyhow::Result<Pools> {
+        match (&self.pools, dev_mdns) {
+            (Some(path), _) => Pools::load(path),
+            (None, Some(mdns)) => Ok(Pools::dev(mdns)),
+            (None, None) => {
+                anyhow::bail!("no pools: pass --pools FILE (Designate's pools.yaml format) or NSPLANE_POOLS")
+            }
+        }
     }
 }

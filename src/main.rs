@@ -1,5 +1,7 @@
 //! The `nsplane` binary: parses the command line and starts the chosen role or tool.
 
+use std::sync::Arc;
+
 use clap::Parser as _;
 use nsplane::config::{Cli, Command, LogFormat};
 use nsplane::roles;
@@ -24,7 +26,8 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Api(args) => {
             let connections = args.common.connections()?;
-            let api_config = args.api_config()?;
+            let pools = args.common.pools(None)?;
+            let api_config = args.api_config(&pools)?;
             if args.common.check_config {
                 info!(?connections, "configuration is valid");
                 return Ok(());
@@ -52,6 +55,30 @@ async fn main() -> anyhow::Result<()> {
             info!("ready");
             roles::run_central(&shared, roles::shutdown_on_signals()).await
         }
+        Command::Mdns(args) => {
+            let connections = args.common.connections()?;
+            let pools = Arc::new(args.common.pools(None)?);
+            if args.common.check_config {
+                info!(?connections, "configuration is valid");
+                return Ok(());
+            }
+            let shared = roles::connect(&connections, "nsplane-mdns").await?;
+            let (udp, tcp) = roles::bind_mdns(args.mdns_listen).await?;
+            info!("ready");
+            roles::run_mdns(&shared, pools, udp, tcp, roles::shutdown_on_signals()).await
+        }
+        Command::Worker(args) => {
+            let connections = args.connections()?;
+            let pools = Arc::new(args.pools(None)?);
+            if args.check_config {
+                info!(?connections, "configuration is valid");
+                return Ok(());
+            }
+            let shared = roles::connect(&connections, "nsplane-worker").await?;
+            info!("ready");
+            let config = roles::worker_config(&shared);
+            roles::run_worker(&shared, pools, config, roles::shutdown_on_signals()).await
+        }
         Command::All(args) => run_all(args).await,
         Command::Bench(args) => nsplane::bench::run(args).await,
     }
@@ -59,7 +86,11 @@ async fn main() -> anyhow::Result<()> {
 
 async fn run_all(args: nsplane::config::AllArgs) -> anyhow::Result<()> {
     let common = &args.api.common;
-    let api_config = args.api.api_config()?;
+    // Bind first, so dev mode's pool can name the real mdns address (port 0 allowed).
+    let (udp, tcp) = roles::bind_mdns(args.mdns_listen).await?;
+    let mdns_addr = udp.local_addr()?;
+    let pools = Arc::new(common.pools(Some(mdns_addr))?);
+    let api_config = args.api.api_config(&pools)?;
     // Zero-config: with no URLs, start our own servers under the data dir.
     let mut dev = None;
     let connections = match (&common.nats_url, &common.database_url) {
@@ -84,14 +115,30 @@ async fn run_all(args: nsplane::config::AllArgs) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(args.api.api_listen).await?;
     info!(kind = %"http", addr = %listener.local_addr()?, "listening");
     let shutdown = roles::shutdown_on_signals();
-    let central = {
-        let shared = shared.clone();
-        let shutdown = shutdown.clone();
-        tokio::spawn(async move { roles::run_central(&shared, shutdown).await })
-    };
+    let mut tasks = Vec::new();
+    {
+        let (shared, shutdown) = (shared.clone(), shutdown.clone());
+        tasks.push(tokio::spawn(async move { roles::run_central(&shared, shutdown).await }));
+    }
+    {
+        let (shared, shutdown, pools) = (shared.clone(), shutdown.clone(), pools.clone());
+        tasks.push(tokio::spawn(async move {
+            roles::run_mdns(&shared, pools, udp, tcp, shutdown).await
+        }));
+    }
+    {
+        let (shared, shutdown, pools) = (shared.clone(), shutdown.clone(), pools.clone());
+        let config = roles::worker_config(&shared);
+        tasks.push(tokio::spawn(async move {
+            roles::run_worker(&shared, pools, config, shutdown).await
+        }));
+    }
     info!("ready");
     let api_result = roles::run_api(&shared, api_config, args.api.zone_cache, listener, shutdown).await;
-    let central_result = central.await;
+    let mut results = Vec::new();
+    for task in tasks {
+        results.push(task.await);
+    }
     drop(shared);
     if let Some(mut servers) = dev {
         servers.nats.stop();
@@ -99,6 +146,8 @@ async fn run_all(args: nsplane::config::AllArgs) -> anyhow::Result<()> {
         info!("dev mode stopped its nats-server and postgresql");
     }
     api_result?;
-    central_result??;
+    for result in results {
+        result??;
+    }
     Ok(())
 }

@@ -103,3 +103,59 @@ pub fn shutdown_on_signals() -> watch::Receiver<bool> {
     });
     rx
 }
+
+/// Runs mdns on `udp` and `tcp` (bound to the same address) until shutdown.
+pub async fn run_mdns(
+    shared: &Shared,
+    pools: Arc<nsplane_dataplane::Pools>,
+    udp: tokio::net::UdpSocket,
+    tcp: tokio::net::TcpListener,
+    shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let mdns = nsplane_dataplane::Mdns::new(nsplane_dataplane::ZoneSource::new(shared.pool.clone()), pools);
+    nsplane_dataplane::mdns::run(mdns, udp, tcp, shutdown).await
+}
+
+/// Binds mdns's UDP socket and TCP listener on one address (port 0: the same free port for both).
+pub async fn bind_mdns(addr: std::net::SocketAddr) -> anyhow::Result<(tokio::net::UdpSocket, tokio::net::TcpListener)> {
+    for _ in 0..20 {
+        let tcp = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("failed to bind mdns to tcp {addr}"))?;
+        let bound = tcp.local_addr()?;
+        match tokio::net::UdpSocket::bind(bound).await {
+            Ok(udp) => return Ok((udp, tcp)),
+            Err(e) if addr.port() == 0 => tracing::debug!(error = %e, "udp port taken; trying another"),
+            Err(e) => return Err(anyhow::Error::new(e).context(format!("failed to bind mdns to udp {addr}"))),
+        }
+    }
+    anyhow::bail!("found no port free for both udp and tcp")
+}
+
+/// Runs the worker until shutdown.
+pub async fn run_worker(
+    shared: &Shared,
+    pools: Arc<nsplane_dataplane::Pools>,
+    config: nsplane_dataplane::WorkerConfig,
+    shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let names = ZoneNames::open(shared.store.clone()).await?;
+    let services = ZoneServices {
+        directory: Arc::new(names.clone()),
+    };
+    let executor = Arc::new(ZoneExecutor::new(shared.store.clone(), services, 1000));
+    let worker = Arc::new(nsplane_dataplane::Worker::new(
+        config,
+        pools,
+        shared.pool.clone(),
+        executor,
+        names,
+    ));
+    worker.run(shared.client.clone(), shutdown).await
+}
+
+/// The worker's settings for these connections.
+pub fn worker_config(shared: &Shared) -> nsplane_dataplane::WorkerConfig {
+    let store = &shared.connections.store;
+    nsplane_dataplane::WorkerConfig::for_prefix(&store.prefix, store.zone_changes_stream())
+}

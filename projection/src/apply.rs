@@ -246,6 +246,8 @@ impl Effect {
             prev_serial: self.prev_serial,
             next_seq: 0,
         };
+        // The step itself, so the journal's chain of serials has no gaps.
+        journal.push("=", "", "", 0, &[String::new()]);
         for (op, name, rtype, ttl, records) in self.changes {
             journal.push(op, &name, &rtype, ttl.unwrap_or(self.zone_ttl), &records);
         }

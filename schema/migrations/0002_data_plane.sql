@@ -7,3 +7,8 @@ CREATE TABLE pool_catalogs (
     pool_id  uuid PRIMARY KEY,
     serial   bigint NOT NULL
 );
+
+-- Every serial step gets a '=' row (seq 0), so the journal shows an unbroken chain of serials even for
+-- steps that changed no record (an SOA-only change); IXFR refuses to bridge a gap.
+ALTER TABLE zone_journal DROP CONSTRAINT zone_journal_op_check;
+ALTER TABLE zone_journal ADD CONSTRAINT zone_journal_op_check CHECK (op IN ('+', '-', '='));

@@ -82,6 +82,7 @@ impl Namespace {
             prefix: self.prefix.clone(),
             stream_replicas: 1,
             duplicate_window_secs: 120,
+            pools: None,
             database_pool_size: 8,
             check_config: false,
         }

@@ -1,0 +1,104 @@
+//! The worker's DNS client: NOTIFY (RFC 1996) and SOA-serial queries over UDP, each with a timeout.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::rr::{Name, RData, RecordType};
+use tokio::net::UdpSocket;
+
+/// What a name server said about a zone's SOA.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SoaAnswer {
+    /// It serves the zone at this serial.
+    Serial(u32),
+    /// It does not serve the zone (REFUSED, NXDOMAIN, NOTAUTH, SERVFAIL, or no SOA).
+    NotServed(ResponseCode),
+}
+
+async fn exchange(addr: SocketAddr, message: &Message, timeout: Duration) -> anyhow::Result<Message> {
+    let bind: SocketAddr = if addr.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" }.parse()?;
+    let socket = UdpSocket::bind(bind).await.context("failed to open a UDP socket")?;
+    socket
+        .connect(addr)
+        .await
+        .with_context(|| format!("failed to reach {addr}"))?;
+    let bytes = message.to_vec().context("failed to encode a DNS message")?;
+    socket
+        .send(&bytes)
+        .await
+        .with_context(|| format!("failed to send to {addr}"))?;
+    let mut buf = vec![0u8; 65_535];
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let len = tokio::time::timeout_at(deadline, socket.recv(&mut buf))
+            .await
+            .with_context(|| format!("{addr} did not answer within {timeout:?}"))?
+            .with_context(|| format!("failed to receive from {addr}"))?;
+        let Ok(reply) = Message::from_vec(&buf[..len]) else {
+            continue;
+        };
+        if reply.metadata.id == message.metadata.id {
+            return Ok(reply);
+        }
+    }
+}
+
+fn name(zone: &str) -> anyhow::Result<Name> {
+    Name::from_ascii(zone).with_context(|| format!("bad zone name {zone:?}"))
+}
+
+/// Sends a NOTIFY for `zone` to `addr` and waits for its acknowledgement.
+pub async fn notify(addr: SocketAddr, zone: &str, timeout: Duration) -> anyhow::Result<()> {
+    let mut message = Message::new(rand::random(), MessageType::Query, OpCode::Notify);
+    message.metadata.authoritative = true;
+    message.add_query(Query::query(name(zone)?, RecordType::SOA));
+    let reply = exchange(addr, &message, timeout).await?;
+    anyhow::ensure!(
+        reply.metadata.response_code == ResponseCode::NoError,
+        "{addr} answered NOTIFY for {zone} with {}",
+        reply.metadata.response_code
+    );
+    Ok(())
+}
+
+/// Asks `addr` for the zone's SOA serial.
+pub async fn soa(addr: SocketAddr, zone: &str, timeout: Duration) -> anyhow::Result<SoaAnswer> {
+    let zone_name = name(zone)?;
+    let mut message = Message::new(rand::random(), MessageType::Query, OpCode::Query);
+    message.add_query(Query::query(zone_name.clone(), RecordType::SOA));
+    let reply = exchange(addr, &message, timeout).await?;
+    let code = reply.metadata.response_code;
+    if code != ResponseCode::NoError {
+        return Ok(SoaAnswer::NotServed(code));
+    }
+    // Only an authoritative answer counts: a server that merely knows of the zone does not serve it.
+    let serial = reply.answers.iter().find_map(|record| match &record.data {
+        RData::SOA(soa) if &record.name == &zone_name => Some(soa.serial),
+        _ => None,
+    });
+    Ok(match serial {
+        Some(serial) if reply.metadata.authoritative => SoaAnswer::Serial(serial),
+        _ => SoaAnswer::NotServed(code),
+    })
+}
+
+/// RFC 1982: whether `a` is at or past `b` in serial-number space.
+pub fn serial_reached(a: u32, b: u32) -> bool {
+    a == b || (a.wrapping_sub(b) as i32) > 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serials_compare_in_sequence_space() {
+        assert!(serial_reached(5, 5));
+        assert!(serial_reached(6, 5));
+        assert!(!serial_reached(4, 5));
+        assert!(serial_reached(2, u32::MAX));
+        assert!(!serial_reached(u32::MAX, 2));
+    }
+}

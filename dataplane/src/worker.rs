@@ -1,0 +1,368 @@
+//! `nsplane worker`: consumes the ZONE_CHANGES work queue and makes every target of the zone's pool
+//! serve the zone's current serial: makes sure the zone exists there (catalog membership, `rndc
+//! addzone`), sends NOTIFY, polls the pool's name servers for the serial (starting at once, with a
+//! short exponential backoff), and reports the outcome as a command. A message is acknowledged only
+//! once the outcome is reported; failures are retried with backoff.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use async_nats::jetstream::{self, consumer::pull, AckKind};
+use deadpool_postgres::Pool as PgPool;
+use futures::StreamExt as _;
+use nsplane_command::zone::ZoneCommand;
+use nsplane_command::{ExecuteError, ZoneError, ZoneExecutor, ZoneNames};
+use nsplane_projection::read::{self, ZoneRow};
+use nsplane_projection::ZoneChange;
+use nsplane_schema::event::{Metadata, NameserverSync};
+use nsplane_schema::{DnsName, ProjectId, RequestId, ZoneId};
+use tokio::sync::{watch, Semaphore};
+use tracing::{debug, info, warn};
+
+use crate::backends;
+use crate::client::{self, serial_reached, SoaAnswer};
+use crate::pools::{Pool, Pools};
+
+/// Worker settings.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// Subject prefix.
+    pub prefix: String,
+    /// The ZONE_CHANGES stream.
+    pub zone_changes_stream: String,
+    /// Durable consumer shared by every worker.
+    pub durable_name: String,
+    /// Zones pushed at once by one worker.
+    pub in_flight_max: usize,
+    /// How long name servers get to serve a serial before the zone is reported ERROR.
+    pub sync_timeout: Duration,
+    /// Timeout of one NOTIFY or SOA query.
+    pub query_timeout: Duration,
+}
+
+impl WorkerConfig {
+    /// Defaults for a prefix.
+    pub fn for_prefix(prefix: &str, zone_changes_stream: String) -> Self {
+        Self {
+            prefix: prefix.to_owned(),
+            zone_changes_stream,
+            durable_name: format!("{}_worker", prefix.replace(['.', '-'], "_")),
+            in_flight_max: 64,
+            sync_timeout: Duration::from_secs(10),
+            query_timeout: Duration::from_millis(500),
+        }
+    }
+}
+
+/// Delays before a failed push is retried: the n-th retry waits `RETRY_DELAYS[min(n, len-1)]`.
+const RETRY_DELAYS: [Duration; 6] = [
+    Duration::from_millis(500),
+    Duration::from_secs(1),
+    Duration::from_secs(2),
+    Duration::from_secs(5),
+    Duration::from_secs(10),
+    Duration::from_secs(30),
+];
+
+/// Everything a push needs.
+pub struct Worker {
+    config: WorkerConfig,
+    pools: Arc<Pools>,
+    pg: PgPool,
+    executor: Arc<ZoneExecutor>,
+    names: ZoneNames,
+}
+
+/// How a push ended.
+enum Pushed {
+    /// Reported (synced, deleted, or moot): acknowledge.
+    Done,
+    /// Reported as failed, or could not report: retry later.
+    Retry(String),
+}
+
+impl Worker {
+    /// A worker.
+    pub fn new(
+        config: WorkerConfig,
+        pools: Arc<Pools>,
+        pg: PgPool,
+        executor: Arc<ZoneExecutor>,
+        names: ZoneNames,
+    ) -> Self {
+        Self {
+            config,
+            pools,
+            pg,
+            executor,
+            names,
+        }
+    }
+
+    /// Runs until `shutdown` turns true.
+    pub async fn run(
+        self: Arc<Self>,
+        client: async_nats::Client,
+        mut shutdown: watch::Receiver<bool>,
+    ) -> anyhow::Result<()> {
+        let js = jetstream::new(client);
+        let stream = js
+            .get_stream(&self.config.zone_changes_stream)
+            .await
+            .context("failed to open ZONE_CHANGES")?;
+        let consumer: jetstream::consumer::Consumer<pull::Config> = stream
+            .get_or_create_consumer(
+                &self.config.durable_name,
+                pull::Config {
+                    durable_name: Some(self.config.durable_name.clone()),
+                    ack_policy: jetstream::consumer::AckPolicy::Explicit,
+                    ack_wait: self.config.sync_timeout * 3,
+                    max_ack_pending: i64::try_from(self.config.in_flight_max * 4).unwrap_or(256),
+                    ..Default::default()
+                },
+            )
+            .await
+            .context("failed to open the worker consumer")?;
+        let mut messages = consumer
+            .stream()
+            .max_messages_per_batch(self.config.in_flight_max)
+            .heartbeat(Duration::from_secs(5))
+            .expires(Duration::from_secs(30))
+            .messages()
+            .await
+            .context("failed to start consuming zone changes")?;
+        let permits = Arc::new(Semaphore::new(self.config.in_flight_max));
+        info!(consumer = %self.config.durable_name, "worker consuming");
+        loop {
+            let next = tokio::select! {
+                _ = shutdown.changed() => break,
+                next = messages.next() => next,
+            };
+            let Some(message) = next else {
+                anyhow::bail!("the zone-change stream ended")
+            };
+            let message = match message {
+                Ok(m) => m,
+                Err(e) => {
+                    warn!(error = %e, "error from the zone-change consumer; continuing");
+                    continue;
+                }
+            };
+            let permit = permits
+                .clone()
+                .acquire_owned()
+                .await
+                .context("worker semaphore closed")?;
+            let worker = self.clone();
+            tokio::spawn(async move {
+                let _permit = permit;
+                worker.handle(message).await;
+            });
+        }
+        // Let pushes in flight finish (bounded by their own timeouts).
+        let _ = permits
+            .acquire_many(u32::try_from(self.config.in_flight_max).unwrap_or(u32::MAX))
+            .await;
+        info!("worker stopped");
+        Ok(())
+    }
+
+    async fn handle(&self, message: jetstream::Message) {
+        let deliveries = message.info().map(|i| i.delivered).unwrap_or(1);
+        let change: ZoneChange = match serde_json::from_slice(&message.payload) {
+            Ok(change) => change,
+            Err(e) => {
+                warn!(error = %e, "undecodable zone change; dropping it");
+                let _ = message.ack_with(AckKind::Term).await;
+                return;
+            }
+        };
+        let outcome = self.push(change.zone_id).await;
+        let ack = match outcome {
+            Ok(Pushed::Done) => AckKind::Ack,
+            Ok(Pushed::Retry(reason)) | Err(PushError(reason)) => {
+                let idx = usize::try_from(deliveries.saturating_sub(1))
+                    .unwrap_or(usize::MAX)
+                    .min(RETRY_DELAYS.len() - 1);
+                debug!(zone_id = %change.zone_id, deliveries, %reason, "push will be retried");
+                AckKind::Nak(Some(RETRY_DELAYS[idx]))
+            }
+        };
+        if let Err(e) = message.ack_with(ack).await {
+            debug!(error = %e, "ack failed; the change will be redelivered");
+        }
+    }
+
+    async fn push(&self, zone_id: ZoneId) -> Result<Pushed, PushError> {
+        let client = self.pg.get().await.map_err(|e| PushError(format!("postgres: {e}")))?;
+        let Some(zone) = read::zone(&**client, zone_id.0)
+            .await
+            .map_err(|e| PushError(format!("{e:#}")))?
+        else {
+            // Deleted already (the change outlived the zone), or not projected yet: either way nothing to push
+            // now; a change for a zone that is projected later comes with its own message.
+            return Ok(Pushed::Done);
+        };
+        drop(client);
+        let Some(pool) = self.pools.get(nsplane_schema::PoolId(zone.pool_id)) else {
+            warn!(%zone_id, pool_id = %zone.pool_id, "the zone's pool is not in the pools file");
+            return Ok(Pushed::Retry("unknown pool".into()));
+        };
+        let deleting = zone.action == "DELETE";
+        let span = tracing::info_span!("push", %zone_id, zone = %zone.name, serial = zone.serial, deleting);
+        let _enter = span.enter();
+        // 1. Make sure the targets know the zone exists (or no longer exists).
+        backends::ensure(pool, &zone, deleting, self.config.query_timeout).await;
+        // 2. NOTIFY the zone's targets and also_notifies.
+        self.notify_all(pool, &zone, deleting).await;
+        // 3. Poll the name servers.
+        let (met, nameservers) = self.poll(pool, &zone, deleting).await;
+        // 4. Report.
+        let command = if deleting && met {
+            ZoneCommand::ConfirmDeleted { nameservers }
+        } else {
+            ZoneCommand::ReportSync {
+                serial: u32::try_from(zone.serial).unwrap_or(0),
+                synced: met,
+                nameservers,
+            }
+        };
+        let metadata = Metadata {
+            project_id: ProjectId(zone.project_id.clone()),
+            user_id: "nsplane-worker".into(),
+            roles: vec!["admin".into()],
+            request_id: RequestId::generate(),
+            source_role: "worker".into(),
+            command: String::new(),
+            time: chrono::Utc::now(),
+        };
+        match self.executor.execute(zone_id, command, metadata, None).await {
+            Ok(_) => {
+                if deleting && met {
+                    info!(zone = %zone.name, "zone removed from the pool");
+                    if let Ok(name) = DnsName::parse(&zone.name) {
+                        if let Err(e) = self.names.release(&name, zone_id).await {
+                            warn!(error = %e, "failed to give the deleted zone's name back; a later create takes it over");
+                        }
+                    }
+                } else if met {
+                    info!(zone = %zone.name, serial = zone.serial, "zone served by the pool");
+                } else {
+                    warn!(zone = %zone.name, serial = zone.serial, "name servers did not serve the serial in time");
+                }
+            }
+            Err(ExecuteError::Rejected(ZoneError::Superseded | ZoneError::NotFound)) => {
+                debug!("report superseded by a newer change");
+                return Ok(Pushed::Done);
+            }
+            Err(e) => return Err(PushError(format!("failed to report: {e}"))),
+        }
+        Ok(if met {
+            Pushed::Done
+        } else {
+            Pushed::Retry("threshold not met".into())
+        })
+    }
+
+    async fn notify_all(&self, pool: &Pool, zone: &ZoneRow, deleting: bool) {
+        let membership_changed = deleting || zone.action == "CREATE";
+        let mut sends = Vec::new();
+        for target in &pool.targets {
+            let Ok(addr) = target.notify_addr() else { continue };
+            if target.kind == "catalog" {
+                if let Some(catalog) = &pool.catalog_zone {
+                    if membership_changed {
+                        sends.push((addr, catalog.catalog_zone_fqdn.clone()));
+                    }
+                }
+            }
+            if !deleting {
+                sends.push((addr, zone.name.clone()));
+            }
+        }
+        if !deleting {
+            for also in &pool.also_notifies {
+                if let Ok(addr) = also.addr() {
+                    sends.push((addr, zone.name.clone()));
+                }
+            }
+        }
+        let timeout = self.config.query_timeout;
+        let results =
+            futures::future::join_all(sends.iter().map(|(addr, name)| client::notify(*addr, name, timeout))).await;
+        for ((addr, name), result) in sends.iter().zip(results) {
+            match result {
+                Ok(()) => debug!(%addr, zone = %name, "NOTIFY acknowledged"),
+                Err(e) => debug!(%addr, zone = %name, error = %e, "NOTIFY not acknowledged; polling anyway"),
+            }
+        }
+    }
+
+    /// Polls every name server until the threshold is met or the sync timeout passes.
+    async fn poll(&self, pool: &Pool, zone: &ZoneRow, deleting: bool) -> (bool, Vec<NameserverSync>) {
+        let serial = u32::try_from(zone.serial).unwrap_or(0);
+        let addrs: Vec<_> = pool.nameservers.iter().filter_map(|ns| ns.addr().ok()).collect();
+        let mut states: Vec<NameserverSync> = addrs
+            .iter()
+            .map(|a| NameserverSync {
+                nameserver: a.to_string(),
+                serial: None,
+                status: "PENDING".into(),
+                error: None,
+            })
+            .collect();
+        let needed = (addrs.len() * usize::from(pool.threshold_percentage)).div_ceil(100);
+        let deadline = tokio::time::Instant::now() + self.config.sync_timeout;
+        let mut delay = Duration::from_millis(2);
+        loop {
+            let pending: Vec<usize> = (0..addrs.len()).filter(|i| states[*i].status != "SYNCED").collect();
+            let answers = futures::future::join_all(
+                pending
+                    .iter()
+                    .map(|i| client::soa(addrs[*i], &zone.name, self.config.query_timeout)),
+            )
+            .await;
+            for (i, answer) in pending.iter().zip(answers) {
+                let state = &mut states[*i];
+                match answer {
+                    Ok(SoaAnswer::Serial(served)) => {
+                        state.serial = Some(served);
+                        state.error = None;
+                        state.status = if !deleting && serial_reached(served, serial) {
+                            "SYNCED"
+                        } else {
+                            "BEHIND"
+                        }
+                        .into();
+                    }
+                    Ok(SoaAnswer::NotServed(code)) => {
+                        state.serial = None;
+                        state.error = if deleting {
+                            None
+                        } else {
+                            Some(format!("answered {code}"))
+                        };
+                        state.status = if deleting { "SYNCED" } else { "BEHIND" }.into();
+                    }
+                    Err(e) => {
+                        state.status = "ERROR".into();
+                        state.error = Some(format!("{e:#}"));
+                    }
+                }
+            }
+            let synced = states.iter().filter(|s| s.status == "SYNCED").count();
+            if synced >= needed {
+                return (true, states);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return (synced >= needed, states);
+            }
+            tokio::time::sleep(delay.min(deadline.saturating_duration_since(tokio::time::Instant::now()))).await;
+            delay = (delay * 2).min(Duration::from_millis(250));
+        }
+    }
+}
+
+/// A push failed before it could report.
+struct PushError(String);
