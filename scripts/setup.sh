@@ -12,9 +12,11 @@ as_root() {
 }
 
 # Debian packages: PostgreSQL 15 (read models), Debian's old nats-server 2.9 (only so a test can prove
-# it is refused), python3-venv for the pinned tools, util-linux for runuser/setsid, curl for the demo.
+# it is refused), BIND 9 / Knot / PowerDNS as real secondaries in tests, dig for the demo, python3-venv
+# for the pinned tools, util-linux for runuser/setsid, curl for the demo.
 missing=()
-for pkg in postgresql nats-server python3-venv util-linux curl ca-certificates; do
+for pkg in postgresql nats-server bind9 bind9-utils bind9-dnsutils knot knot-dnsutils pdns-server \
+           python3-venv util-linux curl ca-certificates; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
 if [ "${#missing[@]}" -gt 0 ]; then

@@ -63,6 +63,13 @@ pub async fn notify(addr: SocketAddr, zone: &str, timeout: Duration) -> anyhow::
     Ok(())
 }
 
+/// Sends one query and returns the reply (for tools and tests).
+pub async fn query(addr: SocketAddr, qname: &str, rtype: RecordType, timeout: Duration) -> anyhow::Result<Message> {
+    let mut message = Message::new(rand::random(), MessageType::Query, OpCode::Query);
+    message.add_query(Query::query(name(qname)?, rtype));
+    exchange(addr, &message, timeout).await
+}
+
 /// Asks `addr` for the zone's SOA serial.
 pub async fn soa(addr: SocketAddr, zone: &str, timeout: Duration) -> anyhow::Result<SoaAnswer> {
     let zone_name = name(zone)?;
@@ -75,7 +82,7 @@ pub async fn soa(addr: SocketAddr, zone: &str, timeout: Duration) -> anyhow::Res
     }
     // Only an authoritative answer counts: a server that merely knows of the zone does not serve it.
     let serial = reply.answers.iter().find_map(|record| match &record.data {
-        RData::SOA(soa) if &record.name == &zone_name => Some(soa.serial),
+        RData::SOA(soa) if record.name == zone_name => Some(soa.serial),
         _ => None,
     });
     Ok(match serial {

@@ -127,7 +127,7 @@ impl Mdns {
             return Self::send(request, response, ResponseCode::NoError, &answers, &[]).await;
         }
         if qtype == RecordType::ANY {
-            let answers: Vec<&Record> = snapshot.records().filter(|r| &r.name == &qname).collect();
+            let answers: Vec<&Record> = snapshot.records().filter(|r| r.name == qname).collect();
             if !answers.is_empty() {
                 return Self::send(request, response, ResponseCode::NoError, &answers, &[]).await;
             }

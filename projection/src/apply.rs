@@ -138,7 +138,7 @@ const RECORDSET_UPDATE: &str = "UPDATE recordsets r SET records = $2, ttl = $3, 
      serial = $5, updated_at = $6 FROM (SELECT records, ttl FROM recordsets WHERE id = $1) old \
      WHERE r.id = $1 RETURNING r.name, r.type, old.records, old.ttl";
 
-const CATALOG_BUMP: &str = "INSERT INTO pool_catalogs (pool_id, serial) SELECT pool_id, 1 FROM zones WHERE id = $1 \
+const CATALOG_BUMP: &str = "INSERT INTO pool_catalogs (pool_id, serial) SELECT pool_id, 2 FROM zones WHERE id = $1 \
      ON CONFLICT (pool_id) DO UPDATE SET serial = pool_catalogs.serial + 1";
 
 const ZONE_SYNC: &str = "UPDATE zones SET sync = $2, \

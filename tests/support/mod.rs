@@ -2,6 +2,8 @@
 //! fresh prefix (streams, buckets, consumers) and database per test, and in-process nsplane nodes.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod secondaries;
+
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
@@ -156,6 +158,70 @@ impl Node {
         let _ = self.stop.send(true);
         for task in self.tasks {
             let _ = task.await;
+        }
+    }
+}
+
+/// Every role in-process, with mdns on a free port and pools built from its address.
+pub struct FullNode {
+    pub node: Node,
+    pub mdns: std::net::SocketAddr,
+}
+
+impl FullNode {
+    pub async fn start(
+        ns: &Namespace,
+        mdns: (tokio::net::UdpSocket, tokio::net::TcpListener),
+        pools_yaml: &str,
+    ) -> FullNode {
+        let (udp, tcp) = mdns;
+        let mdns_addr = udp.local_addr().expect("mdns addr");
+        let pools = std::sync::Arc::new(nsplane_dataplane::Pools::parse(pools_yaml).expect("pools"));
+        let shared = ns.connect().await;
+        let (stop, shutdown) = watch::channel(false);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let (id, pool) = pools.default_pool();
+        let api_config = nsplane_api::ApiConfig {
+            default_pool: nsplane_api::DefaultPool {
+                id,
+                ns_records: pool.ns_records(),
+            },
+            ..Default::default()
+        };
+        let mut tasks = Vec::new();
+        {
+            let (shared, shutdown) = (shared.clone(), shutdown.clone());
+            tasks.push(tokio::spawn(async move {
+                roles::run_api(&shared, api_config, 1000, listener, shutdown).await
+            }));
+        }
+        {
+            let (shared, shutdown) = (shared.clone(), shutdown.clone());
+            tasks.push(tokio::spawn(async move { roles::run_central(&shared, shutdown).await }));
+        }
+        {
+            let (shared, shutdown, pools) = (shared.clone(), shutdown.clone(), pools.clone());
+            tasks.push(tokio::spawn(async move {
+                roles::run_mdns(&shared, pools, udp, tcp, shutdown).await
+            }));
+        }
+        {
+            let (shared, shutdown, pools) = (shared.clone(), shutdown.clone(), pools.clone());
+            let mut config = roles::worker_config(&shared);
+            config.sync_timeout = std::time::Duration::from_secs(5);
+            tasks.push(tokio::spawn(async move {
+                roles::run_worker(&shared, pools, config, shutdown).await
+            }));
+        }
+        FullNode {
+            node: Node {
+                base,
+                shared,
+                stop,
+                tasks,
+            },
+            mdns: mdns_addr,
         }
     }
 }

@@ -1,0 +1,174 @@
+//! The data plane against real secondaries: a change accepted by the API is served by BIND (through
+//! the pool's catalog zone) and the zone's status says so; a one-record change travels as IXFR; a
+//! deleted zone stops being served.
+
+mod support;
+
+use std::time::Duration;
+
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::{RData, RecordType};
+use nsplane_dataplane::client::{self, SoaAnswer};
+use serde_json::json;
+use support::secondaries::Bind;
+use support::*;
+
+const CATALOG: &str = "catalog.nsplane.test.";
+const WAIT: Duration = Duration::from_secs(30);
+const QUERY: Duration = Duration::from_millis(500);
+
+fn catalog_pool(mdns_port: u16, secondaries: &[std::net::SocketAddr]) -> String {
+    let mut yaml = String::from(
+        "- name: default\n  ns_records:\n    - hostname: ns1.example.net.\n      priority: 1\n  nameservers:\n",
+    );
+    for s in secondaries {
+        yaml.push_str(&format!("    - host: {}\n      port: {}\n", s.ip(), s.port()));
+    }
+    yaml.push_str("  targets:\n");
+    for s in secondaries {
+        yaml.push_str(&format!(
+            "    - type: catalog\n      masters:\n        - host: 127.0.0.1\n          port: {mdns_port}\n      options:\n        host: {}\n        port: {}\n",
+            s.ip(),
+            s.port()
+        ));
+    }
+    yaml.push_str(&format!(
+        "  catalog_zone:\n    catalog_zone_fqdn: {CATALOG}\n    catalog_zone_refresh: 60\n"
+    ));
+    yaml
+}
+
+async fn a_records(server: std::net::SocketAddr, name: &str) -> Option<Vec<String>> {
+    let reply = client::query(server, name, RecordType::A, QUERY).await.ok()?;
+    if reply.metadata.response_code != ResponseCode::NoError {
+        return None;
+    }
+    let mut out: Vec<String> = reply
+        .answers
+        .iter()
+        .filter_map(|r| match &r.data {
+            RData::A(a) => Some(a.to_string()),
+            _ => None,
+        })
+        .collect();
+    out.sort();
+    Some(out)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn bind_serves_what_the_api_accepted_through_the_catalog() {
+    let ns = namespace().await;
+    let mdns = nsplane::roles::bind_mdns("127.0.0.1:0".parse().expect("addr"))
+        .await
+        .expect("mdns");
+    let mdns_port = mdns.0.local_addr().expect("addr").port();
+    let bind = Bind::start(mdns_port, CATALOG);
+    let node = FullNode::start(&ns, mdns, &catalog_pool(mdns_port, &[bind.addr()])).await;
+    let base = node.node.base.clone();
+    let http = http();
+
+    // Create: BIND learns the zone from the catalog and answers its SOA; the zone turns ACTIVE.
+    let zone_id = create_zone(&http, &base, "bound.example.org.").await;
+    let zone_url = format!("{base}/v2/zones/{zone_id}");
+    eventually("zone ACTIVE", WAIT, || async {
+        get(&http, &zone_url).await.1["status"] == "ACTIVE"
+    })
+    .await;
+    let (_, zone) = get(&http, &zone_url).await;
+    let serial = zone["serial"].as_u64().expect("serial") as u32;
+    assert_eq!(
+        client::soa(bind.addr(), "bound.example.org.", QUERY)
+            .await
+            .expect("soa"),
+        SoaAnswer::Serial(serial)
+    );
+    assert_eq!(zone["nameservers_sync"][0]["status"], "SYNCED", "{zone}");
+
+    // A record set: BIND serves it, the record set and zone are ACTIVE.
+    let (status, created) = post(
+        &http,
+        &format!("{zone_url}/recordsets"),
+        json!({"name": "www.bound.example.org.", "type": "A", "records": ["192.0.2.10", "192.0.2.11"]}),
+    )
+    .await;
+    assert_eq!(status, 202);
+    let rs_url = format!("{zone_url}/recordsets/{}", created["id"].as_str().expect("id"));
+    eventually("BIND serves the new record set", WAIT, || async {
+        a_records(bind.addr(), "www.bound.example.org.").await == Some(vec!["192.0.2.10".into(), "192.0.2.11".into()])
+    })
+    .await;
+    eventually("record set ACTIVE", WAIT, || async {
+        get(&http, &rs_url).await.1["status"] == "ACTIVE"
+    })
+    .await;
+
+    // Grow the zone, then change one record: BIND must fetch only the difference (IXFR).
+    for n in 0..30 {
+        let (status, _) = post(
+            &http,
+            &format!("{zone_url}/recordsets"),
+            json!({"name": format!("t{n}.bound.example.org."), "type": "TXT", "records": [format!("\"filler {n}\"")]}),
+        )
+        .await;
+        assert_eq!(status, 202);
+    }
+    let (_, zone) = get(&http, &zone_url).await;
+    let grown = zone["serial"].as_u64().expect("serial") as u32;
+    eventually("BIND caught up with the fillers", WAIT, || async {
+        client::soa(bind.addr(), "bound.example.org.", QUERY).await.ok() == Some(SoaAnswer::Serial(grown))
+    })
+    .await;
+    let response = http
+        .put(&rs_url)
+        .json(&json!({"records": ["192.0.2.12"]}))
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(response.status().as_u16(), 202);
+    eventually("BIND serves the update", WAIT, || async {
+        a_records(bind.addr(), "www.bound.example.org.").await == Some(vec!["192.0.2.12".into()])
+    })
+    .await;
+    let (_, zone) = get(&http, &zone_url).await;
+    let serial = zone["serial"].as_u64().expect("serial");
+    let log = bind.log();
+    let transferred: Option<u64> = log
+        .lines()
+        .filter(|l| {
+            l.contains("'bound.example.org/IN'")
+                && l.contains("Transfer completed")
+                && l.contains(&format!("(serial {serial})"))
+        })
+        .find_map(|l| l.split(" records").next()?.rsplit(' ').next()?.parse().ok());
+    let transferred = transferred.unwrap_or_else(|| panic!("no transfer of serial {serial} in BIND's log:\n{log}"));
+    // An AXFR would carry all 34 records; the IXFR carries 4 SOAs, the 2 removed and the 1 added A record.
+    assert!(
+        transferred <= 7,
+        "the one-record change cost {transferred} records: not incremental\n{log}"
+    );
+    let response = http.delete(&rs_url).send().await.expect("delete");
+    assert_eq!(response.status().as_u16(), 202);
+    eventually("BIND no longer serves the deleted record set", WAIT, || async {
+        a_records(bind.addr(), "www.bound.example.org.").await.is_none()
+    })
+    .await;
+
+    // Delete the zone: BIND drops it (catalog), the zone is DELETED and gone from the API.
+    let response = http.delete(&zone_url).send().await.expect("delete");
+    assert_eq!(response.status().as_u16(), 202);
+    eventually("BIND stops serving the zone", WAIT, || async {
+        matches!(
+            client::soa(bind.addr(), "bound.example.org.", QUERY).await,
+            Ok(SoaAnswer::NotServed(_))
+        )
+    })
+    .await;
+    eventually("zone gone from the API", WAIT, || async {
+        get(&http, &zone_url).await.0 == 404
+    })
+    .await;
+    // Its name is free again.
+    let again = create_zone(&http, &base, "bound.example.org.").await;
+    assert_ne!(again, zone_id);
+    node.node.stop().await;
+}
