@@ -24,7 +24,11 @@ if ! curl -fsS "$base/zones?name=demo.nsplane.test." | grep -q '"demo.nsplane.te
 fi
 cat <<MSG
 
-nsplane is running (API http://$API, data in ${NSPLANE_DATA_DIR:-./.nsplane}). A demo zone exists:
+nsplane is running (API http://$API, mdns 127.0.0.1:5354, data in ${NSPLANE_DATA_DIR:-./.nsplane}).
+A demo zone exists; mdns serves it, and the worker turns it ACTIVE once mdns answers its serial:
+
+  dig @127.0.0.1 -p 5354 www.demo.nsplane.test A
+  dig @127.0.0.1 -p 5354 demo.nsplane.test AXFR
 
   curl -s $base/zones | python3 -m json.tool
   curl -s -X POST $base/zones -H 'Content-Type: application/json' \\
