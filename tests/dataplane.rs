@@ -172,3 +172,44 @@ async fn bind_serves_what_the_api_accepted_through_the_catalog() {
     assert_ne!(again, zone_id);
     node.node.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stopped_secondary_turns_its_zones_to_error_and_back_without_help() {
+    let ns = namespace().await;
+    let mdns = nsplane::roles::bind_mdns("127.0.0.1:0".parse().expect("addr")).await.expect("mdns");
+    let mdns_port = mdns.0.local_addr().expect("addr").port();
+    let healthy = Bind::start(mdns_port, CATALOG);
+    let mut flaky = Bind::start(mdns_port, CATALOG);
+    let node = FullNode::start(&ns, mdns, &catalog_pool(mdns_port, &[healthy.addr(), flaky.addr()])).await;
+    let base = node.node.base.clone();
+    let http = http();
+    let zone_id = create_zone(&http, &base, "flaky.example.org.").await;
+    let zone_url = format!("{base}/v2/zones/{zone_id}");
+    eventually("zone ACTIVE on both", WAIT, || async { get(&http, &zone_url).await.1["status"] == "ACTIVE" }).await;
+
+    flaky.stop();
+    let (status, _) = post(
+        &http,
+        &format!("{zone_url}/recordsets"),
+        json!({"name": "www.flaky.example.org.", "type": "A", "records": ["192.0.2.77"]}),
+    )
+    .await;
+    assert_eq!(status, 202);
+    // The bound (the worker's sync timeout, 5 s here) passes: ERROR, with the per-server detail.
+    eventually("zone ERROR", WAIT, || async { get(&http, &zone_url).await.1["status"] == "ERROR" }).await;
+    let (_, zone) = get(&http, &zone_url).await;
+    let sync = zone["nameservers_sync"].as_array().expect("sync").clone();
+    let by_server = |addr: std::net::SocketAddr| sync.iter().find(|s| s["nameserver"] == addr.to_string()).cloned();
+    assert_eq!(by_server(healthy.addr()).expect("healthy")["status"], "SYNCED", "{zone}");
+    assert_eq!(by_server(flaky.addr()).expect("flaky")["status"], "ERROR", "{zone}");
+    assert_eq!(a_records(healthy.addr(), "www.flaky.example.org.").await, Some(vec!["192.0.2.77".to_owned()]));
+
+    // Back up: the worker's retries turn the zone ACTIVE by themselves.
+    flaky.restart();
+    eventually("zone ACTIVE again", Duration::from_secs(90), || async {
+        get(&http, &zone_url).await.1["status"] == "ACTIVE"
+    })
+    .await;
+    assert_eq!(a_records(flaky.addr(), "www.flaky.example.org.").await, Some(vec!["192.0.2.77".to_owned()]));
+    node.node.stop().await;
+}

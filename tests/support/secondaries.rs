@@ -48,6 +48,11 @@ zone "{catalog}" {{ type secondary; primaries {{ 127.0.0.1 port {mdns_port}; }};
             dir = dir.display()
         );
         std::fs::write(dir.join("named.conf"), conf).expect("named.conf");
+        let child = Self::spawn(&dir, port);
+        Bind { port, dir, child }
+    }
+
+    fn spawn(dir: &std::path::Path, port: u16) -> Child {
         // -f: foreground, logging as configured (-g would send everything to stderr).
         let child = Command::new("named")
             .args(["-f", "-c"])
@@ -66,7 +71,19 @@ zone "{catalog}" {{ type secondary; primaries {{ 127.0.0.1 port {mdns_port}; }};
             );
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
-        Bind { port, dir, child }
+        child
+    }
+
+    /// Kills the server (its data stays).
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts it again with the same configuration, port and data.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.child = Self::spawn(&self.dir, self.port);
     }
 
     pub fn addr(&self) -> std::net::SocketAddr {
