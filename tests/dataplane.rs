@@ -213,3 +213,71 @@ async fn a_stopped_secondary_turns_its_zones_to_error_and_back_without_help() {
     assert_eq!(a_records(flaky.addr(), "www.flaky.example.org.").await, Some(vec!["192.0.2.77".to_owned()]));
     node.node.stop().await;
 }
+
+/// A zone's content as sorted presentation lines, without the duplicate closing SOA.
+async fn zone_text(server: std::net::SocketAddr, zone: &str) -> Vec<String> {
+    let mut records = client::axfr(server, zone, Duration::from_secs(10)).await.expect("axfr");
+    records.pop();
+    let mut lines: Vec<String> = records.iter().map(|r| r.to_string().to_lowercase()).collect();
+    lines.sort();
+    lines
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_burst_of_a_thousand_changes_leaves_every_secondary_equal_to_mdns() {
+    let ns = namespace().await;
+    let mdns = nsplane::roles::bind_mdns("127.0.0.1:0".parse().expect("addr")).await.expect("mdns");
+    let mdns_port = mdns.0.local_addr().expect("addr").port();
+    let bind = Bind::start(mdns_port, CATALOG);
+    let node = FullNode::start(&ns, mdns, &catalog_pool(mdns_port, &[bind.addr()])).await;
+    let base = node.node.base.clone();
+    let http = http();
+    let mut zones = Vec::new();
+    for z in 0..20 {
+        let name = format!("burst{z}.example.org.");
+        zones.push((create_zone(&http, &base, &name).await, name));
+    }
+    // 1,000 changes: creates, updates and deletes, from 8 concurrent clients.
+    let mut tasks = Vec::new();
+    for client_idx in 0..8usize {
+        let (base, zones) = (base.clone(), zones.clone());
+        tasks.push(tokio::spawn(async move {
+            let http = support::http();
+            let mut done = 0;
+            let mut n = 0usize;
+            while done < 125 {
+                let (zone_id, zone) = &zones[(client_idx * 7 + n) % zones.len()];
+                let url = format!("{base}/v2/zones/{zone_id}/recordsets");
+                let body = json!({"name": format!("c{client_idx}n{n}.{zone}"), "type": "A", "records": [format!("198.51.100.{}", n % 250)]});
+                let (status, created) = post(&http, &url, body).await;
+                assert_eq!(status, 202, "{created}");
+                done += 1;
+                let id = created["id"].as_str().expect("id").to_owned();
+                if n % 3 == 0 && done < 125 {
+                    let response = http.put(format!("{url}/{id}")).json(&json!({"records": ["203.0.113.1", "203.0.113.2"]})).send().await.expect("put");
+                    assert_eq!(response.status().as_u16(), 202);
+                    done += 1;
+                }
+                if n % 5 == 0 && done < 125 {
+                    let response = http.delete(format!("{url}/{id}")).send().await.expect("delete");
+                    assert_eq!(response.status().as_u16(), 202);
+                    done += 1;
+                }
+                n += 1;
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.expect("client");
+    }
+    for (zone_id, _) in &zones {
+        let url = format!("{base}/v2/zones/{zone_id}");
+        eventually("every zone ACTIVE", Duration::from_secs(60), || async { get(&http, &url).await.1["status"] == "ACTIVE" }).await;
+    }
+    for (_, zone) in &zones {
+        let expected = zone_text(node.mdns, zone).await;
+        assert!(expected.len() > 20, "{zone} has the burst's records: {}", expected.len());
+        assert_eq!(zone_text(bind.addr(), zone).await, expected, "BIND's copy of {zone} differs from mdns");
+    }
+    node.node.stop().await;
+}

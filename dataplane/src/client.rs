@@ -109,3 +109,36 @@ mod tests {
         assert!(!serial_reached(u32::MAX, 2));
     }
 }
+
+/// A full zone transfer over TCP: every record of every message, the leading and trailing SOA included.
+/// Reads all messages itself (hickory-net's client drops messages of long transfers).
+pub async fn axfr(addr: SocketAddr, zone: &str, timeout: Duration) -> anyhow::Result<Vec<hickory_proto::rr::Record>> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    tokio::time::timeout(timeout, async {
+        let mut message = Message::new(rand::random(), MessageType::Query, OpCode::Query);
+        message.add_query(Query::query(name(zone)?, RecordType::AXFR));
+        let wire = message.to_vec()?;
+        let mut tcp = tokio::net::TcpStream::connect(addr).await.with_context(|| format!("failed to connect to {addr}"))?;
+        let len = u16::try_from(wire.len())?;
+        tcp.write_all(&len.to_be_bytes()).await?;
+        tcp.write_all(&wire).await?;
+        let mut out: Vec<hickory_proto::rr::Record> = Vec::new();
+        loop {
+            let len = usize::from(tcp.read_u16().await?);
+            let mut buf = vec![0u8; len];
+            tcp.read_exact(&mut buf).await?;
+            let reply = Message::from_vec(&buf)?;
+            anyhow::ensure!(reply.metadata.response_code == ResponseCode::NoError, "AXFR answered {}", reply.metadata.response_code);
+            for record in reply.answers {
+                let is_soa = record.record_type() == RecordType::SOA;
+                let done = is_soa && !out.is_empty();
+                out.push(record);
+                if done {
+                    return Ok(out);
+                }
+            }
+        }
+    })
+    .await
+    .with_context(|| format!("AXFR of {zone} from {addr} timed out"))?
+}
