@@ -203,8 +203,13 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         "projection_lag_p50_ms": lag_p50,
         "projection_lag_p99_ms": lag_p99,
     });
-    let text = serde_json::to_string_pretty(&report)?;
-    if let Some(path) = &args.json_out {
+    print_report(&report, args.json_out.as_deref())
+}
+
+/// Prints a report as JSON and as a table, and writes the JSON to `json_out` if given.
+pub fn print_report(report: &serde_json::Value, json_out: Option<&std::path::Path>) -> anyhow::Result<()> {
+    let text = serde_json::to_string_pretty(report)?;
+    if let Some(path) = json_out {
         std::fs::write(path, &text)?;
     }
     let mut table = String::from("\n| figure | value |\n| --- | --- |\n");

@@ -45,6 +45,8 @@ pub enum Command {
     All(AllArgs),
     /// Starts `nsplane all` with its own NATS and PostgreSQL and measures the write path.
     Bench(crate::bench::BenchArgs),
+    /// Adds a BIND secondary and measures how fast changes are served and turn ACTIVE.
+    BenchDataplane(crate::bench_dataplane::BenchDataplaneArgs),
 }
 
 /// Settings every role shares.

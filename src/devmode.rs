@@ -330,3 +330,99 @@ pub async fn start(data_dir: &Path) -> anyhow::Result<DevServers> {
         database_url,
     })
 }
+
+/// A BIND 9 secondary that this process started: a catalog consumer of a pool served by our mdns.
+pub struct LocalBind {
+    /// Its DNS port on 127.0.0.1.
+    pub port: u16,
+    /// Its directory (config, logs).
+    pub dir: PathBuf,
+    child: Child,
+}
+
+impl LocalBind {
+    /// A BIND secondary of everything in `catalog` (served by mdns at `mdns_port`), tuned as the operator
+    /// guide says (no SOA-query rate limit to speak of), never querying anything but loopback.
+    pub fn start(mdns_port: u16, catalog: &str) -> anyhow::Result<LocalBind> {
+        let dir = std::env::temp_dir().join(format!("nsplane-bind-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir)?;
+        let port = free_port()?;
+        let conf = format!(
+            r#"options {{
+  directory "{dir}";
+  listen-on port {port} {{ 127.0.0.1; }};
+  listen-on-v6 {{ none; }};
+  pid-file "{dir}/named.pid";
+  allow-new-zones yes;
+  recursion no;
+  dnssec-validation no;
+  notify no;
+  serial-query-rate 1000;
+  allow-query {{ any; }};
+  allow-notify {{ any; }};
+  catalog-zones {{
+    zone "{catalog}" default-primaries {{ 127.0.0.1 port {mdns_port}; }} in-memory yes;
+  }};
+}};
+logging {{
+  channel everything {{ file "{dir}/named.log"; severity info; print-time yes; print-category yes; }};
+  category default {{ everything; }};
+  category xfer-in {{ everything; }};
+  category notify {{ everything; }};
+}};
+controls {{ }};
+zone "{catalog}" {{ type secondary; primaries {{ 127.0.0.1 port {mdns_port}; }}; file "catalog.db"; }};
+"#,
+            dir = dir.display()
+        );
+        std::fs::write(dir.join("named.conf"), conf)?;
+        let child = Self::spawn(&dir, port)?;
+        Ok(LocalBind { port, dir, child })
+    }
+
+    fn spawn(dir: &Path, port: u16) -> anyhow::Result<Child> {
+        // -f: foreground, logging as configured (-g would send everything to stderr).
+        let child = Command::new("named")
+            .args(["-f", "-c"])
+            .arg(dir.join("named.conf"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("stderr.log"))?)
+            .spawn()
+            .context("failed to start named (apt-get install bind9)")?;
+        wait_for_port(port, Duration::from_secs(20), "named")
+            .with_context(|| std::fs::read_to_string(dir.join("stderr.log")).unwrap_or_default())?;
+        Ok(child)
+    }
+
+    /// Kills the server (its data stays).
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts it again with the same configuration, port and data.
+    pub fn restart(&mut self) -> anyhow::Result<()> {
+        self.stop();
+        self.child = Self::spawn(&self.dir, self.port)?;
+        Ok(())
+    }
+
+    /// Its DNS address.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        std::net::SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
+    /// Its log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("named.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for LocalBind {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

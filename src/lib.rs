@@ -3,6 +3,7 @@
 //! `main.rs` only wires clap to these.
 
 pub mod bench;
+pub mod bench_dataplane;
 pub mod config;
 pub mod devmode;
 pub mod roles;

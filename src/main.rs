@@ -81,6 +81,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::All(args) => run_all(args).await,
         Command::Bench(args) => nsplane::bench::run(args).await,
+        Command::BenchDataplane(args) => nsplane::bench_dataplane::run(args).await,
     }
 }
 

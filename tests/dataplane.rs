@@ -10,7 +10,7 @@ use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{RData, RecordType};
 use nsplane_dataplane::client::{self, SoaAnswer};
 use serde_json::json;
-use support::secondaries::Bind;
+use support::secondaries::bind as start_bind;
 use support::*;
 
 const CATALOG: &str = "catalog.nsplane.test.";
@@ -62,7 +62,7 @@ async fn bind_serves_what_the_api_accepted_through_the_catalog() {
         .await
         .expect("mdns");
     let mdns_port = mdns.0.local_addr().expect("addr").port();
-    let bind = Bind::start(mdns_port, CATALOG);
+    let bind = start_bind(mdns_port, CATALOG);
     let node = FullNode::start(&ns, mdns, &catalog_pool(mdns_port, &[bind.addr()])).await;
     let base = node.node.base.clone();
     let http = http();
@@ -176,16 +176,21 @@ async fn bind_serves_what_the_api_accepted_through_the_catalog() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_stopped_secondary_turns_its_zones_to_error_and_back_without_help() {
     let ns = namespace().await;
-    let mdns = nsplane::roles::bind_mdns("127.0.0.1:0".parse().expect("addr")).await.expect("mdns");
+    let mdns = nsplane::roles::bind_mdns("127.0.0.1:0".parse().expect("addr"))
+        .await
+        .expect("mdns");
     let mdns_port = mdns.0.local_addr().expect("addr").port();
-    let healthy = Bind::start(mdns_port, CATALOG);
-    let mut flaky = Bind::start(mdns_port, CATALOG);
+    let healthy = start_bind(mdns_port, CATALOG);
+    let mut flaky = start_bind(mdns_port, CATALOG);
     let node = FullNode::start(&ns, mdns, &catalog_pool(mdns_port, &[healthy.addr(), flaky.addr()])).await;
     let base = node.node.base.clone();
     let http = http();
     let zone_id = create_zone(&http, &base, "flaky.example.org.").await;
     let zone_url = format!("{base}/v2/zones/{zone_id}");
-    eventually("zone ACTIVE on both", WAIT, || async { get(&http, &zone_url).await.1["status"] == "ACTIVE" }).await;
+    eventually("zone ACTIVE on both", WAIT, || async {
+        get(&http, &zone_url).await.1["status"] == "ACTIVE"
+    })
+    .await;
 
     flaky.stop();
     let (status, _) = post(
@@ -196,21 +201,34 @@ async fn a_stopped_secondary_turns_its_zones_to_error_and_back_without_help() {
     .await;
     assert_eq!(status, 202);
     // The bound (the worker's sync timeout, 5 s here) passes: ERROR, with the per-server detail.
-    eventually("zone ERROR", WAIT, || async { get(&http, &zone_url).await.1["status"] == "ERROR" }).await;
+    eventually("zone ERROR", WAIT, || async {
+        get(&http, &zone_url).await.1["status"] == "ERROR"
+    })
+    .await;
     let (_, zone) = get(&http, &zone_url).await;
     let sync = zone["nameservers_sync"].as_array().expect("sync").clone();
     let by_server = |addr: std::net::SocketAddr| sync.iter().find(|s| s["nameserver"] == addr.to_string()).cloned();
-    assert_eq!(by_server(healthy.addr()).expect("healthy")["status"], "SYNCED", "{zone}");
+    assert_eq!(
+        by_server(healthy.addr()).expect("healthy")["status"],
+        "SYNCED",
+        "{zone}"
+    );
     assert_eq!(by_server(flaky.addr()).expect("flaky")["status"], "ERROR", "{zone}");
-    assert_eq!(a_records(healthy.addr(), "www.flaky.example.org.").await, Some(vec!["192.0.2.77".to_owned()]));
+    assert_eq!(
+        a_records(healthy.addr(), "www.flaky.example.org.").await,
+        Some(vec!["192.0.2.77".to_owned()])
+    );
 
     // Back up: the worker's retries turn the zone ACTIVE by themselves.
-    flaky.restart();
+    flaky.restart().expect("restart named");
     eventually("zone ACTIVE again", Duration::from_secs(90), || async {
         get(&http, &zone_url).await.1["status"] == "ACTIVE"
     })
     .await;
-    assert_eq!(a_records(flaky.addr(), "www.flaky.example.org.").await, Some(vec!["192.0.2.77".to_owned()]));
+    assert_eq!(
+        a_records(flaky.addr(), "www.flaky.example.org.").await,
+        Some(vec!["192.0.2.77".to_owned()])
+    );
     node.node.stop().await;
 }
 
@@ -226,9 +244,11 @@ async fn zone_text(server: std::net::SocketAddr, zone: &str) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_burst_of_a_thousand_changes_leaves_every_secondary_equal_to_mdns() {
     let ns = namespace().await;
-    let mdns = nsplane::roles::bind_mdns("127.0.0.1:0".parse().expect("addr")).await.expect("mdns");
+    let mdns = nsplane::roles::bind_mdns("127.0.0.1:0".parse().expect("addr"))
+        .await
+        .expect("mdns");
     let mdns_port = mdns.0.local_addr().expect("addr").port();
-    let bind = Bind::start(mdns_port, CATALOG);
+    let bind = start_bind(mdns_port, CATALOG);
     let node = FullNode::start(&ns, mdns, &catalog_pool(mdns_port, &[bind.addr()])).await;
     let base = node.node.base.clone();
     let http = http();
@@ -272,12 +292,23 @@ async fn a_burst_of_a_thousand_changes_leaves_every_secondary_equal_to_mdns() {
     }
     for (zone_id, _) in &zones {
         let url = format!("{base}/v2/zones/{zone_id}");
-        eventually("every zone ACTIVE", Duration::from_secs(60), || async { get(&http, &url).await.1["status"] == "ACTIVE" }).await;
+        eventually("every zone ACTIVE", Duration::from_secs(60), || async {
+            get(&http, &url).await.1["status"] == "ACTIVE"
+        })
+        .await;
     }
     for (_, zone) in &zones {
         let expected = zone_text(node.mdns, zone).await;
-        assert!(expected.len() > 20, "{zone} has the burst's records: {}", expected.len());
-        assert_eq!(zone_text(bind.addr(), zone).await, expected, "BIND's copy of {zone} differs from mdns");
+        assert!(
+            expected.len() > 20,
+            "{zone} has the burst's records: {}",
+            expected.len()
+        );
+        assert_eq!(
+            zone_text(bind.addr(), zone).await,
+            expected,
+            "BIND's copy of {zone} differs from mdns"
+        );
     }
     node.node.stop().await;
 }

@@ -118,7 +118,9 @@ pub async fn axfr(addr: SocketAddr, zone: &str, timeout: Duration) -> anyhow::Re
         let mut message = Message::new(rand::random(), MessageType::Query, OpCode::Query);
         message.add_query(Query::query(name(zone)?, RecordType::AXFR));
         let wire = message.to_vec()?;
-        let mut tcp = tokio::net::TcpStream::connect(addr).await.with_context(|| format!("failed to connect to {addr}"))?;
+        let mut tcp = tokio::net::TcpStream::connect(addr)
+            .await
+            .with_context(|| format!("failed to connect to {addr}"))?;
         let len = u16::try_from(wire.len())?;
         tcp.write_all(&len.to_be_bytes()).await?;
         tcp.write_all(&wire).await?;
@@ -128,7 +130,11 @@ pub async fn axfr(addr: SocketAddr, zone: &str, timeout: Duration) -> anyhow::Re
             let mut buf = vec![0u8; len];
             tcp.read_exact(&mut buf).await?;
             let reply = Message::from_vec(&buf)?;
-            anyhow::ensure!(reply.metadata.response_code == ResponseCode::NoError, "AXFR answered {}", reply.metadata.response_code);
+            anyhow::ensure!(
+                reply.metadata.response_code == ResponseCode::NoError,
+                "AXFR answered {}",
+                reply.metadata.response_code
+            );
             for record in reply.answers {
                 let is_soa = record.record_type() == RecordType::SOA;
                 let done = is_soa && !out.is_empty();

@@ -86,6 +86,11 @@ impl Mdns {
             None => match self.source.find_zone(&qname).await? {
                 Some(zone) => match qtype {
                     RecordType::IXFR => return self.ixfr(request, response, &zone).await,
+                    // Serial checks are the most common query: answer them without loading the zone.
+                    RecordType::SOA if qname.to_ascii().eq_ignore_ascii_case(&zone.name) => {
+                        let soa = zone.soa_record(zone.serial)?;
+                        return Self::send(request, response, ResponseCode::NoError, &[&soa], &[]).await;
+                    }
                     _ => self.source.snapshot(zone.id).await?,
                 },
                 None => None,
@@ -174,10 +179,7 @@ impl Mdns {
             _ => None,
         });
         let origin = Name::from_ascii(&zone.name).context("bad zone name")?;
-        let current = parse_lines(&origin, &zone.soa_line(zone.serial))?
-            .remove(&(origin.clone(), RecordType::SOA))
-            .and_then(|mut v| v.pop())
-            .context("no SOA")?;
+        let current = zone.soa_record(zone.serial)?;
         let steps = match client_serial {
             Some(serial) if serial == zone.serial => {
                 // Up to date: the current SOA alone.

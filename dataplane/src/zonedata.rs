@@ -56,6 +56,15 @@ pub struct ZoneHead {
 }
 
 impl ZoneHead {
+    /// The SOA record at a serial.
+    pub fn soa_record(&self, serial: u32) -> anyhow::Result<Record> {
+        let origin = Name::from_ascii(&self.name).context("bad zone name")?;
+        parse_lines(&origin, &self.soa_line(serial))?
+            .remove(&(origin, RecordType::SOA))
+            .and_then(|mut v| v.pop())
+            .context("the SOA did not parse")
+    }
+
     /// The SOA line at a serial, in zone-file syntax.
     pub fn soa_line(&self, serial: u32) -> String {
         format!(
