@@ -273,12 +273,12 @@ async fn a_burst_of_a_thousand_changes_leaves_every_secondary_equal_to_mdns() {
                 assert_eq!(status, 202, "{created}");
                 done += 1;
                 let id = created["id"].as_str().expect("id").to_owned();
-                if n % 3 == 0 && done < 125 {
+                if n.is_multiple_of(3) && done < 125 {
                     let response = http.put(format!("{url}/{id}")).json(&json!({"records": ["203.0.113.1", "203.0.113.2"]})).send().await.expect("put");
                     assert_eq!(response.status().as_u16(), 202);
                     done += 1;
                 }
-                if n % 5 == 0 && done < 125 {
+                if n.is_multiple_of(5) && done < 125 {
                     let response = http.delete(format!("{url}/{id}")).send().await.expect("delete");
                     assert_eq!(response.status().as_u16(), 202);
                     done += 1;
