@@ -426,3 +426,63 @@ impl Drop for LocalBind {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+/// A Knot DNS secondary that this process started: a catalog consumer (RFC 9432 `interpret`) of a pool
+/// served by our mdns.
+pub struct LocalKnot {
+    /// Its DNS port on 127.0.0.1.
+    pub port: u16,
+    /// Its directory (config, logs, zone files).
+    pub dir: PathBuf,
+    child: Child,
+}
+
+impl LocalKnot {
+    /// A Knot secondary of everything in `catalog` (served by mdns at `mdns_port`).
+    pub fn start(mdns_port: u16, catalog: &str) -> anyhow::Result<LocalKnot> {
+        let dir = std::env::temp_dir().join(format!("nsplane-knot-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir)?;
+        let port = free_port()?;
+        let d = dir.display();
+        let conf = format!(
+            "server:\n    listen: 127.0.0.1@{port}\n    rundir: {d}\n    background-workers: 1\n    udp-workers: 1\n    tcp-workers: 1\n\
+             log:\n  - target: {d}/knot.log\n    any: info\n\
+             database:\n    storage: {d}\n\
+             control:\n    listen: {d}/knot.sock\n\
+             remote:\n  - id: mdns\n    address: 127.0.0.1@{mdns_port}\n\
+             acl:\n  - id: notify_from_mdns\n    address: 127.0.0.1\n    action: notify\n\
+             template:\n  - id: default\n    storage: {d}\n  - id: member\n    storage: {d}\n    master: mdns\n    acl: notify_from_mdns\n\
+             zone:\n  - domain: {catalog}\n    master: mdns\n    acl: notify_from_mdns\n    catalog-role: interpret\n    catalog-template: member\n"
+        );
+        std::fs::write(dir.join("knot.conf"), conf)?;
+        let child = Command::new("knotd")
+            .arg("-c")
+            .arg(dir.join("knot.conf"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("stderr.log"))?)
+            .spawn()
+            .context("failed to start knotd (apt-get install knot)")?;
+        wait_for_port(port, Duration::from_secs(20), "knotd")
+            .with_context(|| std::fs::read_to_string(dir.join("stderr.log")).unwrap_or_default())?;
+        Ok(LocalKnot { port, dir, child })
+    }
+
+    /// Its DNS address.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        std::net::SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
+    /// Its log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("knot.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for LocalKnot {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

@@ -10,7 +10,7 @@ use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{RData, RecordType};
 use nsplane_dataplane::client::{self, SoaAnswer};
 use serde_json::json;
-use support::secondaries::bind as start_bind;
+use support::secondaries::{bind as start_bind, knot as start_knot};
 use support::*;
 
 const CATALOG: &str = "catalog.nsplane.test.";
@@ -63,11 +63,12 @@ async fn bind_serves_what_the_api_accepted_through_the_catalog() {
         .expect("mdns");
     let mdns_port = mdns.0.local_addr().expect("addr").port();
     let bind = start_bind(mdns_port, CATALOG);
-    let node = FullNode::start(&ns, mdns, &catalog_pool(mdns_port, &[bind.addr()])).await;
+    let knot = start_knot(mdns_port, CATALOG);
+    let node = FullNode::start(&ns, mdns, &catalog_pool(mdns_port, &[bind.addr(), knot.addr()])).await;
     let base = node.node.base.clone();
     let http = http();
 
-    // Create: BIND learns the zone from the catalog and answers its SOA; the zone turns ACTIVE.
+    // Create: BIND and Knot learn the zone from the catalog and answers its SOA; the zone turns ACTIVE.
     let zone_id = create_zone(&http, &base, "bound.example.org.").await;
     let zone_url = format!("{base}/v2/zones/{zone_id}");
     eventually("zone ACTIVE", WAIT, || async {
@@ -93,10 +94,12 @@ async fn bind_serves_what_the_api_accepted_through_the_catalog() {
     .await;
     assert_eq!(status, 202);
     let rs_url = format!("{zone_url}/recordsets/{}", created["id"].as_str().expect("id"));
-    eventually("BIND serves the new record set", WAIT, || async {
-        a_records(bind.addr(), "www.bound.example.org.").await == Some(vec!["192.0.2.10".into(), "192.0.2.11".into()])
-    })
-    .await;
+    for server in [bind.addr(), knot.addr()] {
+        eventually("BIND and Knot serve the new record set", WAIT, || async {
+            a_records(server, "www.bound.example.org.").await == Some(vec!["192.0.2.10".into(), "192.0.2.11".into()])
+        })
+        .await;
+    }
     eventually("record set ACTIVE", WAIT, || async {
         get(&http, &rs_url).await.1["status"] == "ACTIVE"
     })
@@ -125,10 +128,12 @@ async fn bind_serves_what_the_api_accepted_through_the_catalog() {
         .await
         .expect("put");
     assert_eq!(response.status().as_u16(), 202);
-    eventually("BIND serves the update", WAIT, || async {
-        a_records(bind.addr(), "www.bound.example.org.").await == Some(vec!["192.0.2.12".into()])
-    })
-    .await;
+    for server in [bind.addr(), knot.addr()] {
+        eventually("BIND and Knot serve the update", WAIT, || async {
+            a_records(server, "www.bound.example.org.").await == Some(vec!["192.0.2.12".into()])
+        })
+        .await;
+    }
     let (_, zone) = get(&http, &zone_url).await;
     let serial = zone["serial"].as_u64().expect("serial");
     let log = bind.log();
@@ -249,7 +254,8 @@ async fn a_burst_of_a_thousand_changes_leaves_every_secondary_equal_to_mdns() {
         .expect("mdns");
     let mdns_port = mdns.0.local_addr().expect("addr").port();
     let bind = start_bind(mdns_port, CATALOG);
-    let node = FullNode::start(&ns, mdns, &catalog_pool(mdns_port, &[bind.addr()])).await;
+    let knot = start_knot(mdns_port, CATALOG);
+    let node = FullNode::start(&ns, mdns, &catalog_pool(mdns_port, &[bind.addr(), knot.addr()])).await;
     let base = node.node.base.clone();
     let http = http();
     let mut zones = Vec::new();

@@ -1,9 +1,14 @@
 //! Real secondaries for data-plane tests (started by `nsplane::devmode`).
 #![allow(dead_code, unreachable_pub)]
 
-pub use nsplane::devmode::LocalBind;
+pub use nsplane::devmode::{LocalBind, LocalKnot};
 
 /// A BIND secondary of `catalog`, served by mdns at `mdns_port`.
 pub fn bind(mdns_port: u16, catalog: &str) -> LocalBind {
     LocalBind::start(mdns_port, catalog).expect("start named")
+}
+
+/// A Knot secondary of `catalog`, served by mdns at `mdns_port`.
+pub fn knot(mdns_port: u16, catalog: &str) -> LocalKnot {
+    LocalKnot::start(mdns_port, catalog).expect("start knotd")
 }
