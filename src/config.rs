@@ -107,6 +107,12 @@ pub struct AllArgs {
     /// Address mdns listens on, UDP and TCP (port 0 picks one).
     #[arg(long, env = "NSPLANE_MDNS_LISTEN", default_value = "127.0.0.1:5354")]
     pub mdns_listen: SocketAddr,
+    /// TSIG keys for mdns (YAML list of name, algorithm, secret, scope POOL|ZONE, resource_id).
+    #[arg(long, env = "NSPLANE_TSIG_KEYS")]
+    pub tsig_keys: Option<PathBuf>,
+    /// Refuse unsigned zone transfers.
+    #[arg(long, env = "NSPLANE_REQUIRE_TSIG")]
+    pub require_tsig: bool,
 }
 
 /// `nsplane mdns` settings.
@@ -118,6 +124,12 @@ pub struct MdnsArgs {
     /// Address mdns listens on, UDP and TCP (port 0 picks one).
     #[arg(long, env = "NSPLANE_MDNS_LISTEN", default_value = "127.0.0.1:5354")]
     pub mdns_listen: SocketAddr,
+    /// TSIG keys for mdns (YAML list of name, algorithm, secret, scope POOL|ZONE, resource_id).
+    #[arg(long, env = "NSPLANE_TSIG_KEYS")]
+    pub tsig_keys: Option<PathBuf>,
+    /// Refuse unsigned zone transfers.
+    #[arg(long, env = "NSPLANE_REQUIRE_TSIG")]
+    pub require_tsig: bool,
 }
 
 /// Resolved connection settings.
@@ -190,6 +202,15 @@ impl ApiArgs {
             ..Default::default()
         })
     }
+}
+
+/// mdns's TSIG settings from flags.
+pub fn mdns_tsig(keys: Option<&std::path::Path>, required: bool) -> anyhow::Result<crate::roles::MdnsTsig> {
+    let keys = match keys {
+        Some(path) => nsplane_dataplane::tsig::Keys::load(path)?,
+        None => nsplane_dataplane::tsig::Keys::default(),
+    };
+    Ok(crate::roles::MdnsTsig { keys, required })
 }
 
 impl CommonArgs {

@@ -58,6 +58,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Mdns(args) => {
             let connections = args.common.connections()?;
             let pools = Arc::new(args.common.pools(None)?);
+            let tsig = nsplane::config::mdns_tsig(args.tsig_keys.as_deref(), args.require_tsig)?;
             if args.common.check_config {
                 info!(?connections, "configuration is valid");
                 return Ok(());
@@ -65,7 +66,7 @@ async fn main() -> anyhow::Result<()> {
             let shared = roles::connect(&connections, "nsplane-mdns").await?;
             let (udp, tcp) = roles::bind_mdns(args.mdns_listen).await?;
             info!("ready");
-            roles::run_mdns(&shared, pools, udp, tcp, roles::shutdown_on_signals()).await
+            roles::run_mdns(&shared, pools, tsig, udp, tcp, roles::shutdown_on_signals()).await
         }
         Command::Worker(args) => {
             let connections = args.connections()?;
@@ -91,6 +92,7 @@ async fn run_all(args: nsplane::config::AllArgs) -> anyhow::Result<()> {
     let (udp, tcp) = roles::bind_mdns(args.mdns_listen).await?;
     let mdns_addr = udp.local_addr()?;
     let pools = Arc::new(common.pools(Some(mdns_addr))?);
+    let tsig = nsplane::config::mdns_tsig(args.tsig_keys.as_deref(), args.require_tsig)?;
     let api_config = args.api.api_config(&pools)?;
     // Zero-config: with no URLs, start our own servers under the data dir.
     let mut dev = None;
@@ -124,7 +126,7 @@ async fn run_all(args: nsplane::config::AllArgs) -> anyhow::Result<()> {
     {
         let (shared, shutdown, pools) = (shared.clone(), shutdown.clone(), pools.clone());
         tasks.push(tokio::spawn(async move {
-            roles::run_mdns(&shared, pools, udp, tcp, shutdown).await
+            roles::run_mdns(&shared, pools, tsig, udp, tcp, shutdown).await
         }));
     }
     {

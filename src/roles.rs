@@ -108,12 +108,23 @@ pub fn shutdown_on_signals() -> watch::Receiver<bool> {
 pub async fn run_mdns(
     shared: &Shared,
     pools: Arc<nsplane_dataplane::Pools>,
+    tsig: MdnsTsig,
     udp: tokio::net::UdpSocket,
     tcp: tokio::net::TcpListener,
     shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
-    let mdns = nsplane_dataplane::Mdns::new(nsplane_dataplane::ZoneSource::new(shared.pool.clone()), pools);
+    let source = nsplane_dataplane::ZoneSource::new(shared.pool.clone());
+    let mdns = nsplane_dataplane::Mdns::new(source, pools, tsig.keys, tsig.required);
     nsplane_dataplane::mdns::run(mdns, udp, tcp, shutdown).await
+}
+
+/// mdns's TSIG settings.
+#[derive(Debug, Clone, Default)]
+pub struct MdnsTsig {
+    /// The keys.
+    pub keys: nsplane_dataplane::tsig::Keys,
+    /// Refuse unsigned transfers.
+    pub required: bool,
 }
 
 /// Binds mdns's UDP socket and TCP listener on one address (port 0: the same free port for both).

@@ -318,3 +318,83 @@ async fn a_burst_of_a_thousand_changes_leaves_every_secondary_equal_to_mdns() {
     }
     node.node.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_tsig_required_pool_serves_only_signed_transfers() {
+    let ns = namespace().await;
+    let mdns = nsplane::roles::bind_mdns("127.0.0.1:0".parse().expect("addr"))
+        .await
+        .expect("mdns");
+    let mdns_addr = mdns.0.local_addr().expect("addr");
+    let pool_id = nsplane_schema::ids::DEFAULT_POOL_ID.0;
+    let keys_yaml = format!(
+        "- name: pool-key.\n  algorithm: hmac-sha256\n  secret: c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0IQ==\n  scope: POOL\n  resource_id: {pool_id}\n\
+         - name: big-key.\n  algorithm: hmac-sha512\n  secret: YW5vdGhlci1zZWNyZXQtZm9yLXNoYTUxMi1rZXlzIQ==\n  scope: POOL\n  resource_id: {pool_id}\n\
+         - name: other-pool-key.\n  algorithm: hmac-sha256\n  secret: b3RoZXItcG9vbC1zZWNyZXQtb3RoZXItcG9vbCE=\n  scope: POOL\n  resource_id: 00000000-0000-0000-0000-000000000001\n"
+    );
+    let keys = nsplane_dataplane::tsig::Keys::parse(&keys_yaml).expect("keys");
+    let tsig = nsplane::roles::MdnsTsig { keys, required: true };
+    // The pool's only name server is mdns itself (signed queries are not needed for SOA polls).
+    let pools = format!(
+        "- name: default\n  ns_records:\n    - hostname: ns1.example.net.\n      priority: 1\n  nameservers:\n    - host: 127.0.0.1\n      port: {}\n",
+        mdns_addr.port()
+    );
+    let node = FullNode::start_with_tsig(&ns, mdns, &pools, tsig).await;
+    let http = http();
+    let zone_id = create_zone(&http, &node.node.base, "signed.example.org.").await;
+    let zone_url = format!("{}/v2/zones/{zone_id}", node.node.base);
+    eventually("zone ACTIVE", WAIT, || async {
+        get(&http, &zone_url).await.1["status"] == "ACTIVE"
+    })
+    .await;
+    let signer = |name: &str, alg: &str, secret: &str| {
+        let yaml = format!(
+            "- name: {name}\n  algorithm: {alg}\n  secret: {secret}\n  scope: POOL\n  resource_id: {pool_id}\n"
+        );
+        nsplane_dataplane::tsig::Key::new(
+            &serde_yaml::from_str::<Vec<nsplane_dataplane::tsig::KeyConfig>>(&yaml).expect("yaml")[0],
+        )
+        .expect("key")
+    };
+    let zone = "signed.example.org.";
+    let t = Duration::from_secs(5);
+    // Unsigned: refused.
+    let unsigned = client::axfr(node.mdns, zone, t).await;
+    assert!(
+        unsigned.is_err_and(|e| e.to_string().contains("REFUSED") || format!("{e:#}").contains("Refused")),
+        "unsigned AXFR must be refused"
+    );
+    // Signed with the pool's keys (sha256 and sha512): the whole zone, every message verified.
+    for (name, alg, secret) in [
+        ("pool-key.", "hmac-sha256", "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0IQ=="),
+        (
+            "big-key.",
+            "hmac-sha512",
+            "YW5vdGhlci1zZWNyZXQtZm9yLXNoYTUxMi1rZXlzIQ==",
+        ),
+    ] {
+        let key = signer(name, alg, secret);
+        let records = client::axfr_signed(node.mdns, zone, Some(key.signer()), t)
+            .await
+            .expect("signed AXFR");
+        assert!(records.len() >= 3, "SOA, NS, SOA: {records:?}");
+    }
+    // A wrong secret, an unknown key, and a key of another pool: nothing.
+    let wrong_secret = signer("pool-key.", "hmac-sha256", "d3Jvbmctc2VjcmV0LXdyb25nLXNlY3JldCE=");
+    assert!(client::axfr_signed(node.mdns, zone, Some(wrong_secret.signer()), t)
+        .await
+        .is_err());
+    let unknown = signer("nobody.", "hmac-sha256", "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0IQ==");
+    assert!(client::axfr_signed(node.mdns, zone, Some(unknown.signer()), t)
+        .await
+        .is_err());
+    let other_pool = signer(
+        "other-pool-key.",
+        "hmac-sha256",
+        "b3RoZXItcG9vbC1zZWNyZXQtb3RoZXItcG9vbCE=",
+    );
+    assert!(client::axfr_signed(node.mdns, zone, Some(other_pool.signer()), t)
+        .await
+        .is_err());
+    node.node.stop().await;
+}

@@ -113,10 +113,29 @@ mod tests {
 /// A full zone transfer over TCP: every record of every message, the leading and trailing SOA included.
 /// Reads all messages itself (hickory-net's client drops messages of long transfers).
 pub async fn axfr(addr: SocketAddr, zone: &str, timeout: Duration) -> anyhow::Result<Vec<hickory_proto::rr::Record>> {
+    axfr_signed(addr, zone, None, timeout).await
+}
+
+/// [`axfr`], TSIG-signed with `signer` when given; every message of the answer must then verify.
+pub async fn axfr_signed(
+    addr: SocketAddr,
+    zone: &str,
+    signer: Option<&hickory_proto::rr::TSigner>,
+    timeout: Duration,
+) -> anyhow::Result<Vec<hickory_proto::rr::Record>> {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     tokio::time::timeout(timeout, async {
         let mut message = Message::new(rand::random(), MessageType::Query, OpCode::Query);
         message.add_query(Query::query(name(zone)?, RecordType::AXFR));
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_secs();
+        let mut verifier = match signer {
+            Some(signer) => message
+                .finalize(signer, now)
+                .map_err(|e| anyhow::anyhow!("failed to sign: {e}"))?,
+            None => None,
+        };
         let wire = message.to_vec()?;
         let mut tcp = tokio::net::TcpStream::connect(addr)
             .await
@@ -129,7 +148,13 @@ pub async fn axfr(addr: SocketAddr, zone: &str, timeout: Duration) -> anyhow::Re
             let len = usize::from(tcp.read_u16().await?);
             let mut buf = vec![0u8; len];
             tcp.read_exact(&mut buf).await?;
-            let reply = Message::from_vec(&buf)?;
+            let reply = match verifier.as_mut() {
+                Some(verifier) => verifier
+                    .verify(&buf)
+                    .map_err(|e| anyhow::anyhow!("TSIG verification failed: {e}"))?
+                    .into_message(),
+                None => Message::from_vec(&buf)?,
+            };
             anyhow::ensure!(
                 reply.metadata.response_code == ResponseCode::NoError,
                 "AXFR answered {}",

@@ -8,6 +8,7 @@ pub mod backends;
 pub mod client;
 pub mod mdns;
 pub mod pools;
+pub mod tsig;
 pub mod worker;
 pub mod zonedata;
 

@@ -2,6 +2,10 @@
 //! AXFR and IXFR (RFC 1995, from the journal, falling back to a full transfer when the journal does not
 //! reach the client's serial), and each pool's catalog zone. Transfers are streamed as many messages,
 //! each taken from one consistent snapshot of one serial. Zones it does not serve get REFUSED.
+//!
+//! TSIG with Designate's scoping: a POOL key sees its pool's zones, a ZONE key its zone, unsigned
+//! requests only the default pool's; with `require_tsig`, unsigned transfers are refused. Responses to
+//! signed requests are signed, every message of a transfer included.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,14 +15,18 @@ use hickory_server::net::runtime::Time;
 use hickory_server::net::xfer::Protocol;
 use hickory_server::proto::op::{Edns, Header, HeaderCounts, Metadata, OpCode, ResponseCode};
 use hickory_server::proto::rr::{Name, RData, Record, RecordType};
+use hickory_server::proto::serialize::binary::BinEncoder;
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
 use hickory_server::zone_handler::MessageResponseBuilder;
 use hickory_server::Server;
+use nsplane_schema::ids::DEFAULT_POOL_ID;
 use tokio::sync::watch;
 use tracing::{debug, info, warn};
+use uuid::Uuid;
 
 use crate::pools::Pools;
-use crate::zonedata::{catalog_snapshot, parse_lines, Snapshot, ZoneSource};
+use crate::tsig::{self, Auth, Chain, Keys};
+use crate::zonedata::{catalog_snapshot, parse_lines, Snapshot, ZoneHead, ZoneSource};
 
 /// Records per transfer message: well under 64 KiB even with long TXT data.
 const RECORDS_PER_MESSAGE: usize = 200;
@@ -29,6 +37,70 @@ const TCP_QUEUE_MESSAGES: usize = 4096;
 pub struct Mdns {
     source: ZoneSource,
     pools: Arc<Pools>,
+    keys: Keys,
+    require_tsig: bool,
+}
+
+/// One request's response side: where messages go, and the TSIG chain that signs them.
+struct Reply<'a, R> {
+    request: &'a Request,
+    response: &'a mut R,
+    tsig: Option<Chain>,
+    now: u64,
+}
+
+impl<R: ResponseHandler> Reply<'_, R> {
+    async fn send(
+        &mut self,
+        code: ResponseCode,
+        answers: &[&Record],
+        authorities: &[&Record],
+    ) -> anyhow::Result<ResponseInfo> {
+        let request = self.request;
+        let mut metadata = Metadata::response_from_request(&request.metadata);
+        metadata.authoritative = !matches!(code, ResponseCode::Refused | ResponseCode::NotAuth);
+        metadata.response_code = code;
+        metadata.recursion_available = false;
+        // Mirror the client's EDNS, or UDP answers would be cut at 512 bytes.
+        let edns = request.edns.as_ref().map(|e| {
+            let mut edns = Edns::new();
+            edns.set_max_payload(e.max_payload().max(512));
+            edns
+        });
+        let build = || {
+            MessageResponseBuilder::new(&request.queries, edns.as_ref()).build(
+                metadata,
+                answers.iter().copied(),
+                authorities.iter().copied(),
+                [],
+                [],
+            )
+        };
+        let mut message = build();
+        if let Some(chain) = self.tsig.as_mut() {
+            let mut unsigned = Vec::new();
+            let mut encoder = BinEncoder::new(&mut unsigned);
+            if request.protocol() == Protocol::Udp {
+                encoder.set_max_size(edns.as_ref().map_or(512, |e| e.max_payload()));
+            }
+            build()
+                .destructive_emit(&mut encoder)
+                .context("failed to encode a response")?;
+            message.set_signature(chain.sign(&unsigned, self.now)?);
+        }
+        self.response
+            .send_response(message)
+            .await
+            .context("failed to send a response")
+    }
+
+    /// Whether the request may see a zone of `pool_id`.
+    fn allowed(&self, pool_id: Uuid, zone_id: Uuid) -> bool {
+        match &self.tsig {
+            Some(chain) => chain.key().allows(pool_id, zone_id),
+            None => pool_id == DEFAULT_POOL_ID.0,
+        }
+    }
 }
 
 fn response_info(request: &Request, code: ResponseCode) -> ResponseInfo {
@@ -42,78 +114,61 @@ fn response_info(request: &Request, code: ResponseCode) -> ResponseInfo {
 
 impl Mdns {
     /// A handler over the read models.
-    pub fn new(source: ZoneSource, pools: Arc<Pools>) -> Self {
-        Self { source, pools }
+    pub fn new(source: ZoneSource, pools: Arc<Pools>, keys: Keys, require_tsig: bool) -> Self {
+        Self {
+            source,
+            pools,
+            keys,
+            require_tsig,
+        }
     }
 
-    async fn send<R: ResponseHandler>(
-        request: &Request,
-        response: &mut R,
-        code: ResponseCode,
-        answers: &[&Record],
-        authorities: &[&Record],
-    ) -> anyhow::Result<ResponseInfo> {
-        let mut metadata = Metadata::response_from_request(&request.metadata);
-        metadata.authoritative = code != ResponseCode::Refused;
-        metadata.response_code = code;
-        metadata.recursion_available = false;
-        // Mirror the client's EDNS, or UDP answers would be cut at 512 bytes.
-        let edns = request.edns.as_ref().map(|e| {
-            let mut edns = Edns::new();
-            edns.set_max_payload(e.max_payload().max(512));
-            edns
-        });
-        let builder = MessageResponseBuilder::new(&request.queries, edns.as_ref());
-        let message = builder.build(metadata, answers.iter().copied(), authorities.iter().copied(), [], []);
-        response
-            .send_response(message)
-            .await
-            .context("failed to send a response")
-    }
-
-    async fn answer<R: ResponseHandler>(&self, request: &Request, response: &mut R) -> anyhow::Result<ResponseInfo> {
+    async fn answer<R: ResponseHandler>(&self, reply: &mut Reply<'_, R>) -> anyhow::Result<ResponseInfo> {
+        let request = reply.request;
         if request.metadata.op_code != OpCode::Query {
             // mdns is nobody's secondary: NOTIFY and UPDATE are not for it.
-            return Self::send(request, response, ResponseCode::NotImp, &[], &[]).await;
+            return reply.send(ResponseCode::NotImp, &[], &[]).await;
         }
         let Some(query) = request.queries.queries().first() else {
-            return Self::send(request, response, ResponseCode::FormErr, &[], &[]).await;
+            return reply.send(ResponseCode::FormErr, &[], &[]).await;
         };
         let qname: Name = query.name().into();
         let qtype = query.query_type();
-        let snapshot = match self.catalog_for(&qname).await? {
+        let transfer = matches!(qtype, RecordType::AXFR | RecordType::IXFR);
+        if transfer && self.require_tsig && reply.tsig.is_none() {
+            debug!(%qname, "refused: unsigned transfer and TSIG is required");
+            return reply.send(ResponseCode::Refused, &[], &[]).await;
+        }
+        let snapshot = match self.catalog_for(&qname, reply).await? {
             Some(catalog) => Some(Arc::new(catalog)),
             None => match self.source.find_zone(&qname).await? {
-                Some(zone) => match qtype {
-                    RecordType::IXFR => return self.ixfr(request, response, &zone).await,
+                Some(zone) if reply.allowed(zone.pool_id, zone.id) => match qtype {
+                    RecordType::IXFR => return self.ixfr(reply, &zone).await,
                     // Serial checks are the most common query: answer them without loading the zone.
                     RecordType::SOA if qname.to_ascii().eq_ignore_ascii_case(&zone.name) => {
                         let soa = zone.soa_record(zone.serial)?;
-                        return Self::send(request, response, ResponseCode::NoError, &[&soa], &[]).await;
+                        return reply.send(ResponseCode::NoError, &[&soa], &[]).await;
                     }
                     _ => self.source.snapshot(zone.id).await?,
                 },
-                None => None,
+                _ => None,
             },
         };
         let Some(snapshot) = snapshot else {
-            debug!(%qname, "refused: not a zone this mdns serves");
-            return Self::send(request, response, ResponseCode::Refused, &[], &[]).await;
+            debug!(%qname, "refused: not a zone this mdns serves to this client");
+            return reply.send(ResponseCode::Refused, &[], &[]).await;
         };
-        match qtype {
-            RecordType::AXFR | RecordType::IXFR => {
-                if request.protocol() != Protocol::Tcp {
-                    return Self::send(request, response, ResponseCode::Refused, &[], &[]).await;
-                }
-                Self::axfr(request, response, &snapshot).await
+        if transfer {
+            if request.protocol() != Protocol::Tcp {
+                return reply.send(ResponseCode::Refused, &[], &[]).await;
             }
-            _ => Self::lookup(request, response, &snapshot, &qname, qtype).await,
+            return Self::axfr(reply, &snapshot).await;
         }
+        Self::lookup(reply, &snapshot, &qname, qtype).await
     }
 
     async fn lookup<R: ResponseHandler>(
-        request: &Request,
-        response: &mut R,
+        reply: &mut Reply<'_, R>,
         snapshot: &Snapshot,
         qname: &Name,
         qtype: RecordType,
@@ -121,58 +176,58 @@ impl Mdns {
         let mut qname = qname.clone();
         qname.set_fqdn(true);
         if !snapshot.origin.zone_of(&qname) {
-            return Self::send(request, response, ResponseCode::Refused, &[], &[]).await;
+            return reply.send(ResponseCode::Refused, &[], &[]).await;
         }
         if qtype == RecordType::SOA && qname == snapshot.origin {
-            return Self::send(request, response, ResponseCode::NoError, &[&snapshot.soa], &[]).await;
+            return reply.send(ResponseCode::NoError, &[&snapshot.soa], &[]).await;
         }
-        let key = (qname.clone(), qtype);
-        if let Some(records) = snapshot.rrsets.get(&key) {
+        if let Some(records) = snapshot.rrsets.get(&(qname.clone(), qtype)) {
             let answers: Vec<&Record> = records.iter().collect();
-            return Self::send(request, response, ResponseCode::NoError, &answers, &[]).await;
+            return reply.send(ResponseCode::NoError, &answers, &[]).await;
         }
         if qtype == RecordType::ANY {
             let answers: Vec<&Record> = snapshot.records().filter(|r| r.name == qname).collect();
             if !answers.is_empty() {
-                return Self::send(request, response, ResponseCode::NoError, &answers, &[]).await;
+                return reply.send(ResponseCode::NoError, &answers, &[]).await;
             }
         }
         if let Some(cname) = snapshot.rrsets.get(&(qname.clone(), RecordType::CNAME)) {
             let answers: Vec<&Record> = cname.iter().collect();
-            return Self::send(request, response, ResponseCode::NoError, &answers, &[]).await;
+            return reply.send(ResponseCode::NoError, &answers, &[]).await;
         }
         let code = if snapshot.names.contains(&qname) {
             ResponseCode::NoError
         } else {
             ResponseCode::NXDomain
         };
-        Self::send(request, response, code, &[], &[&snapshot.soa]).await
+        reply.send(code, &[], &[&snapshot.soa]).await
     }
 
-    /// A full transfer: SOA, every record, SOA, in as many messages as it takes.
-    async fn axfr<R: ResponseHandler>(
-        request: &Request,
-        response: &mut R,
-        snapshot: &Snapshot,
-    ) -> anyhow::Result<ResponseInfo> {
+    /// Sends `records` as a transfer: as many messages as it takes.
+    async fn stream<R: ResponseHandler>(reply: &mut Reply<'_, R>, records: &[&Record]) -> anyhow::Result<ResponseInfo> {
+        let mut info = None;
+        for chunk in records.chunks(RECORDS_PER_MESSAGE) {
+            info = Some(reply.send(ResponseCode::NoError, chunk, &[]).await?);
+        }
+        info.context("empty transfer")
+    }
+
+    /// A full transfer: SOA, every record, SOA.
+    async fn axfr<R: ResponseHandler>(reply: &mut Reply<'_, R>, snapshot: &Snapshot) -> anyhow::Result<ResponseInfo> {
         let all: Vec<&Record> = std::iter::once(&snapshot.soa)
             .chain(snapshot.records())
             .chain(std::iter::once(&snapshot.soa))
             .collect();
-        let mut info = None;
-        for chunk in all.chunks(RECORDS_PER_MESSAGE) {
-            info = Some(Self::send(request, response, ResponseCode::NoError, chunk, &[]).await?);
-        }
-        debug!(zone = %snapshot.origin, serial = snapshot.serial, records = all.len(), "AXFR sent");
-        info.context("empty transfer")
+        debug!(zone = %snapshot.origin, serial = snapshot.serial, records = all.len(), "AXFR");
+        Self::stream(reply, &all).await
     }
 
     async fn ixfr<R: ResponseHandler>(
         &self,
-        request: &Request,
-        response: &mut R,
-        zone: &crate::zonedata::ZoneHead,
+        reply: &mut Reply<'_, R>,
+        zone: &ZoneHead,
     ) -> anyhow::Result<ResponseInfo> {
+        let request = reply.request;
         // RFC 1995: the client's SOA is in the authority section.
         let client_serial = request.authorities.iter().find_map(|r| match &r.data {
             RData::SOA(soa) => Some(soa.serial),
@@ -181,58 +236,52 @@ impl Mdns {
         let origin = Name::from_ascii(&zone.name).context("bad zone name")?;
         let current = zone.soa_record(zone.serial)?;
         let steps = match client_serial {
-            Some(serial) if serial == zone.serial => {
-                // Up to date: the current SOA alone.
-                return Self::send(request, response, ResponseCode::NoError, &[&current], &[]).await;
-            }
+            // Up to date: the current SOA alone.
+            Some(serial) if serial == zone.serial => return reply.send(ResponseCode::NoError, &[&current], &[]).await,
             Some(serial) => self.source.journal(zone, serial).await?,
             None => None,
         };
         let Some(steps) = steps else {
-            // The journal does not reach the client's serial: a full transfer (RFC 1995 §4).
+            // The journal does not reach the client's serial: a full transfer (RFC 1995 §4); over UDP,
+            // the single current SOA tells the client to come back over TCP.
             if request.protocol() != Protocol::Tcp {
-                // Over UDP, the single current SOA tells the client to come back over TCP.
-                return Self::send(request, response, ResponseCode::NoError, &[&current], &[]).await;
+                return reply.send(ResponseCode::NoError, &[&current], &[]).await;
             }
             let snapshot = self.source.snapshot(zone.id).await?.context("zone vanished")?;
-            return Self::axfr(request, response, &snapshot).await;
+            return Self::axfr(reply, &snapshot).await;
         };
-        // Condensed sequence: SOA(new), then per step SOA(old), removed, SOA(new), added; then SOA(new).
+        // SOA(new), then per step SOA(old), removed, SOA(new), added; then SOA(new).
         let mut owned: Vec<Record> = Vec::new();
-        let mut layout: Vec<usize> = Vec::new();
         for step in &steps {
             for (lines, serial) in [(&step.removed, step.prev_serial), (&step.added, step.serial)] {
-                let mut text = zone.soa_line(serial);
-                text.push('\n');
-                let mut soa = parse_lines(&origin, &text)?;
-                owned.extend(soa.remove(&(origin.clone(), RecordType::SOA)).into_iter().flatten());
-                layout.push(1);
-                let records: Vec<Record> = parse_lines(&origin, lines)?.into_values().flatten().collect();
-                layout.push(records.len());
-                owned.extend(records);
+                owned.push(zone.soa_record(serial)?);
+                owned.extend(parse_lines(&origin, lines)?.into_values().flatten());
             }
         }
         let mut all: Vec<&Record> = vec![&current];
         all.extend(owned.iter());
         all.push(&current);
         if request.protocol() != Protocol::Tcp && all.len() > 64 {
-            return Self::send(request, response, ResponseCode::NoError, &[&current], &[]).await;
+            return reply.send(ResponseCode::NoError, &[&current], &[]).await;
         }
-        let mut info = None;
-        for chunk in all.chunks(RECORDS_PER_MESSAGE) {
-            info = Some(Self::send(request, response, ResponseCode::NoError, chunk, &[]).await?);
-        }
-        debug!(zone = %zone.name, steps = steps.len(), records = all.len(), "IXFR sent");
-        info.context("empty transfer")
+        debug!(zone = %zone.name, steps = steps.len(), records = all.len(), "IXFR");
+        Self::stream(reply, &all).await
     }
 
-    async fn catalog_for(&self, qname: &Name) -> anyhow::Result<Option<Snapshot>> {
+    async fn catalog_for<R>(&self, qname: &Name, reply: &Reply<'_, R>) -> anyhow::Result<Option<Snapshot>> {
         for (pool_id, pool) in self.pools.iter() {
             let Some(catalog) = &pool.catalog_zone else { continue };
             let origin = Name::from_ascii(&catalog.catalog_zone_fqdn).context("bad catalog name")?;
             let mut name = qname.clone();
             name.set_fqdn(true);
             if origin.zone_of(&name) {
+                let permitted = match &reply.tsig {
+                    Some(chain) => chain.key().scope == tsig::Scope::Pool && chain.key().resource_id == pool_id.0,
+                    None => pool_id == DEFAULT_POOL_ID,
+                };
+                if !permitted {
+                    return Ok(None);
+                }
                 let (serial, members) = self.source.catalog_members(pool_id.0).await?;
                 return Ok(Some(catalog_snapshot(
                     &catalog.catalog_zone_fqdn,
@@ -249,7 +298,44 @@ impl Mdns {
 #[async_trait::async_trait]
 impl RequestHandler for Mdns {
     async fn handle_request<R: ResponseHandler, T: Time>(&self, request: &Request, mut response: R) -> ResponseInfo {
-        match self.answer(request, &mut response).await {
+        let now = T::current_time();
+        let tsig = match tsig::verify(
+            &self.keys,
+            request.as_slice(),
+            request.metadata.id,
+            request.signature.as_deref(),
+            now,
+        ) {
+            Auth::Unsigned => None,
+            Auth::Signed(chain) => Some(chain),
+            Auth::Rejected(context) => {
+                // NOTAUTH, with the TSIG error (BADKEY, BADSIG, BADTIME) in a TSIG record.
+                warn!(src = %request.src(), "TSIG check failed; NOTAUTH");
+                let mut metadata = Metadata::response_from_request(&request.metadata);
+                metadata.response_code = ResponseCode::NotAuth;
+                let mut unsigned = Vec::new();
+                let encoded = MessageResponseBuilder::new(&request.queries, None)
+                    .build_no_records(metadata)
+                    .destructive_emit(&mut BinEncoder::new(&mut unsigned));
+                let mut message = MessageResponseBuilder::new(&request.queries, None).build_no_records(metadata);
+                if encoded.is_ok() {
+                    if let Ok(signature) = context.sign(&unsigned) {
+                        message.set_signature(signature);
+                    }
+                }
+                return response
+                    .send_response(message)
+                    .await
+                    .unwrap_or_else(|_| response_info(request, ResponseCode::NotAuth));
+            }
+        };
+        let mut reply = Reply {
+            request,
+            response: &mut response,
+            tsig,
+            now,
+        };
+        match self.answer(&mut reply).await {
             Ok(info) => info,
             Err(e) => {
                 warn!(error = format!("{e:#}"), "mdns failed to answer; SERVFAIL");

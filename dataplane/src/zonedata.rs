@@ -50,6 +50,8 @@ pub struct ZoneHead {
     pub serial: u32,
     /// Default TTL.
     pub ttl: u32,
+    /// The pool that serves it.
+    pub pool_id: Uuid,
     mname: String,
     email: String,
     timers: SoaTimers,
@@ -115,6 +117,7 @@ fn head(row: &tokio_postgres::Row) -> ZoneHead {
         name: row.get(1),
         serial: u32::try_from(row.get::<_, i64>(2)).unwrap_or(0),
         ttl: u32::try_from(row.get::<_, i32>(3)).unwrap_or(0),
+        pool_id: row.get(10),
         mname: row.get(4),
         email: row.get(5),
         timers: SoaTimers {
@@ -126,7 +129,7 @@ fn head(row: &tokio_postgres::Row) -> ZoneHead {
     }
 }
 
-const HEAD_COLUMNS: &str = "id, name, serial, ttl, mname, email, refresh, retry, expire, minimum";
+const HEAD_COLUMNS: &str = "id, name, serial, ttl, mname, email, refresh, retry, expire, minimum, pool_id";
 
 impl ZoneSource {
     /// A source over a PostgreSQL pool.

@@ -174,6 +174,15 @@ impl FullNode {
         mdns: (tokio::net::UdpSocket, tokio::net::TcpListener),
         pools_yaml: &str,
     ) -> FullNode {
+        Self::start_with_tsig(ns, mdns, pools_yaml, roles::MdnsTsig::default()).await
+    }
+
+    pub async fn start_with_tsig(
+        ns: &Namespace,
+        mdns: (tokio::net::UdpSocket, tokio::net::TcpListener),
+        pools_yaml: &str,
+        tsig: roles::MdnsTsig,
+    ) -> FullNode {
         let (udp, tcp) = mdns;
         let mdns_addr = udp.local_addr().expect("mdns addr");
         let pools = std::sync::Arc::new(nsplane_dataplane::Pools::parse(pools_yaml).expect("pools"));
@@ -203,7 +212,7 @@ impl FullNode {
         {
             let (shared, shutdown, pools) = (shared.clone(), shutdown.clone(), pools.clone());
             tasks.push(tokio::spawn(async move {
-                roles::run_mdns(&shared, pools, udp, tcp, shutdown).await
+                roles::run_mdns(&shared, pools, tsig, udp, tcp, shutdown).await
             }));
         }
         {

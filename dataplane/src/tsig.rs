@@ -1,0 +1,213 @@
+//! TSIG (RFC 8945) for mdns: keys with Designate's scoping (a POOL key sees its pool's zones, a ZONE key
+//! its zone), verification of signed requests, and signing of every message of a response, chaining
+//! each message's MAC to the previous one as multi-message transfers require.
+
+use std::path::Path;
+
+use anyhow::Context as _;
+use base64::Engine as _;
+use hickory_proto::rr::rdata::tsig::{make_tsig_record, TsigAlgorithm, TsigError, TSIG};
+use hickory_proto::rr::{Name, Record, TSigResponseContext, TSigner};
+use hickory_proto::serialize::binary::BinEncoder;
+use serde::Deserialize;
+use uuid::Uuid;
+
+/// What a key may see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum Scope {
+    /// Every zone of the pool `resource_id`.
+    #[serde(rename = "POOL")]
+    Pool,
+    /// The zone `resource_id`.
+    #[serde(rename = "ZONE")]
+    Zone,
+}
+
+/// A key as configured (Designate's tsigkey fields).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyConfig {
+    /// Key name (the TSIG owner name).
+    pub name: String,
+    /// `hmac-sha256`, `hmac-sha384` or `hmac-sha512`.
+    pub algorithm: String,
+    /// Base64 secret.
+    pub secret: String,
+    /// POOL or ZONE.
+    pub scope: Scope,
+    /// The pool or zone id.
+    pub resource_id: Uuid,
+}
+
+/// A usable key.
+#[derive(Clone)]
+pub struct Key {
+    /// Its scope.
+    pub scope: Scope,
+    /// Its pool or zone.
+    pub resource_id: Uuid,
+    signer: TSigner,
+}
+
+impl std::fmt::Debug for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The secret stays out of logs.
+        f.debug_struct("Key")
+            .field("name", self.signer.signer_name())
+            .field("scope", &self.scope)
+            .finish()
+    }
+}
+
+impl Key {
+    /// Builds a key.
+    pub fn new(config: &KeyConfig) -> anyhow::Result<Key> {
+        let algorithm = match config.algorithm.to_ascii_lowercase().as_str() {
+            "hmac-sha256" => TsigAlgorithm::HmacSha256,
+            "hmac-sha384" => TsigAlgorithm::HmacSha384,
+            "hmac-sha512" => TsigAlgorithm::HmacSha512,
+            other => anyhow::bail!(
+                "TSIG key {:?}: algorithm {other:?} is not supported (hmac-sha256, hmac-sha384, hmac-sha512)",
+                config.name
+            ),
+        };
+        let secret = base64::engine::general_purpose::STANDARD
+            .decode(config.secret.trim())
+            .with_context(|| format!("TSIG key {:?}: the secret is not base64", config.name))?;
+        let name = Name::from_ascii(&config.name).with_context(|| format!("bad TSIG key name {:?}", config.name))?;
+        let signer = TSigner::new(secret, algorithm, name, 300)
+            .map_err(|e| anyhow::anyhow!("TSIG key {:?}: {e}", config.name))?;
+        Ok(Key {
+            scope: config.scope,
+            resource_id: config.resource_id,
+            signer,
+        })
+    }
+
+    /// The signer (for clients and tests).
+    pub fn signer(&self) -> &TSigner {
+        &self.signer
+    }
+
+    /// Whether the key may see a zone of a pool.
+    pub fn allows(&self, pool_id: Uuid, zone_id: Uuid) -> bool {
+        match self.scope {
+            Scope::Pool => self.resource_id == pool_id,
+            Scope::Zone => self.resource_id == zone_id,
+        }
+    }
+}
+
+/// Every configured key.
+#[derive(Debug, Clone, Default)]
+pub struct Keys {
+    keys: Vec<Key>,
+}
+
+impl Keys {
+    /// Parses a YAML list of keys.
+    pub fn parse(yaml: &str) -> anyhow::Result<Keys> {
+        let configs: Vec<KeyConfig> = serde_yaml::from_str(yaml).context("TSIG keys file is not a list of keys")?;
+        Ok(Keys {
+            keys: configs.iter().map(Key::new).collect::<anyhow::Result<_>>()?,
+        })
+    }
+
+    /// Reads a YAML file of keys.
+    pub fn load(path: &Path) -> anyhow::Result<Keys> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("failed to read {}", path.display()))?;
+        Keys::parse(&text).with_context(|| format!("in {}", path.display()))
+    }
+
+    fn find(&self, name: &Name, algorithm: &TsigAlgorithm) -> Option<&Key> {
+        self.keys
+            .iter()
+            .find(|k| k.signer.signer_name() == name && k.signer.algorithm() == algorithm)
+    }
+}
+
+/// The signing state of one signed request's response messages.
+pub struct Chain {
+    key: Key,
+    previous_mac: Vec<u8>,
+    first: bool,
+    original_id: u16,
+}
+
+impl Chain {
+    /// The key that signed the request.
+    pub fn key(&self) -> &Key {
+        &self.key
+    }
+
+    /// Signs one response message, given its encoding without TSIG.
+    pub fn sign(&mut self, unsigned: &[u8], now: u64) -> anyhow::Result<Box<Record<TSIG>>> {
+        let signer = &self.key.signer;
+        let stub = TSIG::new(
+            signer.algorithm().clone(),
+            now,
+            signer.fudge(),
+            vec![],
+            self.original_id,
+            None,
+            vec![],
+        );
+        let mut tbs = u16::try_from(self.previous_mac.len())?.to_be_bytes().to_vec();
+        tbs.extend_from_slice(&self.previous_mac);
+        tbs.extend_from_slice(unsigned);
+        if self.first {
+            let mut variables = Vec::new();
+            stub.emit_tsig_for_mac(&mut BinEncoder::new(&mut variables), signer.signer_name())
+                .context("failed to encode TSIG variables")?;
+            tbs.extend_from_slice(&variables);
+        } else {
+            // Later messages of a transfer cover only the timers (RFC 8945 §5.3.1).
+            tbs.extend_from_slice(&u16::try_from((now >> 32) & 0xffff)?.to_be_bytes());
+            tbs.extend_from_slice(&u32::try_from(now & 0xffff_ffff)?.to_be_bytes());
+            tbs.extend_from_slice(&signer.fudge().to_be_bytes());
+        }
+        let mac = signer.sign(&tbs).map_err(|e| anyhow::anyhow!("failed to sign: {e}"))?;
+        self.previous_mac = mac.clone();
+        self.first = false;
+        Ok(Box::new(make_tsig_record(
+            signer.signer_name().clone(),
+            stub.set_mac(mac),
+        )))
+    }
+}
+
+/// How a request authenticated.
+pub enum Auth {
+    /// No TSIG.
+    Unsigned,
+    /// A valid signature: responses are signed with the same key.
+    Signed(Chain),
+    /// A bad signature, unknown key or stale time: NOTAUTH with this TSIG error.
+    Rejected(TSigResponseContext),
+}
+
+/// Verifies the request's TSIG, if any (hickory moves it to `signature` but never checks it).
+pub fn verify(keys: &Keys, raw: &[u8], id: u16, signature: Option<&Record<TSIG>>, now: u64) -> Auth {
+    let Some(signature) = signature else {
+        return Auth::Unsigned;
+    };
+    let Some(key) = keys.find(&signature.name, &signature.data.algorithm) else {
+        return Auth::Rejected(TSigResponseContext::unknown_key(id, now, signature.name.clone()));
+    };
+    match key.signer.verify_message_byte(raw, None, true) {
+        Err(_) => Auth::Rejected(TSigResponseContext::bad_signature(id, now, key.signer.clone())),
+        Ok((mac, _, window)) if !window.contains(&now) => Auth::Rejected(TSigResponseContext::new(
+            id,
+            now,
+            key.signer.clone(),
+            mac,
+            Some(TsigError::BadTime),
+        )),
+        Ok((mac, _, _)) => Auth::Signed(Chain {
+            key: key.clone(),
+            previous_mac: mac,
+            first: true,
+            original_id: signature.data.oid,
+        }),
+    }
+}
