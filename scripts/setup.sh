@@ -15,7 +15,7 @@ as_root() {
 # it is refused), BIND 9 / Knot / PowerDNS as real secondaries in tests, dig for the demo, python3-venv
 # for the pinned tools, util-linux for runuser/setsid, curl for the demo.
 missing=()
-for pkg in postgresql nats-server bind9 bind9-utils bind9-dnsutils knot knot-dnsutils pdns-server \
+for pkg in postgresql nats-server bind9 bind9-utils bind9-dnsutils knot knot-dnsutils pdns-server pdns-backend-sqlite3 sqlite3 \
            python3-venv util-linux curl ca-certificates; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done

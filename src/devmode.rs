@@ -486,3 +486,75 @@ impl Drop for LocalKnot {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+/// A PowerDNS secondary that this process started, with its HTTP API on, backed by SQLite: zones are
+/// created in it through the API (the `pdns4` backend), then transferred from our mdns.
+pub struct LocalPdns {
+    /// Its DNS port on 127.0.0.1.
+    pub port: u16,
+    /// Its HTTP API base URL.
+    pub api_endpoint: String,
+    /// Its API key.
+    pub api_key: String,
+    /// Its directory.
+    pub dir: PathBuf,
+    child: Child,
+}
+
+impl LocalPdns {
+    /// Starts PowerDNS with an empty SQLite database.
+    pub fn start() -> anyhow::Result<LocalPdns> {
+        let dir = std::env::temp_dir().join(format!("nsplane-pdns-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir)?;
+        let (port, web_port) = (free_port()?, free_port()?);
+        let db = dir.join("pdns.sqlite3");
+        let schema = std::fs::read_to_string("/usr/share/doc/pdns-backend-sqlite3/schema.sqlite3.sql")
+            .context("PowerDNS's SQLite schema is missing (apt-get install pdns-backend-sqlite3)")?;
+        let status = Command::new("sqlite3")
+            .arg(&db)
+            .arg(schema)
+            .status()
+            .context("failed to run sqlite3 (apt-get install sqlite3)")?;
+        anyhow::ensure!(status.success(), "sqlite3 could not create PowerDNS's database");
+        let api_key = uuid::Uuid::new_v4().simple().to_string();
+        let conf = format!(
+            "launch=gsqlite3\ngsqlite3-database={db}\nlocal-address=127.0.0.1\nlocal-port={port}\nsecondary=yes\n\
+             api=yes\napi-key={api_key}\nwebserver=yes\nwebserver-address=127.0.0.1\nwebserver-port={web_port}\n\
+             webserver-allow-from=127.0.0.0/8\nsocket-dir={d}\nguardian=no\ndaemon=no\ndisable-syslog=yes\n\
+             allow-notify-from=127.0.0.0/8\nxfr-cycle-interval=5\nloglevel=5\n",
+            db = db.display(),
+            d = dir.display()
+        );
+        std::fs::write(dir.join("pdns.conf"), conf)?;
+        let child = Command::new("pdns_server")
+            .arg(format!("--config-dir={}", dir.display()))
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(dir.join("stdout.log"))?)
+            .stderr(std::fs::File::create(dir.join("stderr.log"))?)
+            .spawn()
+            .context("failed to start pdns_server (apt-get install pdns-server)")?;
+        wait_for_port(port, Duration::from_secs(20), "pdns_server")
+            .and_then(|()| wait_for_port(web_port, Duration::from_secs(20), "the PowerDNS API"))
+            .with_context(|| std::fs::read_to_string(dir.join("stderr.log")).unwrap_or_default())?;
+        Ok(LocalPdns {
+            port,
+            api_endpoint: format!("http://127.0.0.1:{web_port}"),
+            api_key,
+            dir,
+            child,
+        })
+    }
+
+    /// Its DNS address.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        std::net::SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+}
+
+impl Drop for LocalPdns {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

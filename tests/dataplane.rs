@@ -398,3 +398,59 @@ async fn a_tsig_required_pool_serves_only_signed_transfers() {
         .is_err());
     node.node.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn powerdns_gets_its_zones_through_its_http_api() {
+    let ns = namespace().await;
+    let mdns = nsplane::roles::bind_mdns("127.0.0.1:0".parse().expect("addr"))
+        .await
+        .expect("mdns");
+    let mdns_port = mdns.0.local_addr().expect("addr").port();
+    let pdns = support::secondaries::pdns();
+    let pools = format!(
+        "- name: default\n  ns_records:\n    - hostname: ns1.example.net.\n      priority: 1\n  nameservers:\n    - host: 127.0.0.1\n      port: {p}\n  \
+         targets:\n    - type: pdns4\n      masters:\n        - host: 127.0.0.1\n          port: {mdns_port}\n      options:\n        host: 127.0.0.1\n        port: {p}\n        \
+         api_endpoint: {api}\n        api_token: {key}\n",
+        p = pdns.port,
+        api = pdns.api_endpoint,
+        key = pdns.api_key
+    );
+    let node = FullNode::start(&ns, mdns, &pools).await;
+    let http = http();
+    let base = node.node.base.clone();
+    let zone_id = create_zone(&http, &base, "powered.example.org.").await;
+    let zone_url = format!("{base}/v2/zones/{zone_id}");
+    eventually("zone ACTIVE", WAIT, || async {
+        get(&http, &zone_url).await.1["status"] == "ACTIVE"
+    })
+    .await;
+    let (status, _) = post(
+        &http,
+        &format!("{zone_url}/recordsets"),
+        json!({"name": "www.powered.example.org.", "type": "A", "records": ["192.0.2.53"]}),
+    )
+    .await;
+    assert_eq!(status, 202);
+    eventually("PowerDNS serves the record set", WAIT, || async {
+        a_records(pdns.addr(), "www.powered.example.org.").await == Some(vec!["192.0.2.53".to_owned()])
+    })
+    .await;
+    eventually("zone ACTIVE after the change", WAIT, || async {
+        get(&http, &zone_url).await.1["status"] == "ACTIVE"
+    })
+    .await;
+    let response = http.delete(&zone_url).send().await.expect("delete");
+    assert_eq!(response.status().as_u16(), 202);
+    eventually("PowerDNS no longer serves the zone", WAIT, || async {
+        !matches!(
+            client::soa(pdns.addr(), "powered.example.org.", QUERY).await,
+            Ok(SoaAnswer::Serial(_))
+        )
+    })
+    .await;
+    eventually("zone gone from the API", WAIT, || async {
+        get(&http, &zone_url).await.0 == 404
+    })
+    .await;
+    node.node.stop().await;
+}

@@ -17,7 +17,8 @@ pub async fn ensure(pool: &Pool, zone: &ZoneRow, deleting: bool, timeout: Durati
         let result = match target.kind.as_str() {
             "bind9" if deleting => rndc_delzone(target, zone, timeout).await,
             "bind9" => rndc_addzone(target, zone, timeout).await,
-            "pdns4" => Err(anyhow::anyhow!("the pdns4 backend is not implemented yet")),
+            "pdns4" if deleting => pdns_delete(target, zone, timeout).await,
+            "pdns4" => pdns_create(target, zone, timeout).await,
             _ => Ok(()),
         };
         if let Err(e) = result {
@@ -90,4 +91,66 @@ async fn rndc_delzone(target: &Target, zone: &ZoneRow, timeout: Duration) -> any
         return Ok(());
     }
     anyhow::bail!("rndc delzone failed: {}", text.trim())
+}
+
+fn pdns(target: &Target, timeout: Duration) -> anyhow::Result<(reqwest::Client, String, String)> {
+    let endpoint = target
+        .option("api_endpoint")
+        .ok_or_else(|| anyhow::anyhow!("pdns4 target has no options.api_endpoint"))?;
+    let token = target.option("api_token").unwrap_or_default();
+    let client = reqwest::Client::builder()
+        .timeout(timeout.max(Duration::from_secs(5)))
+        .build()?;
+    Ok((client, endpoint.trim_end_matches('/').to_owned(), token))
+}
+
+/// PowerDNS HTTP API: create the zone as a secondary of mdns unless it exists.
+async fn pdns_create(target: &Target, zone: &ZoneRow, timeout: Duration) -> anyhow::Result<()> {
+    let (client, endpoint, token) = pdns(target, timeout)?;
+    let url = format!("{endpoint}/api/v1/servers/localhost/zones/{}", zone.name);
+    let existing = client.get(&url).header("X-API-Key", &token).send().await?;
+    if existing.status().is_success() {
+        return Ok(());
+    }
+    let masters: Vec<String> = target
+        .masters
+        .iter()
+        .map(|m| {
+            if m.host.contains(':') {
+                format!("[{}]:{}", m.host, m.port)
+            } else {
+                format!("{}:{}", m.host, m.port)
+            }
+        })
+        .collect();
+    anyhow::ensure!(!masters.is_empty(), "pdns4 target has no masters");
+    let body = serde_json::json!({"name": zone.name, "kind": "Slave", "masters": masters});
+    let created = client
+        .post(format!("{endpoint}/api/v1/servers/localhost/zones"))
+        .header("X-API-Key", &token)
+        .json(&body)
+        .send()
+        .await?;
+    let status = created.status();
+    if status.is_success() || status.as_u16() == 409 {
+        debug!(zone = %zone.name, "PowerDNS zone created");
+        return Ok(());
+    }
+    anyhow::bail!(
+        "PowerDNS refused to create {}: {status} {}",
+        zone.name,
+        created.text().await.unwrap_or_default()
+    )
+}
+
+/// PowerDNS HTTP API: delete the zone if it exists.
+async fn pdns_delete(target: &Target, zone: &ZoneRow, timeout: Duration) -> anyhow::Result<()> {
+    let (client, endpoint, token) = pdns(target, timeout)?;
+    let url = format!("{endpoint}/api/v1/servers/localhost/zones/{}", zone.name);
+    let deleted = client.delete(&url).header("X-API-Key", &token).send().await?;
+    let status = deleted.status();
+    if status.is_success() || status.as_u16() == 404 || status.as_u16() == 422 {
+        return Ok(());
+    }
+    anyhow::bail!("PowerDNS refused to delete {}: {status}", zone.name)
 }

@@ -1,7 +1,7 @@
 //! Real secondaries for data-plane tests (started by `nsplane::devmode`).
 #![allow(dead_code, unreachable_pub)]
 
-pub use nsplane::devmode::{LocalBind, LocalKnot};
+pub use nsplane::devmode::{LocalBind, LocalKnot, LocalPdns};
 
 /// A BIND secondary of `catalog`, served by mdns at `mdns_port`.
 pub fn bind(mdns_port: u16, catalog: &str) -> LocalBind {
@@ -11,4 +11,9 @@ pub fn bind(mdns_port: u16, catalog: &str) -> LocalBind {
 /// A Knot secondary of `catalog`, served by mdns at `mdns_port`.
 pub fn knot(mdns_port: u16, catalog: &str) -> LocalKnot {
     LocalKnot::start(mdns_port, catalog).expect("start knotd")
+}
+
+/// A PowerDNS secondary with its HTTP API.
+pub fn pdns() -> LocalPdns {
+    LocalPdns::start().expect("start pdns_server")
 }
