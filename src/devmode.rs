@@ -338,6 +338,8 @@ pub struct LocalBind {
     /// Its directory (config, logs).
     pub dir: PathBuf,
     child: Child,
+    /// Control channel port and key file, when started for `rndc`.
+    pub rndc: Option<(u16, PathBuf)>,
 }
 
 impl LocalBind {
@@ -377,7 +379,56 @@ zone "{catalog}" {{ type secondary; primaries {{ 127.0.0.1 port {mdns_port}; }};
         );
         std::fs::write(dir.join("named.conf"), conf)?;
         let child = Self::spawn(&dir, port)?;
-        Ok(LocalBind { port, dir, child })
+        Ok(LocalBind {
+            port,
+            dir,
+            child,
+            rndc: None,
+        })
+    }
+
+    /// A BIND server managed with `rndc` (the `bind9` backend): no catalog, a control channel on a free
+    /// port with its own key, zones added and removed by `rndc addzone`/`delzone`.
+    pub fn start_rndc() -> anyhow::Result<LocalBind> {
+        let dir = std::env::temp_dir().join(format!("nsplane-bind-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir)?;
+        let (port, rndc_port) = (free_port()?, free_port()?);
+        let secret = "bnNwbGFuZS1ybmRjLXRlc3Qta2V5LW5zcGxhbmUtcm5kYw==";
+        let key = format!("key \"rndc-key\" {{ algorithm hmac-sha256; secret \"{secret}\"; }};\n");
+        std::fs::write(dir.join("rndc.key"), &key)?;
+        let conf = format!(
+            r#"options {{
+  directory "{dir}";
+  listen-on port {port} {{ 127.0.0.1; }};
+  listen-on-v6 {{ none; }};
+  pid-file "{dir}/named.pid";
+  allow-new-zones yes;
+  recursion no;
+  dnssec-validation no;
+  notify no;
+  serial-query-rate 1000;
+  allow-query {{ any; }};
+  allow-notify {{ any; }};
+}};
+logging {{
+  channel everything {{ file "{dir}/named.log"; severity info; print-time yes; print-category yes; }};
+  category default {{ everything; }};
+}};
+{key}
+controls {{ inet 127.0.0.1 port {rndc_port} allow {{ 127.0.0.1; }} keys {{ "rndc-key"; }}; }};
+"#,
+            dir = dir.display()
+        );
+        std::fs::write(dir.join("named.conf"), conf)?;
+        let child = Self::spawn(&dir, port)?;
+        wait_for_port(rndc_port, Duration::from_secs(20), "named's control channel")?;
+        let key_file = dir.join("rndc.key");
+        Ok(LocalBind {
+            port,
+            dir,
+            child,
+            rndc: Some((rndc_port, key_file)),
+        })
     }
 
     fn spawn(dir: &Path, port: u16) -> anyhow::Result<Child> {

@@ -454,3 +454,60 @@ async fn powerdns_gets_its_zones_through_its_http_api() {
     .await;
     node.node.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn bind_managed_with_rndc_gets_zones_added_and_removed() {
+    let ns = namespace().await;
+    let mdns = nsplane::roles::bind_mdns("127.0.0.1:0".parse().expect("addr"))
+        .await
+        .expect("mdns");
+    let mdns_port = mdns.0.local_addr().expect("addr").port();
+    let bind = support::secondaries::bind_rndc();
+    let (rndc_port, key_file) = bind.rndc.clone().expect("control channel");
+    let pools = format!(
+        "- name: default\n  ns_records:\n    - hostname: ns1.example.net.\n      priority: 1\n  nameservers:\n    - host: 127.0.0.1\n      port: {p}\n  \
+         targets:\n    - type: bind9\n      masters:\n        - host: 127.0.0.1\n          port: {mdns_port}\n      options:\n        host: 127.0.0.1\n        port: {p}\n        \
+         rndc_host: 127.0.0.1\n        rndc_port: {rndc_port}\n        rndc_key_file: {key}\n",
+        p = bind.port,
+        key = key_file.display()
+    );
+    let node = FullNode::start(&ns, mdns, &pools).await;
+    let http = http();
+    let base = node.node.base.clone();
+    let zone_id = create_zone(&http, &base, "rndc.example.org.").await;
+    let zone_url = format!("{base}/v2/zones/{zone_id}");
+    eventually("zone ACTIVE", WAIT, || async {
+        get(&http, &zone_url).await.1["status"] == "ACTIVE"
+    })
+    .await;
+    assert!(
+        bind.log().contains("added zone rndc.example.org"),
+        "rndc addzone reached BIND:\n{}",
+        bind.log()
+    );
+    let (status, _) = post(
+        &http,
+        &format!("{zone_url}/recordsets"),
+        json!({"name": "www.rndc.example.org.", "type": "A", "records": ["192.0.2.88"]}),
+    )
+    .await;
+    assert_eq!(status, 202);
+    eventually("BIND serves the record set", WAIT, || async {
+        a_records(bind.addr(), "www.rndc.example.org.").await == Some(vec!["192.0.2.88".to_owned()])
+    })
+    .await;
+    let response = http.delete(&zone_url).send().await.expect("delete");
+    assert_eq!(response.status().as_u16(), 202);
+    eventually("BIND no longer serves the zone", WAIT, || async {
+        !matches!(
+            client::soa(bind.addr(), "rndc.example.org.", QUERY).await,
+            Ok(SoaAnswer::Serial(_))
+        )
+    })
+    .await;
+    eventually("zone gone from the API", WAIT, || async {
+        get(&http, &zone_url).await.0 == 404
+    })
+    .await;
+    node.node.stop().await;
+}

@@ -17,3 +17,8 @@ pub fn knot(mdns_port: u16, catalog: &str) -> LocalKnot {
 pub fn pdns() -> LocalPdns {
     LocalPdns::start().expect("start pdns_server")
 }
+
+/// A BIND server managed through rndc (the bind9 backend).
+pub fn bind_rndc() -> LocalBind {
+    LocalBind::start_rndc().expect("start named with a control channel")
+}
