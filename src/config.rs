@@ -45,6 +45,8 @@ pub enum Command {
     All(AllArgs),
     /// Starts `nsplane all` with its own NATS and PostgreSQL and measures the write path.
     Bench(crate::bench::BenchArgs),
+    /// Pool configuration tools.
+    Pool(PoolArgs),
     /// Adds a BIND secondary and measures how fast changes are served and turn ACTIVE.
     BenchDataplane(crate::bench_dataplane::BenchDataplaneArgs),
 }
@@ -70,7 +72,9 @@ pub struct CommonArgs {
     /// PostgreSQL connections per process.
     #[arg(long, env = "NSPLANE_DATABASE_POOL_SIZE", default_value_t = 16)]
     pub database_pool_size: usize,
-    /// Pools in Designate's `pools.yaml` format (`nsplane all` without it uses one pool served by its mdns).
+    /// Pools in Designate's `pools.yaml` format, committed as the configuration every role uses before
+    /// this one starts. Without it the committed configuration is used (`nsplane all` commits a pool
+    /// served by its own mdns if there is none).
     #[arg(long, env = "NSPLANE_POOLS")]
     pub pools: Option<PathBuf>,
     /// Load and validate the configuration, then exit.
@@ -113,6 +117,30 @@ pub struct AllArgs {
     /// Refuse unsigned zone transfers.
     #[arg(long, env = "NSPLANE_REQUIRE_TSIG")]
     pub require_tsig: bool,
+}
+
+/// `nsplane pool` settings.
+#[derive(Debug, Clone, Args)]
+pub struct PoolArgs {
+    /// Shared settings (`--pools` is the file to commit).
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// What to do.
+    #[command(subcommand)]
+    pub action: PoolAction,
+}
+
+/// Pool tools.
+#[derive(Debug, Clone, Subcommand)]
+pub enum PoolAction {
+    /// Validates a pools.yaml and commits it as the configuration every role uses.
+    Update {
+        /// The file, in Designate's `pools.yaml` format.
+        #[arg(long)]
+        file: PathBuf,
+    },
+    /// Prints the committed configuration.
+    Show,
 }
 
 /// `nsplane mdns` settings.
@@ -189,14 +217,9 @@ impl CommonArgs {
 }
 
 impl ApiArgs {
-    /// Validates the API settings; new zones go to the pools' default pool.
-    pub fn api_config(&self, pools: &Pools) -> anyhow::Result<nsplane_api::ApiConfig> {
-        let (id, pool) = pools.default_pool();
+    /// Validates the API settings (the default pool is filled in from the committed pools).
+    pub fn api_config(&self) -> anyhow::Result<nsplane_api::ApiConfig> {
         Ok(nsplane_api::ApiConfig {
-            default_pool: nsplane_api::DefaultPool {
-                id,
-                ns_records: pool.ns_records(),
-            },
             base_uri: self.api_base_uri.clone(),
             read_your_writes_wait: Duration::from_secs(5),
             ..Default::default()
@@ -214,14 +237,11 @@ pub fn mdns_tsig(keys: Option<&std::path::Path>, required: bool) -> anyhow::Resu
 }
 
 impl CommonArgs {
-    /// The pools: from `--pools`, or dev mode's single pool served by the local mdns.
-    pub fn pools(&self, dev_mdns: Option<SocketAddr>) -> anyhow::Result<Pools> {
-        match (&self.pools, dev_mdns) {
-            (Some(path), _) => Pools::load(path),
-            (None, Some(mdns)) => Ok(Pools::dev(mdns)),
-            (None, None) => {
-                anyhow::bail!("no pools: pass --pools FILE (Designate's pools.yaml format) or NSPLANE_POOLS")
-            }
+    /// Checks `--pools`, if given (for `--check-config`, and before anything is committed).
+    pub fn check_pools(&self) -> anyhow::Result<()> {
+        if let Some(path) = &self.pools {
+            Pools::load(path)?;
         }
+        Ok(())
     }
 }

@@ -1,9 +1,7 @@
 //! The `nsplane` binary: parses the command line and starts the chosen role or tool.
 
-use std::sync::Arc;
-
 use clap::Parser as _;
-use nsplane::config::{Cli, Command, LogFormat};
+use nsplane::config::{Cli, Command, LogFormat, PoolAction};
 use nsplane::roles;
 use tracing::info;
 use tracing_subscriber::EnvFilter;
@@ -26,24 +24,20 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Api(args) => {
             let connections = args.common.connections()?;
-            let pools = args.common.pools(None)?;
-            let api_config = args.api_config(&pools)?;
+            args.common.check_pools()?;
+            let api_config = args.api_config()?;
             if args.common.check_config {
                 info!(?connections, "configuration is valid");
                 return Ok(());
             }
             let shared = roles::connect(&connections, "nsplane-api").await?;
+            let shutdown = roles::shutdown_on_signals();
+            let pools = roles::pools(&shared, args.common.pools.as_deref(), None).await?;
+            roles::watch_pools(&shared, pools.clone(), shutdown.clone());
             let listener = tokio::net::TcpListener::bind(args.api_listen).await?;
             info!(kind = %"http", addr = %listener.local_addr()?, "listening");
             info!("ready");
-            roles::run_api(
-                &shared,
-                api_config,
-                args.zone_cache,
-                listener,
-                roles::shutdown_on_signals(),
-            )
-            .await
+            roles::run_api(&shared, api_config, pools, args.zone_cache, listener, shutdown).await
         }
         Command::Central(args) => {
             let connections = args.connections()?;
@@ -57,28 +51,59 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Mdns(args) => {
             let connections = args.common.connections()?;
-            let pools = Arc::new(args.common.pools(None)?);
+            args.common.check_pools()?;
             let tsig = nsplane::config::mdns_tsig(args.tsig_keys.as_deref(), args.require_tsig)?;
             if args.common.check_config {
                 info!(?connections, "configuration is valid");
                 return Ok(());
             }
             let shared = roles::connect(&connections, "nsplane-mdns").await?;
+            let shutdown = roles::shutdown_on_signals();
+            let pools = roles::pools(&shared, args.common.pools.as_deref(), None).await?;
+            roles::watch_pools(&shared, pools.clone(), shutdown.clone());
             let (udp, tcp) = roles::bind_mdns(args.mdns_listen).await?;
             info!("ready");
-            roles::run_mdns(&shared, pools, tsig, udp, tcp, roles::shutdown_on_signals()).await
+            roles::run_mdns(&shared, pools, tsig, udp, tcp, shutdown).await
         }
         Command::Worker(args) => {
             let connections = args.connections()?;
-            let pools = Arc::new(args.pools(None)?);
+            args.check_pools()?;
             if args.check_config {
                 info!(?connections, "configuration is valid");
                 return Ok(());
             }
             let shared = roles::connect(&connections, "nsplane-worker").await?;
+            let shutdown = roles::shutdown_on_signals();
+            let pools = roles::pools(&shared, args.pools.as_deref(), None).await?;
+            roles::watch_pools(&shared, pools.clone(), shutdown.clone());
             info!("ready");
             let config = roles::worker_config(&shared);
-            roles::run_worker(&shared, pools, config, roles::shutdown_on_signals()).await
+            roles::run_worker(&shared, pools, config, shutdown).await
+        }
+        Command::Pool(args) => {
+            let connections = args.common.connections()?;
+            let shared = roles::connect(&connections, "nsplane-pool").await?;
+            match args.action {
+                PoolAction::Update { file } => {
+                    let yaml = std::fs::read_to_string(&file)?;
+                    nsplane_dataplane::Pools::parse(&yaml)?;
+                    let version =
+                        nsplane_command::pools::update(&shared.store, &yaml, roles::tool_metadata("pool-update"))
+                            .await?;
+                    info!(version, file = %file.display(), "pool configuration committed; running roles pick it up within seconds");
+                }
+                PoolAction::Show => match nsplane_command::pools::current(&shared.store).await? {
+                    Some((version, yaml)) => {
+                        // The configuration is the tool's output.
+                        #[allow(clippy::print_stdout)]
+                        {
+                            println!("# version {version}\n{yaml}");
+                        }
+                    }
+                    None => info!("no pool configuration committed yet"),
+                },
+            }
+            Ok(())
         }
         Command::All(args) => run_all(args).await,
         Command::Bench(args) => nsplane::bench::run(args).await,
@@ -88,12 +113,12 @@ async fn main() -> anyhow::Result<()> {
 
 async fn run_all(args: nsplane::config::AllArgs) -> anyhow::Result<()> {
     let common = &args.api.common;
+    common.check_pools()?;
     // Bind first, so dev mode's pool can name the real mdns address (port 0 allowed).
     let (udp, tcp) = roles::bind_mdns(args.mdns_listen).await?;
     let mdns_addr = udp.local_addr()?;
-    let pools = Arc::new(common.pools(Some(mdns_addr))?);
+    let api_config = args.api.api_config()?;
     let tsig = nsplane::config::mdns_tsig(args.tsig_keys.as_deref(), args.require_tsig)?;
-    let api_config = args.api.api_config(&pools)?;
     // Zero-config: with no URLs, start our own servers under the data dir.
     let mut dev = None;
     let connections = match (&common.nats_url, &common.database_url) {
@@ -115,9 +140,11 @@ async fn run_all(args: nsplane::config::AllArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let shared = roles::connect(&connections, "nsplane-all").await?;
+    let shutdown = roles::shutdown_on_signals();
+    let pools = roles::pools(&shared, common.pools.as_deref(), Some(mdns_addr)).await?;
+    roles::watch_pools(&shared, pools.clone(), shutdown.clone());
     let listener = tokio::net::TcpListener::bind(args.api.api_listen).await?;
     info!(kind = %"http", addr = %listener.local_addr()?, "listening");
-    let shutdown = roles::shutdown_on_signals();
     let mut tasks = Vec::new();
     {
         let (shared, shutdown) = (shared.clone(), shutdown.clone());
@@ -137,7 +164,7 @@ async fn run_all(args: nsplane::config::AllArgs) -> anyhow::Result<()> {
         }));
     }
     info!("ready");
-    let api_result = roles::run_api(&shared, api_config, args.api.zone_cache, listener, shutdown).await;
+    let api_result = roles::run_api(&shared, api_config, pools, args.api.zone_cache, listener, shutdown).await;
     let mut results = Vec::new();
     for task in tasks {
         results.push(task.await);

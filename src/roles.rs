@@ -44,11 +44,13 @@ pub async fn connect(connections: &Connections, client_name: &str) -> anyhow::Re
 /// Runs the API on `listener` until shutdown.
 pub async fn run_api(
     shared: &Shared,
-    config: nsplane_api::ApiConfig,
+    mut config: nsplane_api::ApiConfig,
+    pools: nsplane_dataplane::PoolsHandle,
     zone_cache: usize,
     listener: tokio::net::TcpListener,
     shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
+    config.default_pool = default_pool(&pools.current());
     let names = ZoneNames::open(shared.store.clone()).await?;
     let services = ZoneServices {
         directory: Arc::new(names.clone()),
@@ -61,8 +63,21 @@ pub async fn run_api(
             .listen(shared.client.clone(), shared.connections.store.prefix.clone()),
     );
     let state = nsplane_api::AppState::new(executor, names, shared.pool.clone(), consistency, config);
+    // Follow pool-configuration changes: new zones go to the current default pool.
+    let api_pool = state.default_pool_handle();
+    let follower = tokio::spawn(async move {
+        let mut seen = pools.version();
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            if pools.version() != seen {
+                seen = pools.version();
+                *api_pool.write().unwrap_or_else(|p| p.into_inner()) = default_pool(&pools.current());
+            }
+        }
+    });
     let result = nsplane_api::run(state, listener, shutdown).await;
     listener_task.abort();
+    follower.abort();
     result
 }
 
@@ -107,7 +122,7 @@ pub fn shutdown_on_signals() -> watch::Receiver<bool> {
 /// Runs mdns on `udp` and `tcp` (bound to the same address) until shutdown.
 pub async fn run_mdns(
     shared: &Shared,
-    pools: Arc<nsplane_dataplane::Pools>,
+    pools: nsplane_dataplane::PoolsHandle,
     tsig: MdnsTsig,
     udp: tokio::net::UdpSocket,
     tcp: tokio::net::TcpListener,
@@ -146,7 +161,7 @@ pub async fn bind_mdns(addr: std::net::SocketAddr) -> anyhow::Result<(tokio::net
 /// Runs the worker until shutdown.
 pub async fn run_worker(
     shared: &Shared,
-    pools: Arc<nsplane_dataplane::Pools>,
+    pools: nsplane_dataplane::PoolsHandle,
     config: nsplane_dataplane::WorkerConfig,
     shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
@@ -169,4 +184,90 @@ pub async fn run_worker(
 pub fn worker_config(shared: &Shared) -> nsplane_dataplane::WorkerConfig {
     let store = &shared.connections.store;
     nsplane_dataplane::WorkerConfig::for_prefix(&store.prefix, store.zone_changes_stream())
+}
+
+/// The pools every role uses: the configuration committed to the event stream. A `file` given to a role
+/// is validated and committed first (a no-op when unchanged); dev mode commits its own pool when none
+/// exists. The returned handle follows later commits (see [`watch_pools`]).
+pub async fn pools(
+    shared: &Shared,
+    file: Option<&std::path::Path>,
+    dev_mdns: Option<std::net::SocketAddr>,
+) -> anyhow::Result<nsplane_dataplane::PoolsHandle> {
+    let store = &shared.store;
+    let yaml = match (file, nsplane_command::pools::current(store).await?) {
+        (Some(path), _) => {
+            Some(std::fs::read_to_string(path).with_context(|| format!("failed to read {}", path.display()))?)
+        }
+        (None, Some(_)) => None,
+        (None, None) => match dev_mdns {
+            Some(mdns) => Some(nsplane_dataplane::Pools::dev_yaml(mdns)),
+            None => {
+                anyhow::bail!("no pools configured yet: run `nsplane pool update --file pools.yaml`, or pass --pools")
+            }
+        },
+    };
+    if let Some(yaml) = yaml {
+        nsplane_dataplane::Pools::parse(&yaml)?;
+        let version = nsplane_command::pools::update(store, &yaml, tool_metadata("config")).await?;
+        info!(version, "pool configuration committed");
+    }
+    let (version, yaml) = nsplane_command::pools::current(store)
+        .await?
+        .context("the pool configuration vanished")?;
+    Ok(nsplane_dataplane::PoolsHandle::new(
+        version,
+        nsplane_dataplane::Pools::parse(&yaml)?,
+    ))
+}
+
+/// Metadata of a command issued by a tool or a role rather than a user.
+pub fn tool_metadata(source_role: &str) -> nsplane_schema::event::Metadata {
+    nsplane_schema::event::Metadata {
+        project_id: nsplane_schema::ProjectId("nsplane".into()),
+        user_id: format!("nsplane-{source_role}"),
+        roles: vec!["admin".into()],
+        request_id: nsplane_schema::RequestId::generate(),
+        source_role: source_role.to_owned(),
+        command: String::new(),
+        time: chrono::Utc::now(),
+    }
+}
+
+/// Follows pool-configuration commits until shutdown (checks every two seconds).
+pub fn watch_pools(shared: &Shared, handle: nsplane_dataplane::PoolsHandle, mut shutdown: watch::Receiver<bool>) {
+    let store = shared.store.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = shutdown.changed() => return,
+                _ = tokio::time::sleep(std::time::Duration::from_secs(2)) => {}
+            }
+            match nsplane_command::pools::current(&store).await {
+                Ok(Some((version, yaml))) if version > handle.version() => match nsplane_dataplane::Pools::parse(&yaml)
+                {
+                    Ok(pools) => {
+                        handle.replace(version, pools);
+                        info!(version, "pool configuration updated");
+                    }
+                    Err(e) => tracing::error!(
+                        version,
+                        error = format!("{e:#}"),
+                        "committed pool configuration does not parse"
+                    ),
+                },
+                Ok(_) => {}
+                Err(e) => tracing::debug!(error = format!("{e:#}"), "could not read the pool configuration"),
+            }
+        }
+    });
+}
+
+/// The API's view of the default pool.
+pub fn default_pool(pools: &nsplane_dataplane::Pools) -> nsplane_api::DefaultPool {
+    let (id, pool) = pools.default_pool();
+    nsplane_api::DefaultPool {
+        id,
+        ns_records: pool.ns_records(),
+    }
 }

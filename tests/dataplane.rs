@@ -511,3 +511,48 @@ async fn bind_managed_with_rndc_gets_zones_added_and_removed() {
     .await;
     node.node.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_committed_pool_change_reaches_every_role() {
+    let ns = namespace().await;
+    let mdns = nsplane::roles::bind_mdns("127.0.0.1:0".parse().expect("addr"))
+        .await
+        .expect("mdns");
+    let mdns_port = mdns.0.local_addr().expect("addr").port();
+    let pool = |ns_host: &str| {
+        format!(
+            "- name: default\n  ns_records:\n    - hostname: {ns_host}\n      priority: 1\n  nameservers:\n    - host: 127.0.0.1\n      port: {mdns_port}\n"
+        )
+    };
+    let node = FullNode::start(&ns, mdns, &pool("ns1.example.net.")).await;
+    let http = http();
+    let base = node.node.base.clone();
+    let ns_of = |zone_id: String| {
+        let (http, base) = (http.clone(), base.clone());
+        async move {
+            let (_, list) = get(&http, &format!("{base}/v2/zones/{zone_id}/recordsets?type=NS")).await;
+            list["recordsets"][0]["records"].clone()
+        }
+    };
+    let first = create_zone(&http, &base, "before.example.org.").await;
+    assert_eq!(ns_of(first).await, json!(["ns1.example.net."]));
+    // `nsplane pool update`: a command on the event stream; the running roles pick it up.
+    let version = nsplane_command::pools::update(
+        &node.node.shared.store,
+        &pool("ns9.example.net."),
+        nsplane::roles::tool_metadata("test"),
+    )
+    .await
+    .expect("commit");
+    assert_eq!(version, 2);
+    let mut n = 0;
+    eventually("new zones get the new pool's name server", WAIT, || {
+        n += 1;
+        let name = format!("after{n}.example.org.");
+        let (http, base) = (http.clone(), base.clone());
+        let ns_of = &ns_of;
+        async move { ns_of(create_zone(&http, &base, &name).await).await == json!(["ns9.example.net."]) }
+    })
+    .await;
+    node.node.stop().await;
+}

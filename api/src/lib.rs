@@ -87,6 +87,8 @@ pub struct AppState {
     pub(crate) pool: Pool,
     pub(crate) consistency: Arc<Consistency>,
     pub(crate) config: Arc<ApiConfig>,
+    /// The pool new zones go to; replaced when the pool configuration changes.
+    pub(crate) default_pool: Arc<std::sync::RwLock<DefaultPool>>,
 }
 
 impl AppState {
@@ -98,13 +100,20 @@ impl AppState {
         consistency: Arc<Consistency>,
         config: ApiConfig,
     ) -> Self {
+        let default_pool = Arc::new(std::sync::RwLock::new(config.default_pool.clone()));
         Self {
             executor,
             names,
             pool,
             consistency,
             config: Arc::new(config),
+            default_pool,
         }
+    }
+
+    /// The handle through which a new pool configuration reaches the API.
+    pub fn default_pool_handle(&self) -> Arc<std::sync::RwLock<DefaultPool>> {
+        self.default_pool.clone()
     }
 }
 

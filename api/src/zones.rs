@@ -144,7 +144,7 @@ pub(crate) async fn create(
     )?;
     let ttl = check_ttl(body.ttl.unwrap_or(i64::from(state.config.default_ttl)))?;
     let description = check_description(body.description)?;
-    let pool = &state.config.default_pool;
+    let pool = state.default_pool.read().unwrap_or_else(|p| p.into_inner()).clone();
     if pool.ns_records.is_empty() {
         return Err(ApiError::Internal(anyhow::anyhow!(
             "the default pool has no ns_records"

@@ -6,6 +6,7 @@
 pub mod executor;
 pub mod names;
 pub mod nats;
+pub mod pools;
 pub mod store;
 pub mod zone;
 

@@ -144,6 +144,18 @@ impl EventStore {
         message_id: &str,
     ) -> Result<Appended, AppendError> {
         let payload = serde_json::to_vec(envelope).map_err(|e| AppendError::Other(e.into()))?;
+        self.append_bytes(subject, payload, expected_subject_seq, message_id)
+            .await
+    }
+
+    /// Appends an encoded commit of any aggregate, with the same concurrency and de-duplication rules.
+    pub async fn append_bytes(
+        &self,
+        subject: &str,
+        payload: Vec<u8>,
+        expected_subject_seq: u64,
+        message_id: &str,
+    ) -> Result<Appended, AppendError> {
         let publish = jetstream::message::PublishMessage::build()
             .payload(payload.into())
             .message_id(message_id)
@@ -224,6 +236,15 @@ impl EventStore {
             }
         }
         Ok(out)
+    }
+
+    /// The last message on a subject, undecoded: `(stream seq, payload)`.
+    pub async fn last_raw(&self, subject: &str) -> anyhow::Result<Option<(u64, bytes::Bytes)>> {
+        match self.stream.direct_get_last_for_subject(subject).await {
+            Ok(message) => Ok(Some((message.sequence, message.payload))),
+            Err(e) if e.kind() == stream::DirectGetErrorKind::NotFound => Ok(None),
+            Err(e) => Err(anyhow::Error::new(e).context(format!("failed to read the last message of {subject}"))),
+        }
     }
 
     /// Number of messages in the event stream (for tests and tools).

@@ -13,6 +13,6 @@ pub mod worker;
 pub mod zonedata;
 
 pub use mdns::Mdns;
-pub use pools::Pools;
+pub use pools::{Pools, PoolsHandle};
 pub use worker::{Worker, WorkerConfig};
 pub use zonedata::ZoneSource;

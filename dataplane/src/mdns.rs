@@ -24,7 +24,7 @@ use tokio::sync::watch;
 use tracing::{debug, info, warn};
 use uuid::Uuid;
 
-use crate::pools::Pools;
+use crate::pools::PoolsHandle;
 use crate::tsig::{self, Auth, Chain, Keys};
 use crate::zonedata::{catalog_snapshot, parse_lines, Snapshot, ZoneHead, ZoneSource};
 
@@ -36,7 +36,7 @@ const TCP_QUEUE_MESSAGES: usize = 4096;
 /// The mdns request handler.
 pub struct Mdns {
     source: ZoneSource,
-    pools: Arc<Pools>,
+    pools: PoolsHandle,
     keys: Keys,
     require_tsig: bool,
 }
@@ -114,7 +114,7 @@ fn response_info(request: &Request, code: ResponseCode) -> ResponseInfo {
 
 impl Mdns {
     /// A handler over the read models.
-    pub fn new(source: ZoneSource, pools: Arc<Pools>, keys: Keys, require_tsig: bool) -> Self {
+    pub fn new(source: ZoneSource, pools: PoolsHandle, keys: Keys, require_tsig: bool) -> Self {
         Self {
             source,
             pools,
@@ -269,7 +269,8 @@ impl Mdns {
     }
 
     async fn catalog_for<R>(&self, qname: &Name, reply: &Reply<'_, R>) -> anyhow::Result<Option<Snapshot>> {
-        for (pool_id, pool) in self.pools.iter() {
+        let pools = self.pools.current();
+        for (pool_id, pool) in pools.iter() {
             let Some(catalog) = &pool.catalog_zone else { continue };
             let origin = Name::from_ascii(&catalog.catalog_zone_fqdn).context("bad catalog name")?;
             let mut name = qname.clone();

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::{Arc, RwLock};
 
 use anyhow::Context as _;
 use nsplane_schema::event::NsRecord;
@@ -228,15 +229,19 @@ impl Pools {
 
     /// Dev mode's pool: its name server is the local mdns, which is also the one name server polled.
     pub fn dev(mdns: SocketAddr) -> Self {
-        let yaml = format!(
+        #[allow(clippy::expect_used)]
+        Self::parse(&Self::dev_yaml(mdns)).expect("the dev pool is valid")
+    }
+
+    /// Dev mode's pool as `pools.yaml` text.
+    pub fn dev_yaml(mdns: SocketAddr) -> String {
+        format!(
             "- name: default\n  description: \"dev mode, the local mdns is the only name server\"\n  \
              ns_records:\n    - hostname: ns1.nsplane.test.\n      priority: 1\n  \
              nameservers:\n    - host: {}\n      port: {}\n",
             mdns.ip(),
             mdns.port()
-        );
-        #[allow(clippy::expect_used)]
-        Self::parse(&yaml).expect("the dev pool is valid")
+        )
     }
 
     /// The pool new zones go to (`default`, else the first).
@@ -272,6 +277,42 @@ impl Pool {
                 })
             })
             .collect()
+    }
+}
+
+/// The pools in use, swapped when a new configuration is committed.
+#[derive(Clone)]
+pub struct PoolsHandle {
+    current: Arc<RwLock<(u64, Arc<Pools>)>>,
+}
+
+impl PoolsHandle {
+    /// A handle on a configuration of `version`.
+    pub fn new(version: u64, pools: Pools) -> Self {
+        Self {
+            current: Arc::new(RwLock::new((version, Arc::new(pools)))),
+        }
+    }
+
+    /// The configuration now.
+    pub fn current(&self) -> Arc<Pools> {
+        self.current.read().unwrap_or_else(|p| p.into_inner()).1.clone()
+    }
+
+    /// Its version.
+    pub fn version(&self) -> u64 {
+        self.current.read().unwrap_or_else(|p| p.into_inner()).0
+    }
+
+    /// Replaces the configuration if `version` is newer.
+    pub fn replace(&self, version: u64, pools: Pools) -> bool {
+        let mut current = self.current.write().unwrap_or_else(|p| p.into_inner());
+        if version > current.0 {
+            *current = (version, Arc::new(pools));
+            true
+        } else {
+            false
+        }
     }
 }
 

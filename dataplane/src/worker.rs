@@ -22,7 +22,7 @@ use tracing::{debug, info, warn};
 
 use crate::backends;
 use crate::client::{self, serial_reached, SoaAnswer};
-use crate::pools::{Pool, Pools};
+use crate::pools::{Pool, PoolsHandle};
 
 /// Worker settings.
 #[derive(Debug, Clone)]
@@ -68,7 +68,7 @@ const RETRY_DELAYS: [Duration; 6] = [
 /// Everything a push needs.
 pub struct Worker {
     config: WorkerConfig,
-    pools: Arc<Pools>,
+    pools: PoolsHandle,
     pg: PgPool,
     executor: Arc<ZoneExecutor>,
     names: ZoneNames,
@@ -86,7 +86,7 @@ impl Worker {
     /// A worker.
     pub fn new(
         config: WorkerConfig,
-        pools: Arc<Pools>,
+        pools: PoolsHandle,
         pg: PgPool,
         executor: Arc<ZoneExecutor>,
         names: ZoneNames,
@@ -205,7 +205,8 @@ impl Worker {
             return Ok(Pushed::Done);
         };
         drop(client);
-        let Some(pool) = self.pools.get(nsplane_schema::PoolId(zone.pool_id)) else {
+        let pools = self.pools.current();
+        let Some(pool) = pools.get(nsplane_schema::PoolId(zone.pool_id)) else {
             warn!(%zone_id, pool_id = %zone.pool_id, "the zone's pool is not in the pools file");
             return Ok(Pushed::Retry("unknown pool".into()));
         };

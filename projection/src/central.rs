@@ -63,7 +63,7 @@ pub async fn run(
             &config.durable_name,
             pull::Config {
                 durable_name: Some(config.durable_name.clone()),
-                filter_subject: subjects::all_events(&config.prefix),
+                filter_subject: subjects::all_zone_events(&config.prefix),
                 ack_policy: jetstream::consumer::AckPolicy::Explicit,
                 ack_wait: Duration::from_secs(30),
                 max_ack_pending: 20_000,
@@ -117,8 +117,14 @@ async fn handle_chunk(
 ) -> anyhow::Result<()> {
     let mut commits = Vec::with_capacity(messages.len());
     let mut decoded_messages = Vec::with_capacity(messages.len());
+    let pools_subject = subjects::pools_events(&config.prefix);
     for message in messages {
         let stream_seq = message.info().map(|i| i.stream_sequence).unwrap_or(0);
+        if message.subject.as_str() == pools_subject {
+            // Not a read model's business (consumers created before the zone-only filter still see them).
+            let _ = message.ack().await;
+            continue;
+        }
         match serde_json::from_slice::<CommitEnvelope>(&message.payload) {
             Ok(envelope) => {
                 commits.push(Delivered { stream_seq, envelope });

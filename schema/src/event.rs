@@ -50,6 +50,21 @@ pub struct CommitEnvelope {
     pub metadata: Metadata,
 }
 
+/// A commit of the pool configuration: the whole `pools.yaml` document that every role now uses.
+/// Pools are changed by commands (`nsplane pool update --file`), so every instance sees the same pools
+/// and the change is in the audit trail.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PoolsCommit {
+    /// Layout version of this envelope ([`ENVELOPE_VERSION`]).
+    pub envelope_version: u32,
+    /// 1 for the first configuration, then +1 per change.
+    pub version: u64,
+    /// The configuration, in Designate's `pools.yaml` format.
+    pub pools_yaml: String,
+    /// Who, why, when.
+    pub metadata: Metadata,
+}
+
 /// A name server record of a pool: the zone's apex NS data and SOA MNAME come from these.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NsRecord {

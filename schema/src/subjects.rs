@@ -15,6 +15,19 @@ pub fn zone_events(prefix: &str, zone: ZoneId) -> String {
     aggregate_events(prefix, ZONE_AGGREGATE, &zone.to_string())
 }
 
+/// The aggregate type of the pool configuration (one aggregate: every pool).
+pub const POOLS_AGGREGATE: &str = "pools";
+
+/// Subject of the pool configuration's commits.
+pub fn pools_events(prefix: &str) -> String {
+    aggregate_events(prefix, POOLS_AGGREGATE, "all")
+}
+
+/// Wildcard covering every zone commit (what central projects).
+pub fn all_zone_events(prefix: &str) -> String {
+    format!("{prefix}.events.{ZONE_AGGREGATE}.>")
+}
+
 /// Wildcard covering every commit of every aggregate.
 pub fn all_events(prefix: &str) -> String {
     format!("{prefix}.events.>")

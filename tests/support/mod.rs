@@ -139,7 +139,9 @@ impl Node {
             let shared = shared.clone();
             let shutdown = shutdown.clone();
             tasks.push(tokio::spawn(async move {
-                roles::run_api(&shared, api_config(), 1000, listener, shutdown).await
+                let pools =
+                    nsplane_dataplane::PoolsHandle::new(1, nsplane_dataplane::Pools::parse(TEST_POOL).expect("pools"));
+                roles::run_api(&shared, api_config(), pools, 1000, listener, shutdown).await
             }));
         }
         if with_central {
@@ -161,6 +163,9 @@ impl Node {
         }
     }
 }
+
+/// The pool of API-only nodes.
+pub const TEST_POOL: &str = "- name: default\n  ns_records:\n    - hostname: ns1.example.net.\n      priority: 1\n";
 
 /// Every role in-process, with mdns on a free port and pools built from its address.
 pub struct FullNode {
@@ -185,24 +190,22 @@ impl FullNode {
     ) -> FullNode {
         let (udp, tcp) = mdns;
         let mdns_addr = udp.local_addr().expect("mdns addr");
-        let pools = std::sync::Arc::new(nsplane_dataplane::Pools::parse(pools_yaml).expect("pools"));
         let shared = ns.connect().await;
+        // The pools go through the event stream, as `nsplane pool update` commits them.
+        nsplane_command::pools::update(&shared.store, pools_yaml, roles::tool_metadata("test"))
+            .await
+            .expect("commit pools");
+        let pools = roles::pools(&shared, None, None).await.expect("pools");
         let (stop, shutdown) = watch::channel(false);
+        roles::watch_pools(&shared, pools.clone(), shutdown.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
-        let (id, pool) = pools.default_pool();
-        let api_config = nsplane_api::ApiConfig {
-            default_pool: nsplane_api::DefaultPool {
-                id,
-                ns_records: pool.ns_records(),
-            },
-            ..Default::default()
-        };
+        let api_config = nsplane_api::ApiConfig::default();
         let mut tasks = Vec::new();
         {
-            let (shared, shutdown) = (shared.clone(), shutdown.clone());
+            let (shared, shutdown, pools) = (shared.clone(), shutdown.clone(), pools.clone());
             tasks.push(tokio::spawn(async move {
-                roles::run_api(&shared, api_config, 1000, listener, shutdown).await
+                roles::run_api(&shared, api_config, pools, 1000, listener, shutdown).await
             }));
         }
         {
