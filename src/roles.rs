@@ -199,7 +199,13 @@ pub async fn pools(
         (Some(path), _) => {
             Some(std::fs::read_to_string(path).with_context(|| format!("failed to read {}", path.display()))?)
         }
-        (None, Some(_)) => None,
+        // Dev mode's own pool follows its mdns address (a restart may pick another port).
+        (None, Some((_, committed))) => match dev_mdns {
+            Some(mdns) if committed.contains(nsplane_dataplane::pools::DEV_POOL_MARK) => {
+                Some(nsplane_dataplane::Pools::dev_yaml(mdns))
+            }
+            _ => None,
+        },
         (None, None) => match dev_mdns {
             Some(mdns) => Some(nsplane_dataplane::Pools::dev_yaml(mdns)),
             None => {

@@ -13,6 +13,9 @@ use nsplane_schema::ids::DEFAULT_POOL_ID;
 use nsplane_schema::{DnsName, PoolId};
 use serde::Deserialize;
 
+/// The description of dev mode's own pool, by which a restart recognises it.
+pub const DEV_POOL_MARK: &str = "dev mode, the local mdns is the only name server";
+
 /// One pool, as in Designate's `pools.yaml`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -236,7 +239,7 @@ impl Pools {
     /// Dev mode's pool as `pools.yaml` text.
     pub fn dev_yaml(mdns: SocketAddr) -> String {
         format!(
-            "- name: default\n  description: \"dev mode, the local mdns is the only name server\"\n  \
+            "- name: default\n  description: \"{DEV_POOL_MARK}\"\n  \
              ns_records:\n    - hostname: ns1.nsplane.test.\n      priority: 1\n  \
              nameservers:\n    - host: {}\n      port: {}\n",
             mdns.ip(),
