@@ -296,6 +296,35 @@ async fn a_burst_of_a_thousand_changes_leaves_every_secondary_equal_to_mdns() {
     for task in tasks {
         task.await.expect("client");
     }
+    // Every type's presentation form must survive mdns's encoding and the secondaries' parsing alike.
+    let (zone_id, zone) = &zones[0];
+    let diverse = [
+        ("mail", "MX", "10 mx.example.net."),
+        ("v6", "AAAA", "2001:db8::53"),
+        ("text", "TXT", "\"v=spf1 -all\" \"second string\""),
+        ("spf", "SPF", "\"v=spf1 include:example.net -all\""),
+        ("_sip._tcp", "SRV", "10 60 5060 sip.example.net."),
+        ("caa", "CAA", "0 issue \"letsencrypt.org\""),
+        ("alias", "CNAME", "target.example.net."),
+        ("ssh", "SSHFP", "1 1 0123456789abcdef0123456789abcdef01234567"),
+        (
+            "_443._tcp",
+            "TLSA",
+            "3 1 1 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+        ),
+        ("naptr", "NAPTR", "100 10 \"S\" \"SIP+D2U\" \"\" _sip._udp.example.net."),
+        ("ptr", "PTR", "host.example.net."),
+        ("sub", "NS", "ns.sub.example.net."),
+    ];
+    for (label, rtype, data) in diverse {
+        let (status, body) = post(
+            &http,
+            &format!("{base}/v2/zones/{zone_id}/recordsets"),
+            json!({"name": format!("{label}.{zone}"), "type": rtype, "records": [data]}),
+        )
+        .await;
+        assert_eq!(status, 202, "{rtype}: {body}");
+    }
     for (zone_id, _) in &zones {
         let url = format!("{base}/v2/zones/{zone_id}");
         eventually("every zone ACTIVE", Duration::from_secs(60), || async {

@@ -26,7 +26,7 @@ use uuid::Uuid;
 
 use crate::pools::PoolsHandle;
 use crate::tsig::{self, Auth, Chain, Keys};
-use crate::zonedata::{catalog_snapshot, parse_lines, Snapshot, ZoneHead, ZoneSource};
+use crate::zonedata::{catalog_snapshot, journal_records, Snapshot, ZoneHead, ZoneSource};
 
 /// Records per transfer message: well under 64 KiB even with long TXT data.
 const RECORDS_PER_MESSAGE: usize = 200;
@@ -233,7 +233,6 @@ impl Mdns {
             RData::SOA(soa) => Some(soa.serial),
             _ => None,
         });
-        let origin = Name::from_ascii(&zone.name).context("bad zone name")?;
         let current = zone.soa_record(zone.serial)?;
         let steps = match client_serial {
             // Up to date: the current SOA alone.
@@ -255,7 +254,7 @@ impl Mdns {
         for step in &steps {
             for (lines, serial) in [(&step.removed, step.prev_serial), (&step.added, step.serial)] {
                 owned.push(zone.soa_record(serial)?);
-                owned.extend(parse_lines(&origin, lines)?.into_values().flatten());
+                owned.extend(journal_records(lines)?);
             }
         }
         let mut all: Vec<&Record> = vec![&current];

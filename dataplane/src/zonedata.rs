@@ -7,7 +7,8 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::Context as _;
 use deadpool_postgres::Pool as PgPool;
-use hickory_proto::rr::{Name, Record, RecordType};
+use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
+use hickory_proto::serialize::binary::BinEncodable as _;
 use hickory_proto::serialize::txt::Parser;
 use nsplane_schema::event::{email_to_rname, SoaTimers};
 use uuid::Uuid;
@@ -82,6 +83,32 @@ impl ZoneHead {
             self.timers.minimum
         )
     }
+}
+
+/// SPF (type 99): hickory knows no such type, so it is served as an unknown type with TXT's wire form.
+const SPF: RecordType = RecordType::Unknown(99);
+
+fn record_type(name: &str) -> anyhow::Result<RecordType> {
+    if name == "SPF" {
+        return Ok(SPF);
+    }
+    name.parse().with_context(|| format!("bad record type {name:?}"))
+}
+
+/// Record data from its (validated) presentation form.
+fn rdata(rtype: RecordType, data: &str) -> anyhow::Result<RData> {
+    if rtype == SPF {
+        let txt = RData::try_from_str(RecordType::TXT, data)
+            .with_context(|| format!("stored SPF data {data:?} did not parse"))?;
+        let wire = txt
+            .to_bytes()
+            .map_err(|e| anyhow::anyhow!("failed to encode SPF data: {e}"))?;
+        return Ok(RData::Unknown {
+            code: SPF,
+            rdata: hickory_proto::rr::rdata::NULL::with(wire),
+        });
+    }
+    RData::try_from_str(rtype, data).with_context(|| format!("stored {rtype} data {data:?} did not parse"))
 }
 
 /// Parses zone-file lines (`owner ttl IN type data`) into records, grouped by owner and type.
@@ -192,18 +219,33 @@ impl ZoneSource {
             )
             .await?;
         txn.commit().await?;
-        let mut lines = zone.soa_line(zone.serial);
-        lines.push('\n');
+        // Records are built directly from their data (the zone-file parser is several times slower).
+        let origin = Name::from_ascii(&zone.name).context("bad zone name")?;
+        let soa = zone.soa_record(zone.serial)?;
+        let mut rrsets: BTreeMap<(Name, RecordType), Vec<Record>> = BTreeMap::new();
         for row in &rows {
             let (name, rtype, ttl, records): (String, String, Option<i32>, Vec<String>) =
                 (row.get(0), row.get(1), row.get(2), row.get(3));
             let ttl = ttl.map(|t| u32::try_from(t).unwrap_or(0)).unwrap_or(zone.ttl);
+            let owner = Name::from_ascii(&name).with_context(|| format!("bad owner name {name:?}"))?;
+            let rtype = record_type(&rtype)?;
+            let set = rrsets.entry((owner.clone(), rtype)).or_default();
             for data in records {
-                lines.push_str(&format!("{name} {ttl} IN {rtype} {data}\n"));
+                let rdata = rdata(rtype, &data)?;
+                let mut record = Record::from_rdata(owner.clone(), ttl, rdata);
+                record.dns_class = DNSClass::IN;
+                set.push(record);
             }
         }
-        let origin = Name::from_ascii(&zone.name).context("bad zone name")?;
-        let snapshot = Arc::new(build(zone.id, origin, zone.serial, &lines)?);
+        let names = rrsets.keys().map(|(n, _)| n.clone()).chain([origin.clone()]).collect();
+        let snapshot = Arc::new(Snapshot {
+            zone_id: zone.id,
+            origin,
+            serial: zone.serial,
+            soa,
+            rrsets,
+            names,
+        });
         self.store(snapshot.clone());
         Ok(Some(snapshot))
     }
@@ -249,26 +291,25 @@ impl ZoneSource {
                 steps.push(Step {
                     prev_serial: prev,
                     serial,
-                    removed: String::new(),
-                    added: String::new(),
+                    removed: Vec::new(),
+                    added: Vec::new(),
                 });
             }
             let op: String = row.get(2);
             if op == "=" {
                 continue;
             }
-            let line = format!(
-                "{} {} IN {} {}\n",
+            let entry = (
                 row.get::<_, String>(3),
-                row.get::<_, i32>(5),
                 row.get::<_, String>(4),
-                row.get::<_, String>(6)
+                row.get::<_, i32>(5),
+                row.get::<_, String>(6),
             );
             if let Some(step) = steps.last_mut() {
                 if op == "-" {
-                    step.removed.push_str(&line)
+                    step.removed.push(entry);
                 } else {
-                    step.added.push_str(&line)
+                    step.added.push(entry);
                 }
             }
         }
@@ -308,6 +349,26 @@ impl ZoneSource {
     }
 }
 
+/// One journal record: `(owner, type, ttl, data)`.
+pub type JournalEntry = (String, String, i32, String);
+
+/// Wire records of journal entries.
+pub fn journal_records(entries: &[JournalEntry]) -> anyhow::Result<Vec<Record>> {
+    entries
+        .iter()
+        .map(|(name, rtype, ttl, data)| {
+            let owner = Name::from_ascii(name).with_context(|| format!("bad owner name {name:?}"))?;
+            let mut record = Record::from_rdata(
+                owner,
+                u32::try_from(*ttl).unwrap_or(0),
+                rdata(record_type(rtype)?, data)?,
+            );
+            record.dns_class = DNSClass::IN;
+            Ok(record)
+        })
+        .collect()
+}
+
 /// One IXFR step.
 #[derive(Debug, Clone)]
 pub struct Step {
@@ -315,10 +376,10 @@ pub struct Step {
     pub prev_serial: u32,
     /// Serial after.
     pub serial: u32,
-    /// Removed records, zone-file lines.
-    pub removed: String,
-    /// Added records, zone-file lines.
-    pub added: String,
+    /// Removed records: `(owner, type, ttl, data)`.
+    pub removed: Vec<JournalEntry>,
+    /// Added records.
+    pub added: Vec<JournalEntry>,
 }
 
 /// Builds a snapshot from zone-file lines whose first line is the SOA.
