@@ -42,6 +42,17 @@ fi
 export NSPLANE_NATS_SERVER="$TOOLS_DIR/bin/nats-server"
 export PATH="$TOOLS_DIR/bin:$PATH"
 
+# The real openstack CLI, as a client in the end-to-end tests.
+OPENSTACKCLIENT_PIN="10.5.0"
+DESIGNATECLIENT_PIN="7.0.0"
+if ! "$TOOLS_DIR/bin/pip" show python-openstackclient python-designateclient 2>/dev/null \
+     | grep -q "^Version: $DESIGNATECLIENT_PIN"; then
+  echo "setup: installing python-openstackclient $OPENSTACKCLIENT_PIN and python-designateclient $DESIGNATECLIENT_PIN"
+  "$TOOLS_DIR/bin/pip" install -q --disable-pip-version-check \
+    "python-openstackclient==$OPENSTACKCLIENT_PIN" "python-designateclient==$DESIGNATECLIENT_PIN"
+fi
+export NSPLANE_OPENSTACK="$TOOLS_DIR/bin/openstack"
+
 # Rust: the machine's toolchain (rustup); Debian's rustc is too old for our dependencies.
 if ! command -v cargo >/dev/null 2>&1; then
   [ -x "$HOME/.cargo/bin/cargo" ] && export PATH="$HOME/.cargo/bin:$PATH"

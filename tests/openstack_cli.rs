@@ -1,0 +1,216 @@
+//! The real openstack CLI (python-openstackclient + python-designateclient, pinned and installed by
+//! scripts/setup.sh) against nsplane, with `--os-auth-type none` as operators use it against a noauth
+//! Designate: zones and record sets created, listed, shown, changed and deleted, outputs parsed.
+
+mod support;
+
+use std::process::Command;
+
+use serde_json::Value;
+use support::*;
+
+fn openstack_binary() -> std::path::PathBuf {
+    if let Ok(path) = std::env::var("NSPLANE_OPENSTACK") {
+        return path.into();
+    }
+    let tools = std::env::var("HOME").map(|h| std::path::PathBuf::from(h).join(".cache/nsplane/tools/bin/openstack"));
+    match tools {
+        Ok(path) if path.exists() => path,
+        _ => "openstack".into(),
+    }
+}
+
+/// Runs `openstack <args> -f json` (or plain when `json` is false) against the API.
+fn openstack(base: &str, args: &[&str], json: bool) -> Value {
+    let mut command = Command::new(openstack_binary());
+    command
+        .args(["--os-auth-type", "none", "--os-endpoint", &format!("{base}/v2")])
+        .args(args);
+    if json {
+        command.args(["-f", "json"]);
+    }
+    let output = command
+        .output()
+        .expect("the openstack CLI (scripts/setup.sh installs it)");
+    assert!(
+        output.status.success(),
+        "openstack {args:?} failed: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    if json {
+        serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+            panic!(
+                "openstack {args:?} printed no JSON ({e}): {}",
+                String::from_utf8_lossy(&output.stdout)
+            )
+        })
+    } else {
+        Value::String(String::from_utf8_lossy(&output.stdout).into_owned())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openstack_cli_manages_zones_and_recordsets() {
+    let ns = namespace().await;
+    let node = Node::start(&ns, true).await;
+    let base = node.base.clone();
+    // The CLI blocks; run it off the async runtime.
+    let run = |args: Vec<&'static str>, json: bool| {
+        let base = base.clone();
+        tokio::task::spawn_blocking(move || openstack(&base, &args, json))
+    };
+    let created = run(
+        vec![
+            "zone",
+            "create",
+            "--email",
+            "hostmaster@cli.example.org",
+            "--ttl",
+            "600",
+            "cli.example.org.",
+        ],
+        true,
+    )
+    .await
+    .expect("cli");
+    assert_eq!(created["name"], "cli.example.org.");
+    assert_eq!(created["status"], "PENDING");
+    assert_eq!(created["ttl"], 600);
+    let listed = run(vec!["zone", "list"], true).await.expect("cli");
+    assert!(
+        listed
+            .as_array()
+            .expect("list")
+            .iter()
+            .any(|z| z["name"] == "cli.example.org."),
+        "{listed}"
+    );
+    let shown = run(vec!["zone", "show", "cli.example.org."], true).await.expect("cli");
+    assert_eq!(shown["email"], "hostmaster@cli.example.org");
+    let changed = run(
+        vec![
+            "zone",
+            "set",
+            "--ttl",
+            "900",
+            "--description",
+            "changed by the CLI",
+            "cli.example.org.",
+        ],
+        true,
+    )
+    .await
+    .expect("cli");
+    assert_eq!(changed["ttl"], 900);
+    assert_eq!(changed["description"], "changed by the CLI");
+
+    let a = run(
+        vec![
+            "recordset",
+            "create",
+            "--type",
+            "A",
+            "--record",
+            "192.0.2.1",
+            "--record",
+            "192.0.2.2",
+            "cli.example.org.",
+            "www",
+        ],
+        true,
+    )
+    .await
+    .expect("cli");
+    assert_eq!(a["name"], "www.cli.example.org.");
+    assert_eq!(a["type"], "A");
+    let txt = run(
+        vec![
+            "recordset",
+            "create",
+            "--type",
+            "TXT",
+            "--record",
+            "\"hello world\"",
+            "cli.example.org.",
+            "txt",
+        ],
+        true,
+    )
+    .await
+    .expect("cli");
+    assert_eq!(txt["records"], "\"hello world\"");
+    let mx = run(
+        vec![
+            "recordset",
+            "create",
+            "--type",
+            "MX",
+            "--record",
+            "10 mail.cli.example.org.",
+            "cli.example.org.",
+            "cli.example.org.",
+        ],
+        true,
+    )
+    .await
+    .expect("cli");
+    assert_eq!(mx["type"], "MX");
+    let records = run(vec!["recordset", "list", "cli.example.org."], true)
+        .await
+        .expect("cli");
+    let types: Vec<&str> = records
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|r| r["type"].as_str())
+        .collect();
+    for expected in ["SOA", "NS", "A", "TXT", "MX"] {
+        assert!(types.contains(&expected), "{expected} missing from {records}");
+    }
+    let shown = run(
+        vec!["recordset", "show", "cli.example.org.", "www.cli.example.org."],
+        true,
+    )
+    .await
+    .expect("cli");
+    assert!(
+        shown["records"]
+            .as_str()
+            .is_some_and(|r| r.contains("192.0.2.1") && r.contains("192.0.2.2")),
+        "{shown}"
+    );
+    let changed = run(
+        vec![
+            "recordset",
+            "set",
+            "--record",
+            "192.0.2.9",
+            "--ttl",
+            "120",
+            "cli.example.org.",
+            "www.cli.example.org.",
+        ],
+        true,
+    )
+    .await
+    .expect("cli");
+    assert_eq!(changed["records"], "192.0.2.9");
+    assert_eq!(changed["ttl"], 120);
+    run(
+        vec!["recordset", "delete", "cli.example.org.", "www.cli.example.org."],
+        false,
+    )
+    .await
+    .expect("cli");
+    let records = run(vec!["recordset", "list", "cli.example.org.", "--type", "A"], true)
+        .await
+        .expect("cli");
+    assert_eq!(records.as_array().expect("list").len(), 0, "{records}");
+    run(vec!["zone", "delete", "cli.example.org."], false)
+        .await
+        .expect("cli");
+    let shown = run(vec!["zone", "show", "cli.example.org."], true).await.expect("cli");
+    assert_eq!(shown["action"], "DELETE");
+    node.stop().await;
+}
