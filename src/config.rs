@@ -94,6 +94,9 @@ pub struct ApiArgs {
     /// Base URL of links in responses (default: the request's Host header).
     #[arg(long, env = "NSPLANE_API_BASE_URI")]
     pub api_base_uri: Option<String>,
+    /// Behind a load balancer: build links from X-Forwarded-Proto and X-Forwarded-Host.
+    #[arg(long, env = "NSPLANE_ENABLE_PROXY_HEADERS_PARSING")]
+    pub enable_proxy_headers_parsing: bool,
     /// Zones cached per process by the command side.
     #[arg(long, env = "NSPLANE_ZONE_CACHE", default_value_t = 10_000)]
     pub zone_cache: usize,
@@ -221,6 +224,7 @@ impl ApiArgs {
     pub fn api_config(&self) -> anyhow::Result<nsplane_api::ApiConfig> {
         Ok(nsplane_api::ApiConfig {
             base_uri: self.api_base_uri.clone(),
+            proxy_headers: self.enable_proxy_headers_parsing,
             read_your_writes_wait: Duration::from_secs(5),
             ..Default::default()
         })

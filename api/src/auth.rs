@@ -23,6 +23,18 @@ impl Caller {
         self.roles.iter().any(|r| r == "admin")
     }
 
+    /// Designate's default policies: writes need `member` (or `admin`); `reader` may only read.
+    pub(crate) fn require_writer(&self) -> Result<(), ApiError> {
+        if self.is_admin() || self.roles.iter().any(|r| r == "member") {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden {
+                kind: "forbidden",
+                message: "You are not authorized to perform this action".into(),
+            })
+        }
+    }
+
     /// The project whose resources the caller may see: `None` means every project.
     pub(crate) fn scope(&self) -> Option<&ProjectId> {
         if self.all_projects {
@@ -98,6 +110,16 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
                 });
             }
             caller.all_projects = true;
+        }
+        // Impersonation (Designate's use_sudo policy: admin only).
+        if let Some(sudo) = header(parts, "x-auth-sudo-project-id").or_else(|| header(parts, "x-auth-sudo-tenant-id")) {
+            if !caller.is_admin() {
+                return Err(ApiError::Forbidden {
+                    kind: "forbidden",
+                    message: "You are not authorized to perform this action: use_sudo".into(),
+                });
+            }
+            caller.project_id = ProjectId(sudo.to_owned());
         }
         Ok(caller)
     }

@@ -56,6 +56,8 @@ pub struct ApiConfig {
     pub base_uri: Option<String>,
     /// How long a read waits for the caller's own writes to be projected.
     pub read_your_writes_wait: Duration,
+    /// Build links from `X-Forwarded-Proto` / `X-Forwarded-Host` (behind a load balancer).
+    pub proxy_headers: bool,
 }
 
 impl Default for ApiConfig {
@@ -75,6 +77,7 @@ impl Default for ApiConfig {
             max_body_bytes: 114_688,
             base_uri: None,
             read_your_writes_wait: Duration::from_secs(5),
+            proxy_headers: false,
         }
     }
 }
@@ -171,6 +174,21 @@ async fn versions(
     .into_response()
 }
 
+/// `GET /v2/limits`: Designate's absolute limits (quota defaults; quotas arrive with their issue).
+async fn limits() -> Response {
+    Json(serde_json::json!({
+        "max_zones": 10,
+        "max_zone_recordsets": 500,
+        "max_zone_records": 500,
+        "max_recordset_records": 20,
+        "min_ttl": 0,
+        "max_zone_name_length": 255,
+        "max_recordset_name_length": 255,
+        "max_page_limit": 1000,
+    }))
+    .into_response()
+}
+
 async fn fallback() -> ApiError {
     ApiError::NotFound {
         kind: "not_found",
@@ -197,6 +215,9 @@ pub fn router(state: AppState) -> Router {
             get(recordsets::show).put(recordsets::update).delete(recordsets::delete),
         )
         .route("/v2/recordsets", get(recordsets::list_all))
+        .route("/v2/recordsets/{recordset_id}", get(recordsets::redirect))
+        .route("/v2/zones/{zone_id}/nameservers", get(zones::nameservers))
+        .route("/v2/limits", get(limits))
         .fallback(fallback)
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(axum::extract::DefaultBodyLimit::max(max_body))

@@ -99,6 +99,7 @@ pub(crate) async fn create(
     Path(zone_id): Path<String>,
     JsonBody(body): JsonBody<CreateRecordset>,
 ) -> Result<Response, ApiError> {
+    caller.require_writer()?;
     let zone_id = parse_zone_id(&zone_id)?;
     let rtype = RecordType::parse(&body.rtype).map_err(|e| ApiError::invalid(e.to_string()))?;
     if rtype == RecordType::SOA {
@@ -249,6 +250,7 @@ pub(crate) async fn update(
     Path((zone_id, recordset_id)): Path<(String, String)>,
     JsonBody(body): JsonBody<UpdateRecordset>,
 ) -> Result<Response, ApiError> {
+    caller.require_writer()?;
     let zone_id = parse_zone_id(&zone_id)?;
     let recordset_id = parse_recordset_id(&recordset_id)?;
     // Record data is validated against the record set's type, which the zone knows.
@@ -295,6 +297,7 @@ pub(crate) async fn delete(
     headers: HeaderMap,
     Path((zone_id, recordset_id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
+    caller.require_writer()?;
     let zone_id = parse_zone_id(&zone_id)?;
     let recordset_id = parse_recordset_id(&recordset_id)?;
     // The body shows the record set as it was, now PENDING deletion.
@@ -320,4 +323,30 @@ pub(crate) async fn delete(
         views::recordset_from_aggregate(&base, &committed.zone, &rs),
         None,
     ))
+}
+
+/// `GET /v2/recordsets/{id}`: 301 to the record set under its zone, as Designate answers.
+pub(crate) async fn redirect(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(recordset_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let recordset_id = parse_recordset_id(&recordset_id)?;
+    state
+        .consistency
+        .wait_all(&state.pool, state.config.read_your_writes_wait)
+        .await;
+    let client = state.pool.get().await?;
+    let rs = read::recordset_by_id(&**client, recordset_id.0)
+        .await?
+        .filter(|rs| caller.may_see(&rs.project_id))
+        .ok_or_else(ApiError::recordset_not_found)?;
+    let base = views::base_url(&state.config, &headers);
+    let location = format!("{base}/v2/zones/{}/recordsets/{}", rs.zone_id, rs.id);
+    let mut response = axum::http::StatusCode::MOVED_PERMANENTLY.into_response();
+    if let Ok(value) = axum::http::HeaderValue::from_str(&location) {
+        response.headers_mut().insert("location", value);
+    }
+    Ok(response)
 }

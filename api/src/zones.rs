@@ -122,6 +122,7 @@ pub(crate) async fn create(
     headers: HeaderMap,
     JsonBody(body): JsonBody<CreateZone>,
 ) -> Result<Response, ApiError> {
+    caller.require_writer()?;
     match body.zone_type.as_deref() {
         None | Some("PRIMARY") => {}
         Some("SECONDARY") => return Err(ApiError::invalid("SECONDARY zones are not supported yet")),
@@ -233,6 +234,7 @@ pub(crate) async fn update(
     Path(zone_id): Path<String>,
     JsonBody(body): JsonBody<UpdateZone>,
 ) -> Result<Response, ApiError> {
+    caller.require_writer()?;
     let zone_id = parse_zone_id(&zone_id)?;
     if body.name.is_some() {
         return Err(ApiError::BadRequest {
@@ -260,6 +262,7 @@ pub(crate) async fn delete(
     headers: HeaderMap,
     Path(zone_id): Path<String>,
 ) -> Result<Response, ApiError> {
+    caller.require_writer()?;
     let zone_id = parse_zone_id(&zone_id)?;
     let committed = state
         .executor
@@ -268,4 +271,25 @@ pub(crate) async fn delete(
     state.consistency.committed(zone_id, committed.version);
     let base = views::base_url(&state.config, &headers);
     Ok(accepted(views::zone_from_aggregate(&base, &committed.zone), None))
+}
+
+/// `GET /v2/zones/{zone_id}/nameservers`: the name servers of the zone's pool.
+pub(crate) async fn nameservers(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(zone_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let zone_id = parse_zone_id(&zone_id)?;
+    let zone = state.executor.load(zone_id).await?;
+    let visible = zone.project_id.as_ref().is_some_and(|p| caller.may_see(&p.0));
+    if zone.name.is_none() || !visible {
+        return Err(ApiError::zone_not_found());
+    }
+    let mut ns = zone.ns_records.clone();
+    ns.sort_by_key(|n| n.priority);
+    let list: Vec<serde_json::Value> = ns
+        .iter()
+        .map(|n| serde_json::json!({"hostname": n.hostname.to_string(), "priority": n.priority}))
+        .collect();
+    Ok(Json(serde_json::json!({ "nameservers": list })).into_response())
 }

@@ -200,6 +200,16 @@ pub async fn recordset(client: &impl GenericClient, zone_id: Uuid, id: Uuid) -> 
     Ok(row.as_ref().map(recordset_row))
 }
 
+/// One record set by id, whatever its zone.
+pub async fn recordset_by_id(client: &impl GenericClient, id: Uuid) -> anyhow::Result<Option<RecordsetRow>> {
+    let sql = format!("SELECT {RECORDSET_COLUMNS} FROM recordsets r JOIN zones z ON z.id = r.zone_id WHERE r.id = $1");
+    let row = client
+        .query_opt(&sql, &[&id])
+        .await
+        .context("failed to read a record set")?;
+    Ok(row.as_ref().map(recordset_row))
+}
+
 /// Builds `WHERE ...` and the parameters shared by a page query and its count.
 fn conditions(query: &ListQuery, table: &str, params: &mut Vec<Box<dyn ToSql + Sync + Send>>) -> Vec<String> {
     let mut conds = Vec::new();
