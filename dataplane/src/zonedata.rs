@@ -134,6 +134,19 @@ pub struct ZoneSource {
     cache: Mutex<HashMap<(Uuid, u32), Arc<Snapshot>>>,
 }
 
+/// A read-only transaction that sees one snapshot for all its statements.
+async fn snapshot_transaction(
+    client: &mut deadpool_postgres::Object,
+) -> anyhow::Result<deadpool_postgres::Transaction<'_>> {
+    client
+        .build_transaction()
+        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await
+        .context("failed to begin a snapshot")
+}
+
 fn timer(row: &tokio_postgres::Row, idx: usize) -> u32 {
     u32::try_from(row.get::<_, i32>(idx)).unwrap_or(0)
 }
@@ -198,12 +211,7 @@ impl ZoneSource {
     /// The zone's snapshot at its current serial (one consistent read, then cached).
     pub async fn snapshot(&self, zone_id: Uuid) -> anyhow::Result<Option<Arc<Snapshot>>> {
         let mut client = self.pg.get().await.context("postgres unavailable")?;
-        let txn = client
-            .build_transaction()
-            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()
-            .await?;
+        let txn = snapshot_transaction(&mut client).await?;
         let sql = format!("SELECT {HEAD_COLUMNS} FROM zones WHERE id = $1 AND action <> 'DELETE'");
         let Some(row) = txn.query_opt(&sql, &[&zone_id]).await? else {
             return Ok(None);
@@ -327,12 +335,7 @@ impl ZoneSource {
     /// Zones of a pool that its catalog lists, and the catalog's serial.
     pub async fn catalog_members(&self, pool_id: Uuid) -> anyhow::Result<(u32, Vec<(Uuid, String)>)> {
         let mut client = self.pg.get().await.context("postgres unavailable")?;
-        let txn = client
-            .build_transaction()
-            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()
-            .await?;
+        let txn = snapshot_transaction(&mut client).await?;
         let serial = txn
             .query_opt("SELECT serial FROM pool_catalogs WHERE pool_id = $1", &[&pool_id])
             .await?
