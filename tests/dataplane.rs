@@ -237,6 +237,45 @@ async fn a_stopped_secondary_turns_its_zones_to_error_and_back_without_help() {
     node.node.stop().await;
 }
 
+/// Drives one zone through create, a record set, and delete, checking at each step that `secondary`
+/// follows and that the zone's status says so.
+async fn zone_lifecycle(node: &FullNode, secondary: std::net::SocketAddr, zone: &str) {
+    let http = http();
+    let base = &node.node.base;
+    let zone_id = create_zone(&http, base, zone).await;
+    let zone_url = format!("{base}/v2/zones/{zone_id}");
+    eventually("zone ACTIVE", WAIT, || async {
+        get(&http, &zone_url).await.1["status"] == "ACTIVE"
+    })
+    .await;
+    let www = format!("www.{zone}");
+    let (status, _) = post(
+        &http,
+        &format!("{zone_url}/recordsets"),
+        json!({"name": www, "type": "A", "records": ["192.0.2.53"]}),
+    )
+    .await;
+    assert_eq!(status, 202);
+    eventually("the secondary serves the record set", WAIT, || async {
+        a_records(secondary, &www).await == Some(vec!["192.0.2.53".to_owned()])
+    })
+    .await;
+    eventually("zone ACTIVE after the change", WAIT, || async {
+        get(&http, &zone_url).await.1["status"] == "ACTIVE"
+    })
+    .await;
+    let response = http.delete(&zone_url).send().await.expect("delete");
+    assert_eq!(response.status().as_u16(), 202);
+    eventually("the secondary no longer serves the zone", WAIT, || async {
+        !matches!(client::soa(secondary, zone, QUERY).await, Ok(SoaAnswer::Serial(_)))
+    })
+    .await;
+    eventually("zone gone from the API", WAIT, || async {
+        get(&http, &zone_url).await.0 == 404
+    })
+    .await;
+}
+
 /// A zone's content as sorted presentation lines, without the duplicate closing SOA.
 async fn zone_text(server: std::net::SocketAddr, zone: &str) -> Vec<String> {
     let mut records = client::axfr(server, zone, Duration::from_secs(10)).await.expect("axfr");
@@ -445,42 +484,7 @@ async fn powerdns_gets_its_zones_through_its_http_api() {
         key = pdns.api_key
     );
     let node = FullNode::start(&ns, mdns, &pools).await;
-    let http = http();
-    let base = node.node.base.clone();
-    let zone_id = create_zone(&http, &base, "powered.example.org.").await;
-    let zone_url = format!("{base}/v2/zones/{zone_id}");
-    eventually("zone ACTIVE", WAIT, || async {
-        get(&http, &zone_url).await.1["status"] == "ACTIVE"
-    })
-    .await;
-    let (status, _) = post(
-        &http,
-        &format!("{zone_url}/recordsets"),
-        json!({"name": "www.powered.example.org.", "type": "A", "records": ["192.0.2.53"]}),
-    )
-    .await;
-    assert_eq!(status, 202);
-    eventually("PowerDNS serves the record set", WAIT, || async {
-        a_records(pdns.addr(), "www.powered.example.org.").await == Some(vec!["192.0.2.53".to_owned()])
-    })
-    .await;
-    eventually("zone ACTIVE after the change", WAIT, || async {
-        get(&http, &zone_url).await.1["status"] == "ACTIVE"
-    })
-    .await;
-    let response = http.delete(&zone_url).send().await.expect("delete");
-    assert_eq!(response.status().as_u16(), 202);
-    eventually("PowerDNS no longer serves the zone", WAIT, || async {
-        !matches!(
-            client::soa(pdns.addr(), "powered.example.org.", QUERY).await,
-            Ok(SoaAnswer::Serial(_))
-        )
-    })
-    .await;
-    eventually("zone gone from the API", WAIT, || async {
-        get(&http, &zone_url).await.0 == 404
-    })
-    .await;
+    zone_lifecycle(&node, pdns.addr(), "powered.example.org.").await;
     node.node.stop().await;
 }
 
@@ -501,43 +505,12 @@ async fn bind_managed_with_rndc_gets_zones_added_and_removed() {
         key = key_file.display()
     );
     let node = FullNode::start(&ns, mdns, &pools).await;
-    let http = http();
-    let base = node.node.base.clone();
-    let zone_id = create_zone(&http, &base, "rndc.example.org.").await;
-    let zone_url = format!("{base}/v2/zones/{zone_id}");
-    eventually("zone ACTIVE", WAIT, || async {
-        get(&http, &zone_url).await.1["status"] == "ACTIVE"
-    })
-    .await;
+    zone_lifecycle(&node, bind.addr(), "rndc.example.org.").await;
     assert!(
         bind.log().contains("added zone rndc.example.org"),
         "rndc addzone reached BIND:\n{}",
         bind.log()
     );
-    let (status, _) = post(
-        &http,
-        &format!("{zone_url}/recordsets"),
-        json!({"name": "www.rndc.example.org.", "type": "A", "records": ["192.0.2.88"]}),
-    )
-    .await;
-    assert_eq!(status, 202);
-    eventually("BIND serves the record set", WAIT, || async {
-        a_records(bind.addr(), "www.rndc.example.org.").await == Some(vec!["192.0.2.88".to_owned()])
-    })
-    .await;
-    let response = http.delete(&zone_url).send().await.expect("delete");
-    assert_eq!(response.status().as_u16(), 202);
-    eventually("BIND no longer serves the zone", WAIT, || async {
-        !matches!(
-            client::soa(bind.addr(), "rndc.example.org.", QUERY).await,
-            Ok(SoaAnswer::Serial(_))
-        )
-    })
-    .await;
-    eventually("zone gone from the API", WAIT, || async {
-        get(&http, &zone_url).await.0 == 404
-    })
-    .await;
     node.node.stop().await;
 }
 
