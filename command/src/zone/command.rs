@@ -1,0 +1,108 @@
+//! The commands a zone accepts.
+
+use nsplane_schema::event::{NameserverSync, NsRecord, SoaTimers};
+use nsplane_schema::{PoolId, ProjectId, RecordType, RecordsetId, RecordsetName, Ttl, ZoneId, ZoneName};
+
+/// Commands on a zone.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ZoneCommand {
+    /// Create a primary zone.
+    CreateZone {
+        /// Id (derived from the request, so retries name the same zone).
+        zone_id: ZoneId,
+        /// Owner.
+        project_id: ProjectId,
+        /// Name (already reserved).
+        name: ZoneName,
+        /// Hostmaster address.
+        email: String,
+        /// Default TTL.
+        ttl: Ttl,
+        /// Free text.
+        description: Option<String>,
+        /// The pool chosen for it.
+        pool_id: PoolId,
+        /// The pool's name servers.
+        ns_records: Vec<NsRecord>,
+        /// SOA timers.
+        soa: SoaTimers,
+    },
+    /// Change e-mail, TTL or description (`None` = unchanged).
+    UpdateZone {
+        /// New hostmaster address.
+        email: Option<String>,
+        /// New default TTL.
+        ttl: Option<Ttl>,
+        /// New description (`Some(None)` clears it).
+        description: Option<Option<String>>,
+    },
+    /// Ask for deletion.
+    DeleteZone,
+    /// Create a record set.
+    CreateRecordset {
+        /// Id (derived from the request).
+        recordset_id: RecordsetId,
+        /// Owner.
+        project_id: ProjectId,
+        /// Owner name.
+        name: RecordsetName,
+        /// Type.
+        rtype: RecordType,
+        /// Canonical record data (validated per type by the caller).
+        records: Vec<String>,
+        /// TTL or inherit.
+        ttl: Option<Ttl>,
+        /// Free text.
+        description: Option<String>,
+    },
+    /// Change a record set (`None` = unchanged).
+    UpdateRecordset {
+        /// Which.
+        recordset_id: RecordsetId,
+        /// New data.
+        records: Option<Vec<String>>,
+        /// New TTL (`Some(None)` = inherit the zone's).
+        ttl: Option<Option<Ttl>>,
+        /// New description.
+        description: Option<Option<String>>,
+        /// The caller may change managed record sets.
+        edit_managed: bool,
+    },
+    /// Remove a record set.
+    DeleteRecordset {
+        /// Which.
+        recordset_id: RecordsetId,
+        /// The caller may change managed record sets.
+        edit_managed: bool,
+    },
+    /// The worker reports what the pool's name servers serve at `serial`.
+    ReportSync {
+        /// The serial it pushed.
+        serial: u32,
+        /// Whether the pool's threshold was met.
+        synced: bool,
+        /// Each name server's answer.
+        nameservers: Vec<NameserverSync>,
+    },
+    /// The worker reports that the pool no longer serves a zone being deleted.
+    ConfirmDeleted {
+        /// Each name server's answer.
+        nameservers: Vec<NameserverSync>,
+    },
+}
+
+impl ZoneCommand {
+    /// The command's name, stored in the commit metadata.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ZoneCommand::CreateZone { .. } => "CreateZone",
+            ZoneCommand::UpdateZone { .. } => "UpdateZone",
+            ZoneCommand::DeleteZone => "DeleteZone",
+            ZoneCommand::CreateRecordset { .. } => "CreateRecordset",
+            ZoneCommand::UpdateRecordset { .. } => "UpdateRecordset",
+            ZoneCommand::DeleteRecordset { .. } => "DeleteRecordset",
+            ZoneCommand::ReportSync { .. } => "ReportSync",
+            ZoneCommand::ConfirmDeleted { .. } => "ConfirmDeleted",
+        }
+    }
+}

@@ -1,0 +1,193 @@
+//! Deciding a command against the zone's state: the rules, and the event a command would commit.
+
+use nsplane_schema::event::next_serial;
+use nsplane_schema::{RecordType, ZoneEvent};
+
+use super::{Action, Status, Zone, ZoneCommand, ZoneError, ZoneServices};
+
+impl Zone {
+    /// Decides a command against the current state without changing it: the event it would commit.
+    /// The executor decides in place and applies the event only once the commit is stored, so a
+    /// zone's state is never copied to decide.
+    pub async fn decide(&self, command: ZoneCommand, services: &ZoneServices) -> Result<ZoneEvent, ZoneError> {
+        match command {
+            ZoneCommand::CreateZone {
+                zone_id,
+                project_id,
+                name,
+                email,
+                ttl,
+                description,
+                pool_id,
+                ns_records,
+                soa,
+            } => {
+                if self.name.is_some() {
+                    return Err(ZoneError::AlreadyExists);
+                }
+                let serial = next_serial(0, u32::try_from(self.commit_time.timestamp().max(1)).unwrap_or(1));
+                let event = ZoneEvent::ZoneCreated {
+                    zone_id,
+                    project_id,
+                    name,
+                    email,
+                    ttl,
+                    description,
+                    pool_id,
+                    serial,
+                    soa,
+                    ns_records,
+                };
+                Ok(event)
+            }
+            ZoneCommand::UpdateZone {
+                email,
+                ttl,
+                description,
+            } => {
+                self.writable()?;
+                let event = ZoneEvent::ZoneUpdated {
+                    email: email.unwrap_or_else(|| self.email.clone()),
+                    ttl: ttl.or(self.ttl).ok_or(ZoneError::NotFound)?,
+                    description: description.unwrap_or_else(|| self.description.clone()),
+                    serial: self.next_serial(),
+                };
+                Ok(event)
+            }
+            ZoneCommand::DeleteZone => {
+                self.writable()?;
+                Ok(ZoneEvent::ZoneDeleteRequested {})
+            }
+            ZoneCommand::CreateRecordset {
+                recordset_id,
+                project_id,
+                name,
+                rtype,
+                records,
+                ttl,
+                description,
+            } => {
+                let zone_name = self.writable()?.clone();
+                if self.recordsets.contains_key(&recordset_id) {
+                    return Err(ZoneError::DuplicateRecordset);
+                }
+                let records = dedup(records);
+                if records.is_empty() {
+                    return Err(ZoneError::NoRecords);
+                }
+                let at_apex = name.as_dns_name() == zone_name.as_dns_name();
+                match rtype {
+                    RecordType::SOA => return Err(ZoneError::SoaNotAllowed),
+                    RecordType::NS if at_apex => return Err(ZoneError::ApexNsManaged),
+                    RecordType::CNAME if at_apex => return Err(ZoneError::CnameAtApex),
+                    RecordType::CNAME if records.len() > 1 => return Err(ZoneError::CnameTooManyRecords),
+                    _ => {}
+                }
+                if self.find(&name, rtype).is_some() {
+                    return Err(ZoneError::DuplicateRecordset);
+                }
+                let same_name = self.types_at(&name);
+                if !same_name.is_empty() && (rtype == RecordType::CNAME || same_name.contains(&RecordType::CNAME)) {
+                    return Err(ZoneError::CnameNotAlone);
+                }
+                self.check_placement(&zone_name, &name, services).await?;
+                let event = ZoneEvent::RecordsetCreated {
+                    recordset_id,
+                    project_id,
+                    name,
+                    rtype,
+                    records,
+                    ttl,
+                    description,
+                    serial: self.next_serial(),
+                };
+                Ok(event)
+            }
+            ZoneCommand::UpdateRecordset {
+                recordset_id,
+                records,
+                ttl,
+                description,
+                edit_managed,
+            } => {
+                self.writable()?;
+                let rs = self.recordsets.get(&recordset_id).ok_or(ZoneError::RecordsetNotFound)?;
+                if rs.rtype == RecordType::SOA {
+                    return Err(ZoneError::SoaNotAllowed);
+                }
+                if rs.managed && !edit_managed {
+                    return Err(ZoneError::Managed);
+                }
+                let records = match records {
+                    Some(records) => dedup(records),
+                    None => rs.records.clone(),
+                };
+                if records.is_empty() {
+                    return Err(ZoneError::NoRecords);
+                }
+                if rs.rtype == RecordType::CNAME && records.len() > 1 {
+                    return Err(ZoneError::CnameTooManyRecords);
+                }
+                let event = ZoneEvent::RecordsetUpdated {
+                    recordset_id,
+                    records,
+                    ttl: ttl.unwrap_or(rs.ttl),
+                    description: description.unwrap_or_else(|| rs.description.clone()),
+                    serial: self.next_serial(),
+                };
+                Ok(event)
+            }
+            ZoneCommand::DeleteRecordset {
+                recordset_id,
+                edit_managed,
+            } => {
+                self.writable()?;
+                let rs = self.recordsets.get(&recordset_id).ok_or(ZoneError::RecordsetNotFound)?;
+                if rs.rtype == RecordType::SOA {
+                    return Err(ZoneError::SoaNotAllowed);
+                }
+                if rs.managed && !edit_managed {
+                    return Err(ZoneError::Managed);
+                }
+                let event = ZoneEvent::RecordsetDeleted {
+                    recordset_id,
+                    serial: self.next_serial(),
+                };
+                Ok(event)
+            }
+            ZoneCommand::ReportSync {
+                serial,
+                synced,
+                nameservers,
+            } => {
+                self.created()?;
+                let deleting = self.action == Action::Delete;
+                // Reports about an older serial, or a success about a zone being deleted, are moot.
+                if serial != self.serial || (deleting && synced) || self.status == Status::Deleted {
+                    return Err(ZoneError::Superseded);
+                }
+                let status = if synced { Status::Active } else { Status::Error };
+                if self.status == status && self.nameservers == nameservers {
+                    return Err(ZoneError::Superseded);
+                }
+                Ok(ZoneEvent::ZoneSyncReported {
+                    serial,
+                    synced,
+                    nameservers,
+                })
+            }
+            ZoneCommand::ConfirmDeleted { nameservers } => {
+                self.created()?;
+                if self.action != Action::Delete || self.status == Status::Deleted {
+                    return Err(ZoneError::Superseded);
+                }
+                Ok(ZoneEvent::ZoneDeleted { nameservers })
+            }
+        }
+    }
+}
+
+fn dedup(records: Vec<String>) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    records.into_iter().filter(|r| seen.insert(r.clone())).collect()
+}
