@@ -567,3 +567,29 @@ async fn an_old_nats_server_is_refused_with_a_clear_message() {
     drop(nats);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_read_on_another_api_instance_sees_the_write() {
+    let ns = namespace().await;
+    let writer = Node::start(&ns, true).await;
+    let reader = Node::start(&ns, false).await;
+    let http = http();
+    let zone_id = create_zone(&http, &writer.base, "across.example.org.").await;
+    for n in 0..20 {
+        let (status, created) = post(
+            &http,
+            &format!("{}/v2/zones/{zone_id}/recordsets", writer.base),
+            json!({"name": format!("n{n}.across.example.org."), "type": "A", "records": ["192.0.2.1"]}),
+        )
+        .await;
+        assert_eq!(status, 202);
+        // Straight to the other instance, which took no part in the write.
+        let id = created["id"].as_str().expect("id");
+        let (status, shown) = get(&http, &format!("{}/v2/zones/{zone_id}/recordsets/{id}", reader.base)).await;
+        assert_eq!(status, 200, "instance B must see instance A's write: {shown}");
+        let (_, list) = get(&http, &format!("{}/v2/zones/{zone_id}/recordsets?type=A", reader.base)).await;
+        assert_eq!(list["metadata"]["total_count"], n + 1);
+    }
+    writer.stop().await;
+    reader.stop().await;
+}

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use deadpool_postgres::Pool;
 use futures::StreamExt as _;
+use nsplane_command::EventStore;
 use nsplane_projection::read::projected_version;
 use nsplane_schema::{subjects, ZoneId};
 use tokio::sync::Notify;
@@ -95,6 +96,32 @@ impl Consistency {
                 return;
             }
         }
+    }
+
+    /// Read-your-writes across API instances for one zone: learns the zone's latest committed version
+    /// from the event stream (one direct read), and waits until the read models hold it. Costs a round
+    /// trip to NATS and one to PostgreSQL; used for reads of one zone.
+    pub async fn wait_zone_latest(&self, store: &EventStore, pool: &Pool, zone_id: ZoneId, limit: Duration) {
+        if self.wanted(zone_id).is_none() {
+            let subject = subjects::zone_events(&store.config().prefix, zone_id);
+            match store.last_on_subject(&subject).await {
+                Ok(Some(last)) => {
+                    let projected = match pool.get().await {
+                        Ok(client) => projected_version(&**client, subjects::ZONE_AGGREGATE, &zone_id.to_string())
+                            .await
+                            .ok(),
+                        Err(_) => None,
+                    };
+                    if projected.is_some_and(|p| p >= last.envelope.version) {
+                        return;
+                    }
+                    self.committed(zone_id, last.envelope.version);
+                }
+                Ok(None) => return,
+                Err(e) => debug!(%zone_id, error = format!("{e:#}"), "could not read the zone's latest version"),
+            }
+        }
+        self.wait_zone(pool, zone_id, limit).await;
     }
 
     /// Waits until every write of this process is projected (for lists across zones).

@@ -154,7 +154,12 @@ pub(crate) async fn show(
     let recordset_id = parse_recordset_id(&recordset_id)?;
     state
         .consistency
-        .wait_zone(&state.pool, zone_id, state.config.read_your_writes_wait)
+        .wait_zone_latest(
+            state.executor.store(),
+            &state.pool,
+            zone_id,
+            state.config.read_your_writes_wait,
+        )
         .await;
     let client = state.pool.get().await?;
     let zone = read::zone(&**client, zone_id.0)
@@ -182,7 +187,12 @@ async fn list(
         Some(zone_id) => {
             state
                 .consistency
-                .wait_zone(&state.pool, zone_id, state.config.read_your_writes_wait)
+                .wait_zone_latest(
+                    state.executor.store(),
+                    &state.pool,
+                    zone_id,
+                    state.config.read_your_writes_wait,
+                )
                 .await;
             let client = state.pool.get().await?;
             let zone = read::zone(&**client, zone_id.0)

@@ -196,7 +196,12 @@ pub(crate) async fn show(
     let zone_id = parse_zone_id(&zone_id)?;
     state
         .consistency
-        .wait_zone(&state.pool, zone_id, state.config.read_your_writes_wait)
+        .wait_zone_latest(
+            state.executor.store(),
+            &state.pool,
+            zone_id,
+            state.config.read_your_writes_wait,
+        )
         .await;
     let client = state.pool.get().await?;
     let zone = read::zone(&**client, zone_id.0)
