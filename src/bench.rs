@@ -89,6 +89,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let mut child = tokio::process::Command::new(binary)
         .args([
             "all",
+            "--quota-zone-recordsets",
+            "-1",
+            "--quota-zone-records",
+            "-1",
             "--nats-url",
             &nats.url,
             "--database-url",

@@ -99,7 +99,17 @@ pub async fn run(args: BenchDataplaneArgs) -> anyhow::Result<()> {
     );
     std::fs::write(dir.join("pools.yaml"), pools)?;
     let mut child = tokio::process::Command::new(std::env::current_exe()?)
-        .args(["all", "--nats-url", &nats.url, "--database-url", &database_url])
+        .args([
+            "all",
+            "--quota-zone-recordsets",
+            "-1",
+            "--quota-zone-records",
+            "-1",
+            "--nats-url",
+            &nats.url,
+            "--database-url",
+            &database_url,
+        ])
         .args([
             "--api-listen",
             &format!("127.0.0.1:{api_port}"),

@@ -69,6 +69,30 @@ pub struct CommonArgs {
     /// How long JetStream remembers a request's message id to drop a retried append (seconds).
     #[arg(long, env = "NSPLANE_DUPLICATE_WINDOW_SECS", default_value_t = 120)]
     pub duplicate_window_secs: u64,
+    /// Quota: record sets per zone, managed SOA/NS included (-1: unlimited).
+    #[arg(
+        long,
+        env = "NSPLANE_QUOTA_ZONE_RECORDSETS",
+        default_value_t = 500,
+        allow_negative_numbers = true
+    )]
+    pub quota_zone_recordsets: i64,
+    /// Quota: records per zone, managed ones excluded (-1: unlimited).
+    #[arg(
+        long,
+        env = "NSPLANE_QUOTA_ZONE_RECORDS",
+        default_value_t = 500,
+        allow_negative_numbers = true
+    )]
+    pub quota_zone_records: i64,
+    /// Quota: records per record set (-1: unlimited).
+    #[arg(
+        long,
+        env = "NSPLANE_QUOTA_RECORDSET_RECORDS",
+        default_value_t = 20,
+        allow_negative_numbers = true
+    )]
+    pub quota_recordset_records: i64,
     /// PostgreSQL connections per process.
     #[arg(long, env = "NSPLANE_DATABASE_POOL_SIZE", default_value_t = 16)]
     pub database_pool_size: usize,
@@ -172,6 +196,8 @@ pub struct Connections {
     pub pg: nsplane_projection::PgConfig,
     /// Event store layout.
     pub store: nsplane_command::StoreConfig,
+    /// Per-zone quotas.
+    pub quotas: nsplane_command::zone::ZoneQuotas,
 }
 
 impl CommonArgs {
@@ -209,6 +235,11 @@ impl CommonArgs {
         );
         store.duplicate_window = Duration::from_secs(self.duplicate_window_secs);
         Ok(Connections {
+            quotas: nsplane_command::zone::ZoneQuotas {
+                zone_recordsets: self.quota_zone_recordsets,
+                zone_records: self.quota_zone_records,
+                recordset_records: self.quota_recordset_records,
+            },
             nats: nsplane_command::NatsConfig { url: nats_url },
             pg: nsplane_projection::PgConfig {
                 url: database_url,

@@ -51,9 +51,11 @@ pub async fn run_api(
     shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     config.default_pool = default_pool(&pools.current());
+    config.quotas = shared.connections.quotas;
     let names = ZoneNames::open(shared.store.clone()).await?;
     let services = ZoneServices {
         directory: Arc::new(names.clone()),
+        quotas: shared.connections.quotas,
     };
     let executor = Arc::new(ZoneExecutor::new(shared.store.clone(), services, zone_cache));
     let consistency = Arc::new(nsplane_api::Consistency::default());
@@ -168,6 +170,7 @@ pub async fn run_worker(
     let names = ZoneNames::open(shared.store.clone()).await?;
     let services = ZoneServices {
         directory: Arc::new(names.clone()),
+        quotas: shared.connections.quotas,
     };
     let executor = Arc::new(ZoneExecutor::new(shared.store.clone(), services, 1000));
     let worker = Arc::new(nsplane_dataplane::Worker::new(

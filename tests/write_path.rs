@@ -284,6 +284,15 @@ async fn bad_input_gets_designate_errors_and_appends_nothing() {
             "invalid_object",
         ),
     ];
+    let many: Vec<String> = (1..=21).map(|n| format!("192.0.2.{n}")).collect();
+    let mut cases = cases;
+    cases.push((
+        "over the recordset_records quota",
+        rrsets.clone(),
+        json!({"name": "many.bad.example.org.", "type": "A", "records": many}),
+        413,
+        "over_quota",
+    ));
     // Bad data for every type.
     let bad_data = [
         ("A", "192.0.2.300"),
@@ -303,7 +312,6 @@ async fn bad_input_gets_designate_errors_and_appends_nothing() {
         ("HTTPS", "1 . alpn="),
         ("TLSA", "3 1 1 abc"),
     ];
-    let mut cases = cases;
     for (rtype, data) in bad_data {
         let name = match rtype {
             "SRV" => "_sip._udp.bad.example.org.",

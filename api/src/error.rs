@@ -47,6 +47,9 @@ pub enum ApiError {
         /// What collided.
         message: String,
     },
+    /// 413 `over_quota`.
+    #[error("{0}")]
+    OverQuota(String),
     /// 413: the body is larger than allowed.
     #[error("request body too large")]
     TooLarge,
@@ -97,6 +100,7 @@ impl ApiError {
                 "Method not allowed".into(),
             ),
             ApiError::Conflict { kind, message } => (StatusCode::CONFLICT, kind, message.clone()),
+            ApiError::OverQuota(message) => (StatusCode::PAYLOAD_TOO_LARGE, "over_quota", message.clone()),
             ApiError::TooLarge => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "request_too_large",
@@ -143,6 +147,7 @@ impl From<ZoneError> for ApiError {
                 message,
             },
             ZoneError::NotFound => ApiError::zone_not_found(),
+            ZoneError::OverQuota { .. } => ApiError::OverQuota(message),
             ZoneError::Superseded => ApiError::Conflict {
                 kind: "conflict",
                 message,

@@ -17,9 +17,6 @@ use crate::paging::{self, ListSpec};
 use crate::zones::{check_description, metadata, parse_zone_id};
 use crate::{accepted, views, AppState};
 
-/// Most records in one record set (`recordset_records` quota default; quotas arrive with their issue).
-const RECORDS_MAX: usize = 20;
-
 const RECORDSET_LIST: ListSpec = ListSpec {
     filters: &[
         ("name", "name"),
@@ -72,12 +69,6 @@ fn parse_recordset_id(raw: &str) -> Result<RecordsetId, ApiError> {
 fn check_records(rtype: RecordType, records: &[String]) -> Result<Vec<String>, ApiError> {
     if records.is_empty() {
         return Err(ApiError::invalid("records must contain at least one record"));
-    }
-    if records.len() > RECORDS_MAX {
-        return Err(ApiError::BadRequest {
-            kind: "over_quota",
-            message: "Quota exceeded for recordset_records.".into(),
-        });
     }
     records
         .iter()

@@ -32,6 +32,11 @@ impl ZoneDirectory for FakeDirectory {
 fn test(children: Vec<&'static str>) -> TestFramework<Zone> {
     TestFramework::with(ZoneServices {
         directory: Arc::new(FakeDirectory(children)),
+        quotas: nsplane_command::zone::ZoneQuotas {
+            zone_recordsets: 4,
+            zone_records: 3,
+            recordset_records: 2,
+        },
     })
 }
 
@@ -326,4 +331,57 @@ fn only_a_deleting_zone_can_be_confirmed_deleted() {
         .when(ZoneCommand::ConfirmDeleted { nameservers: vec![] })
         .inspect_result();
     assert!(matches!(events.as_deref(), Ok([Event(ZoneEvent::ZoneDeleted { .. })])));
+}
+
+#[test]
+fn quotas_bound_a_zone_and_a_record_set() {
+    // The test quotas: 4 record sets (SOA and NS count), 3 unmanaged records, 2 records per set.
+    test(vec![])
+        .given(vec![created()])
+        .when(create_rs(
+            "three.example.org.",
+            RecordType::A,
+            &["192.0.2.1", "192.0.2.2", "192.0.2.3"],
+        ))
+        .then_expect_error(ZoneError::OverQuota {
+            resource: "recordset_records",
+        });
+    // www_a holds 1 record; 2 more fit, a third does not.
+    test(vec![])
+        .given(vec![created(), www_a()])
+        .when(create_rs(
+            "two.example.org.",
+            RecordType::A,
+            &["192.0.2.1", "192.0.2.2"],
+        ))
+        .inspect_result()
+        .expect("3 records fit");
+    let second = Event(ZoneEvent::RecordsetCreated {
+        recordset_id: RecordsetId(Uuid::from_u128(7)),
+        project_id: ProjectId("p".into()),
+        name: rs_name("two.example.org."),
+        rtype: RecordType::A,
+        records: vec!["192.0.2.1".into(), "192.0.2.2".into()],
+        ttl: None,
+        description: None,
+        serial: 102,
+    });
+    test(vec![])
+        .given(vec![created(), www_a(), second.clone()])
+        .when(create_rs("four.example.org.", RecordType::TXT, &["\"x\""]))
+        .then_expect_error(ZoneError::OverQuota {
+            resource: "zone_recordsets",
+        });
+    test(vec![])
+        .given(vec![created(), www_a(), second])
+        .when(ZoneCommand::UpdateRecordset {
+            recordset_id: RS_ID,
+            records: Some(vec!["192.0.2.8".into(), "192.0.2.9".into()]),
+            ttl: None,
+            description: None,
+            edit_managed: false,
+        })
+        .then_expect_error(ZoneError::OverQuota {
+            resource: "zone_records",
+        });
 }

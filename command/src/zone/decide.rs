@@ -3,7 +3,7 @@
 use nsplane_schema::event::next_serial;
 use nsplane_schema::{RecordType, ZoneEvent};
 
-use super::{Action, Status, Zone, ZoneCommand, ZoneError, ZoneServices};
+use super::{within, Action, Status, Zone, ZoneCommand, ZoneError, ZoneServices};
 
 impl Zone {
     /// Decides a command against the current state without changing it: the event it would commit.
@@ -75,6 +75,22 @@ impl Zone {
                 if records.is_empty() {
                     return Err(ZoneError::NoRecords);
                 }
+                let quotas = services.quotas;
+                if !within(records.len(), quotas.recordset_records) {
+                    return Err(ZoneError::OverQuota {
+                        resource: "recordset_records",
+                    });
+                }
+                if !within(self.recordsets.len() + 1, quotas.zone_recordsets) {
+                    return Err(ZoneError::OverQuota {
+                        resource: "zone_recordsets",
+                    });
+                }
+                if !within(self.unmanaged_records + records.len(), quotas.zone_records) {
+                    return Err(ZoneError::OverQuota {
+                        resource: "zone_records",
+                    });
+                }
                 let at_apex = name.as_dns_name() == zone_name.as_dns_name();
                 match rtype {
                     RecordType::SOA => return Err(ZoneError::SoaNotAllowed),
@@ -127,6 +143,17 @@ impl Zone {
                 }
                 if rs.rtype == RecordType::CNAME && records.len() > 1 {
                     return Err(ZoneError::CnameTooManyRecords);
+                }
+                if !within(records.len(), services.quotas.recordset_records) {
+                    return Err(ZoneError::OverQuota {
+                        resource: "recordset_records",
+                    });
+                }
+                let after = self.unmanaged_records.saturating_sub(rs.records.len()) + records.len();
+                if !rs.managed && records.len() > rs.records.len() && !within(after, services.quotas.zone_records) {
+                    return Err(ZoneError::OverQuota {
+                        resource: "zone_records",
+                    });
                 }
                 let event = ZoneEvent::RecordsetUpdated {
                     recordset_id,

@@ -51,6 +51,12 @@ pub enum ZoneError {
     /// 500: a lookup the rules needed failed.
     #[error("zone directory lookup failed: {0}")]
     Lookup(String),
+    /// 413 `over_quota`.
+    #[error("Quota exceeded for {resource}.")]
+    OverQuota {
+        /// The quota's name, e.g. `zone_recordsets`.
+        resource: &'static str,
+    },
     /// Not an error for the reporter: a newer change (or an identical report) made the report moot.
     #[error("the report is superseded by a newer change")]
     Superseded,

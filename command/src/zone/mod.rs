@@ -151,6 +151,8 @@ pub struct Zone {
     pub nameservers: Vec<NameserverSync>,
     /// Record sets not yet confirmed served (PENDING), so a sync report touches only those.
     pub pending: imbl::OrdSet<RecordsetId>,
+    /// Records in record sets that are not managed (what the `zone_records` quota counts).
+    pub unmanaged_records: usize,
     /// Record sets by id. Persistent maps: cloning the zone to decide a command costs O(1), however
     /// many record sets it has.
     pub recordsets: imbl::OrdMap<RecordsetId, Arc<Recordset>>,
@@ -173,6 +175,39 @@ pub trait ZoneDirectory: Send + Sync {
 pub struct ZoneServices {
     /// Zone-name lookups (child zones).
     pub directory: Arc<dyn ZoneDirectory>,
+    /// Limits on a zone's content.
+    pub quotas: ZoneQuotas,
+}
+
+/// Designate's per-zone quotas; a negative value means unlimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ZoneQuotas {
+    /// Record sets in a zone, the managed SOA and NS included (`zone_recordsets`, default 500).
+    pub zone_recordsets: i64,
+    /// Records in a zone, managed ones excluded (`zone_records`, default 500).
+    pub zone_records: i64,
+    /// Records in one record set (`recordset_records`, default 20).
+    pub recordset_records: i64,
+}
+
+impl ZoneQuotas {
+    /// Designate's defaults.
+    pub const DESIGNATE: ZoneQuotas = ZoneQuotas {
+        zone_recordsets: 500,
+        zone_records: 500,
+        recordset_records: 20,
+    };
+    /// No limits.
+    pub const UNLIMITED: ZoneQuotas = ZoneQuotas {
+        zone_recordsets: -1,
+        zone_records: -1,
+        recordset_records: -1,
+    };
+}
+
+/// Whether `count` fits under `limit` (negative: unlimited).
+pub(crate) fn within(count: usize, limit: i64) -> bool {
+    limit < 0 || i64::try_from(count).unwrap_or(i64::MAX) <= limit
 }
 
 /// The aggregate's event type: the contract's [`ZoneEvent`], wrapped so cqrs-es's `DomainEvent` can be
@@ -236,6 +271,9 @@ impl Zone {
     }
 
     fn insert_recordset(&mut self, rs: Recordset) {
+        if !rs.managed {
+            self.unmanaged_records += rs.records.len();
+        }
         self.pending.insert(rs.id);
         self.by_name.entry(rs.name.clone()).or_default().push((rs.rtype, rs.id));
         self.recordsets.insert(rs.id, Arc::new(rs));
@@ -244,6 +282,9 @@ impl Zone {
     fn remove_recordset(&mut self, id: &RecordsetId) {
         self.pending.remove(id);
         if let Some(rs) = self.recordsets.remove(id) {
+            if !rs.managed {
+                self.unmanaged_records = self.unmanaged_records.saturating_sub(rs.records.len());
+            }
             if let Some(at) = self.by_name.get_mut(&rs.name) {
                 at.retain(|(_, other)| other != id);
                 if at.is_empty() {
@@ -448,7 +489,11 @@ impl Aggregate for Zone {
                 serial,
             } => {
                 self.pending.insert(recordset_id);
+                let mut unmanaged = self.unmanaged_records;
                 if let Some(rs) = self.recordsets.get_mut(&recordset_id).map(Arc::make_mut) {
+                    if !rs.managed {
+                        unmanaged = unmanaged.saturating_sub(rs.records.len()) + records.len();
+                    }
                     rs.records = records;
                     rs.ttl = ttl;
                     rs.description = description;
@@ -462,6 +507,7 @@ impl Aggregate for Zone {
                     rs.serial = serial;
                     rs.updated_at = Some(now);
                 }
+                self.unmanaged_records = unmanaged;
                 self.mark_zone_changed(serial);
             }
             ZoneEvent::RecordsetDeleted { recordset_id, serial } => {
