@@ -339,6 +339,12 @@ async fn bad_input_gets_designate_errors_and_appends_nothing() {
             response["message"].as_str().is_some_and(|m| !m.is_empty()),
             "{what}: {response}"
         );
+        if *kind == "invalid_object" {
+            assert!(
+                response["errors"]["errors"][0]["message"].as_str().is_some(),
+                "{what}: nested errors: {response}"
+            );
+        }
     }
     // Not JSON, oversize, empty.
     let response = http

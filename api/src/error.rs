@@ -128,12 +128,21 @@ impl IntoResponse for ApiError {
         }
         let (status, kind, message) = self.parts();
         let request_id = REQUEST_ID.try_with(|r| r.0.clone()).unwrap_or_default();
-        let body = serde_json::json!({
+        let mut body = serde_json::json!({
             "code": status.as_u16(),
             "type": kind,
             "message": message,
             "request_id": request_id,
         });
+        if kind == "invalid_object" {
+            // Designate's validation errors carry the failures in a doubly nested list.
+            body["errors"] = serde_json::json!({"errors": [{
+                "path": [],
+                "message": message,
+                "validator": "nsplane",
+                "validator_value": null,
+            }]});
+        }
         (status, Json(body)).into_response()
     }
 }
