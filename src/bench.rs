@@ -89,6 +89,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let mut child = tokio::process::Command::new(binary)
         .args([
             "all",
+            "--quota-zones",
+            "-1",
             "--quota-zone-recordsets",
             "-1",
             "--quota-zone-records",

@@ -101,6 +101,8 @@ pub async fn run(args: BenchDataplaneArgs) -> anyhow::Result<()> {
     let mut child = tokio::process::Command::new(std::env::current_exe()?)
         .args([
             "all",
+            "--quota-zones",
+            "-1",
             "--quota-zone-recordsets",
             "-1",
             "--quota-zone-records",

@@ -69,6 +69,22 @@ pub struct CommonArgs {
     /// How long JetStream remembers a request's message id to drop a retried append (seconds).
     #[arg(long, env = "NSPLANE_DUPLICATE_WINDOW_SECS", default_value_t = 120)]
     pub duplicate_window_secs: u64,
+    /// Quota: zones per project (-1: unlimited).
+    #[arg(
+        long,
+        env = "NSPLANE_QUOTA_ZONES",
+        default_value_t = 10,
+        allow_negative_numbers = true
+    )]
+    pub quota_zones: i64,
+    /// Quota: record sets per zone in an export (-1: unlimited).
+    #[arg(
+        long,
+        env = "NSPLANE_QUOTA_API_EXPORT_SIZE",
+        default_value_t = 1000,
+        allow_negative_numbers = true
+    )]
+    pub quota_api_export_size: i64,
     /// Quota: record sets per zone, managed SOA/NS included (-1: unlimited).
     #[arg(
         long,
@@ -196,8 +212,8 @@ pub struct Connections {
     pub pg: nsplane_projection::PgConfig,
     /// Event store layout.
     pub store: nsplane_command::StoreConfig,
-    /// Per-zone quotas.
-    pub quotas: nsplane_command::zone::ZoneQuotas,
+    /// Default quotas of every project (Designate's resource names).
+    pub quotas: nsplane_command::quotas::Quotas,
 }
 
 impl CommonArgs {
@@ -235,11 +251,16 @@ impl CommonArgs {
         );
         store.duplicate_window = Duration::from_secs(self.duplicate_window_secs);
         Ok(Connections {
-            quotas: nsplane_command::zone::ZoneQuotas {
-                zone_recordsets: self.quota_zone_recordsets,
-                zone_records: self.quota_zone_records,
-                recordset_records: self.quota_recordset_records,
-            },
+            quotas: [
+                ("zones", self.quota_zones),
+                ("zone_recordsets", self.quota_zone_recordsets),
+                ("zone_records", self.quota_zone_records),
+                ("recordset_records", self.quota_recordset_records),
+                ("api_export_size", self.quota_api_export_size),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect(),
             nats: nsplane_command::NatsConfig { url: nats_url },
             pg: nsplane_projection::PgConfig {
                 url: database_url,

@@ -51,11 +51,12 @@ pub async fn run_api(
     shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     config.default_pool = default_pool(&pools.current());
-    config.quotas = shared.connections.quotas;
     let names = ZoneNames::open(shared.store.clone()).await?;
+    let quotas =
+        nsplane_command::quotas::QuotaStore::open(shared.store.clone(), shared.connections.quotas.clone()).await?;
     let services = ZoneServices {
         directory: Arc::new(names.clone()),
-        quotas: shared.connections.quotas,
+        quotas: Arc::new(nsplane_command::quotas::CachedQuotas::new(quotas.clone())),
     };
     let executor = Arc::new(ZoneExecutor::new(shared.store.clone(), services, zone_cache));
     let consistency = Arc::new(nsplane_api::Consistency::default());
@@ -64,7 +65,7 @@ pub async fn run_api(
             .clone()
             .listen(shared.client.clone(), shared.connections.store.prefix.clone()),
     );
-    let state = nsplane_api::AppState::new(executor, names, shared.pool.clone(), consistency, config);
+    let state = nsplane_api::AppState::new(executor, names, quotas, shared.pool.clone(), consistency, config);
     // Follow pool-configuration changes: new zones go to the current default pool.
     let api_pool = state.default_pool_handle();
     let follower = tokio::spawn(async move {
@@ -168,9 +169,12 @@ pub async fn run_worker(
     shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     let names = ZoneNames::open(shared.store.clone()).await?;
+    let quotas =
+        nsplane_command::quotas::QuotaStore::open(shared.store.clone(), shared.connections.quotas.clone()).await?;
+    // The worker only reports sync results; it never adds records, so quotas do not bind it.
     let services = ZoneServices {
         directory: Arc::new(names.clone()),
-        quotas: shared.connections.quotas,
+        quotas: Arc::new(nsplane_command::zone::ZoneQuotas::UNLIMITED),
     };
     let executor = Arc::new(ZoneExecutor::new(shared.store.clone(), services, 1000));
     let worker = Arc::new(nsplane_dataplane::Worker::new(
@@ -179,6 +183,7 @@ pub async fn run_worker(
         shared.pool.clone(),
         executor,
         names,
+        quotas,
     ));
     worker.run(shared.client.clone(), shutdown).await
 }

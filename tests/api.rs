@@ -138,3 +138,115 @@ async fn nameservers_limits_and_the_recordset_redirect() {
     assert_eq!(status, 404);
     node.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn quotas_are_set_per_project_and_hold_under_races() {
+    let ns = namespace().await;
+    let node = Node::start(&ns, true).await;
+    let http = http();
+    let quotas = |project: &str| format!("{}/v2/quotas/{project}", node.base);
+    // Only an admin sets quotas; unknown resources are refused.
+    let member = http
+        .patch(quotas("racer"))
+        .header("x-auth-project-id", "racer")
+        .header("x-roles", "member")
+        .json(&json!({"zones": 100}))
+        .send()
+        .await
+        .expect("patch");
+    assert_eq!(member.status().as_u16(), 403);
+    let bad = http
+        .patch(quotas("racer"))
+        .json(&json!({"zonez": 1}))
+        .send()
+        .await
+        .expect("patch");
+    assert_eq!(bad.status().as_u16(), 400);
+    let set = http
+        .patch(quotas("racer"))
+        .json(&json!({"zones": 2, "zone_recordsets": 3}))
+        .send()
+        .await
+        .expect("patch");
+    assert_eq!(set.status().as_u16(), 200);
+    let body: serde_json::Value = set.json().await.expect("json");
+    assert_eq!(body["zones"], 2);
+    assert_eq!(
+        body["recordset_records"], 20,
+        "untouched resources keep their default: {body}"
+    );
+    // The project reads its own quotas.
+    let response = http
+        .get(format!("{}/v2/quotas", node.base))
+        .header("x-auth-project-id", "racer")
+        .header("x-roles", "reader")
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(response.json::<serde_json::Value>().await.expect("json")["zones"], 2);
+    // Eight racing creates for two slots: exactly two win.
+    let mut tasks = Vec::new();
+    for n in 0..8 {
+        let base = node.base.clone();
+        tasks.push(tokio::spawn(async move {
+            let response = support::http()
+                .post(format!("{base}/v2/zones"))
+                .header("x-auth-project-id", "racer")
+                .header("x-roles", "member")
+                .json(&json!({"name": format!("race{n}.example.org."), "email": "a@example.org"}))
+                .send()
+                .await
+                .expect("post");
+            let status = response.status().as_u16();
+            (status, response.json::<serde_json::Value>().await.expect("json"))
+        }));
+    }
+    let mut created = Vec::new();
+    for task in tasks {
+        let (status, body) = task.await.expect("task");
+        match status {
+            202 => created.push(body["id"].as_str().expect("id").to_owned()),
+            413 => assert_eq!(body["type"], "over_quota"),
+            other => panic!("unexpected {other}: {body}"),
+        }
+    }
+    assert_eq!(created.len(), 2, "the zones quota held under the race");
+    // zone_recordsets = 3: SOA and NS count, so one record set fits and a second does not.
+    let zone: serde_json::Value = http
+        .get(format!("{}/v2/zones/{}", node.base, created[0]))
+        .header("x-auth-project-id", "racer")
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    let zone_name = zone["name"].as_str().expect("name").to_owned();
+    let rrsets = format!("{}/v2/zones/{}/recordsets", node.base, created[0]);
+    let member = [("x-auth-project-id", "racer"), ("x-roles", "member")];
+    let (status, body) = post_as(
+        &http,
+        &rrsets,
+        &member,
+        json!({"name": format!("a.{zone_name}"), "type": "A", "records": ["192.0.2.1"]}),
+    )
+    .await;
+    assert_eq!(status, 202, "{body}");
+    let (status, body) = post_as(
+        &http,
+        &rrsets,
+        &member,
+        json!({"name": format!("b.{zone_name}"), "type": "A", "records": ["192.0.2.2"]}),
+    )
+    .await;
+    assert_eq!(status, 413, "{body}");
+    assert_eq!(body["type"], "over_quota");
+    let reset = http.delete(quotas("racer")).send().await.expect("delete");
+    assert_eq!(reset.status().as_u16(), 204);
+    let (_, body) = get(&http, &quotas("racer")).await;
+    assert_eq!(
+        body["zones"], -1,
+        "back to the deployment's default (unlimited in tests)"
+    );
+    node.stop().await;
+}

@@ -8,6 +8,7 @@ mod body;
 mod consistency;
 mod error;
 mod paging;
+mod quotas;
 mod recordsets;
 mod views;
 mod zones;
@@ -58,8 +59,6 @@ pub struct ApiConfig {
     pub read_your_writes_wait: Duration,
     /// Build links from `X-Forwarded-Proto` / `X-Forwarded-Host` (behind a load balancer).
     pub proxy_headers: bool,
-    /// Per-zone quotas (what `GET /v2/quotas` reports; the aggregate enforces them).
-    pub quotas: nsplane_command::zone::ZoneQuotas,
 }
 
 impl Default for ApiConfig {
@@ -80,7 +79,6 @@ impl Default for ApiConfig {
             base_uri: None,
             read_your_writes_wait: Duration::from_secs(5),
             proxy_headers: false,
-            quotas: nsplane_command::zone::ZoneQuotas::DESIGNATE,
         }
     }
 }
@@ -90,6 +88,7 @@ impl Default for ApiConfig {
 pub struct AppState {
     pub(crate) executor: Arc<ZoneExecutor>,
     pub(crate) names: ZoneNames,
+    pub(crate) quotas: nsplane_command::quotas::QuotaStore,
     pub(crate) pool: Pool,
     pub(crate) consistency: Arc<Consistency>,
     pub(crate) config: Arc<ApiConfig>,
@@ -102,6 +101,7 @@ impl AppState {
     pub fn new(
         executor: Arc<ZoneExecutor>,
         names: ZoneNames,
+        quotas: nsplane_command::quotas::QuotaStore,
         pool: Pool,
         consistency: Arc<Consistency>,
         config: ApiConfig,
@@ -110,6 +110,7 @@ impl AppState {
         Self {
             executor,
             names,
+            quotas,
             pool,
             consistency,
             config: Arc::new(config),
@@ -192,38 +193,6 @@ async fn limits() -> Response {
     .into_response()
 }
 
-fn quota_body(quotas: nsplane_command::zone::ZoneQuotas) -> Response {
-    // Per-project overrides and the zones quota arrive with the quotas work; these are the deployment's.
-    Json(serde_json::json!({
-        "api_export_size": 1000,
-        "recordset_records": quotas.recordset_records,
-        "zone_records": quotas.zone_records,
-        "zone_recordsets": quotas.zone_recordsets,
-        "zones": 10,
-    }))
-    .into_response()
-}
-
-/// `GET /v2/quotas`: the caller's quotas.
-async fn quotas(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
-    quota_body(state.config.quotas)
-}
-
-/// `GET /v2/quotas/{project_id}`: a project's quotas (the caller's own, or any for an admin).
-async fn quotas_of(
-    axum::extract::State(state): axum::extract::State<AppState>,
-    caller: auth::Caller,
-    axum::extract::Path(project_id): axum::extract::Path<String>,
-) -> Result<Response, ApiError> {
-    if !caller.is_admin() && caller.project_id.0 != project_id {
-        return Err(ApiError::Forbidden {
-            kind: "forbidden",
-            message: "You are not authorized to perform this action".into(),
-        });
-    }
-    Ok(quota_body(state.config.quotas))
-}
-
 async fn fallback() -> ApiError {
     ApiError::NotFound {
         kind: "not_found",
@@ -253,8 +222,11 @@ pub fn router(state: AppState) -> Router {
         .route("/v2/recordsets/{recordset_id}", get(recordsets::redirect))
         .route("/v2/zones/{zone_id}/nameservers", get(zones::nameservers))
         .route("/v2/limits", get(limits))
-        .route("/v2/quotas", get(quotas))
-        .route("/v2/quotas/{project_id}", get(quotas_of))
+        .route("/v2/quotas", get(quotas::mine))
+        .route(
+            "/v2/quotas/{project_id}",
+            get(quotas::show).patch(quotas::update).delete(quotas::reset),
+        )
         .fallback(fallback)
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(axum::extract::DefaultBodyLimit::max(max_body))

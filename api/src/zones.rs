@@ -152,7 +152,12 @@ pub(crate) async fn create(
         )));
     }
     let zone_id = ZoneId::derived(&caller.project_id, &caller.request_id);
-    state.names.reserve(&name, zone_id, &caller.project_id).await?;
+    // The zones quota first (a numbered slot per zone: racing creates cannot share the last one).
+    state.quotas.take_zone_slot(&caller.project_id, zone_id).await?;
+    if let Err(refused) = state.names.reserve(&name, zone_id, &caller.project_id).await {
+        let _ = state.quotas.release_zone_slot(&caller.project_id, zone_id).await;
+        return Err(refused.into());
+    }
     let command = ZoneCommand::CreateZone {
         zone_id,
         project_id: caller.project_id.clone(),
@@ -172,6 +177,7 @@ pub(crate) async fn create(
                 if let Ok(zone) = state.executor.load(zone_id).await {
                     if zone.name.is_none() {
                         let _ = state.names.release(name.as_dns_name(), zone_id).await;
+                        let _ = state.quotas.release_zone_slot(&caller.project_id, zone_id).await;
                     }
                 }
             }

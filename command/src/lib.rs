@@ -7,6 +7,7 @@ pub mod executor;
 pub mod names;
 pub mod nats;
 pub mod pools;
+pub mod quotas;
 pub mod store;
 pub mod zone;
 

@@ -32,11 +32,11 @@ impl ZoneDirectory for FakeDirectory {
 fn test(children: Vec<&'static str>) -> TestFramework<Zone> {
     TestFramework::with(ZoneServices {
         directory: Arc::new(FakeDirectory(children)),
-        quotas: nsplane_command::zone::ZoneQuotas {
+        quotas: Arc::new(nsplane_command::zone::ZoneQuotas {
             zone_recordsets: 4,
             zone_records: 3,
             recordset_records: 2,
-        },
+        }),
     })
 }
 

@@ -11,6 +11,7 @@ use anyhow::Context as _;
 use async_nats::jetstream::{self, consumer::pull, AckKind};
 use deadpool_postgres::Pool as PgPool;
 use futures::StreamExt as _;
+use nsplane_command::quotas::QuotaStore;
 use nsplane_command::zone::ZoneCommand;
 use nsplane_command::{ExecuteError, ZoneError, ZoneExecutor, ZoneNames};
 use nsplane_projection::read::{self, ZoneRow};
@@ -72,6 +73,7 @@ pub struct Worker {
     pg: PgPool,
     executor: Arc<ZoneExecutor>,
     names: ZoneNames,
+    quotas: QuotaStore,
 }
 
 /// How a push ended.
@@ -90,6 +92,7 @@ impl Worker {
         pg: PgPool,
         executor: Arc<ZoneExecutor>,
         names: ZoneNames,
+        quotas: QuotaStore,
     ) -> Self {
         Self {
             config,
@@ -97,6 +100,7 @@ impl Worker {
             pg,
             executor,
             names,
+            quotas,
         }
     }
 
@@ -243,6 +247,10 @@ impl Worker {
                 if deleting && met {
                     info!(zone = %zone.name, "zone removed from the pool");
                     if let Ok(name) = DnsName::parse(&zone.name) {
+                        let project = ProjectId(zone.project_id.clone());
+                        if let Err(e) = self.quotas.release_zone_slot(&project, zone_id).await {
+                            warn!(error = %e, "failed to give the deleted zone's quota slot back; a later create takes it over");
+                        }
                         if let Err(e) = self.names.release(&name, zone_id).await {
                             warn!(error = %e, "failed to give the deleted zone's name back; a later create takes it over");
                         }

@@ -84,6 +84,9 @@ impl Namespace {
             prefix: self.prefix.clone(),
             stream_replicas: 1,
             duplicate_window_secs: 120,
+            // Tests create many zones per project; the quota test sets limits per project.
+            quota_zones: -1,
+            quota_api_export_size: 1000,
             quota_zone_recordsets: 500,
             quota_zone_records: 500,
             quota_recordset_records: 20,

@@ -6,6 +6,18 @@ use nsplane_schema::{RecordType, ZoneEvent};
 use super::{within, Action, Status, Zone, ZoneCommand, ZoneError, ZoneServices};
 
 impl Zone {
+    /// The quotas of the zone's owner (they bind whoever writes into the zone).
+    async fn quotas(&self, services: &ZoneServices) -> Result<super::ZoneQuotas, ZoneError> {
+        let Some(owner) = &self.project_id else {
+            return Err(ZoneError::NotFound);
+        };
+        services
+            .quotas
+            .zone_quotas(owner)
+            .await
+            .map_err(|e| ZoneError::Lookup(e.to_string()))
+    }
+
     /// Decides a command against the current state without changing it: the event it would commit.
     /// The executor decides in place and applies the event only once the commit is stored, so a
     /// zone's state is never copied to decide.
@@ -75,7 +87,7 @@ impl Zone {
                 if records.is_empty() {
                     return Err(ZoneError::NoRecords);
                 }
-                let quotas = services.quotas;
+                let quotas = self.quotas(services).await?;
                 if !within(records.len(), quotas.recordset_records) {
                     return Err(ZoneError::OverQuota {
                         resource: "recordset_records",
@@ -144,13 +156,14 @@ impl Zone {
                 if rs.rtype == RecordType::CNAME && records.len() > 1 {
                     return Err(ZoneError::CnameTooManyRecords);
                 }
-                if !within(records.len(), services.quotas.recordset_records) {
+                let quotas = self.quotas(services).await?;
+                if !within(records.len(), quotas.recordset_records) {
                     return Err(ZoneError::OverQuota {
                         resource: "recordset_records",
                     });
                 }
                 let after = self.unmanaged_records.saturating_sub(rs.records.len()) + records.len();
-                if !rs.managed && records.len() > rs.records.len() && !within(after, services.quotas.zone_records) {
+                if !rs.managed && records.len() > rs.records.len() && !within(after, quotas.zone_records) {
                     return Err(ZoneError::OverQuota {
                         resource: "zone_records",
                     });

@@ -175,8 +175,8 @@ pub trait ZoneDirectory: Send + Sync {
 pub struct ZoneServices {
     /// Zone-name lookups (child zones).
     pub directory: Arc<dyn ZoneDirectory>,
-    /// Limits on a zone's content.
-    pub quotas: ZoneQuotas,
+    /// Limits on a zone's content, per project.
+    pub quotas: Arc<dyn crate::quotas::ZoneQuotaLookup>,
 }
 
 /// Designate's per-zone quotas; a negative value means unlimited.
