@@ -28,6 +28,9 @@ pub struct BenchArgs {
     /// Also write the JSON report to this file.
     #[arg(long)]
     pub json_out: Option<PathBuf>,
+    /// Also run mdns and the worker in `nsplane all` (every change is then pushed and reported too).
+    #[arg(long)]
+    pub with_dataplane: bool,
     /// The nsplane binary to start (default: this one).
     #[arg(long)]
     pub binary: Option<PathBuf>,
@@ -101,6 +104,14 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             &database_url,
             "--api-listen",
             &format!("127.0.0.1:{port}"),
+            "--mdns-listen",
+            "127.0.0.1:0",
+            "--roles",
+            if args.with_dataplane {
+                "api,central,mdns,worker"
+            } else {
+                "api,central"
+            },
         ])
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
@@ -194,7 +205,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let _ = std::fs::remove_dir_all(&dir);
 
     let report = json!({
-        "benchmark": "write_path",
+        "benchmark": if args.with_dataplane { "write_path_with_dataplane" } else { "write_path" },
         "sequential_creates": args.sequential,
         "post_recordset_p50_ms": percentile(&latencies, 0.5),
         "post_recordset_p99_ms": percentile(&latencies, 0.99),

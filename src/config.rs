@@ -151,6 +151,14 @@ pub struct AllArgs {
     /// Where dev mode keeps its own NATS and PostgreSQL data.
     #[arg(long, env = "NSPLANE_DATA_DIR", default_value = "./.nsplane")]
     pub data_dir: PathBuf,
+    /// The roles to run in this process (default: every role).
+    #[arg(
+        long,
+        env = "NSPLANE_ROLES",
+        value_delimiter = ',',
+        default_value = "api,central,mdns,worker"
+    )]
+    pub roles: Vec<String>,
     /// Address mdns listens on, UDP and TCP (port 0 picks one).
     #[arg(long, env = "NSPLANE_MDNS_LISTEN", default_value = "127.0.0.1:5354")]
     pub mdns_listen: SocketAddr,

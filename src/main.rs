@@ -113,6 +113,14 @@ async fn main() -> anyhow::Result<()> {
 
 async fn run_all(args: nsplane::config::AllArgs) -> anyhow::Result<()> {
     let common = &args.api.common;
+    for role in &args.roles {
+        anyhow::ensure!(
+            matches!(role.as_str(), "api" | "central" | "mdns" | "worker"),
+            "--roles: {role:?} is not a role of nsplane all (api, central, mdns, worker)"
+        );
+    }
+    let runs = |role: &str| args.roles.iter().any(|r| r == role);
+    anyhow::ensure!(runs("api"), "--roles must include api");
     common.check_pools()?;
     // Bind first, so dev mode's pool can name the real mdns address (port 0 allowed).
     let (udp, tcp) = roles::bind_mdns(args.mdns_listen).await?;
@@ -146,17 +154,17 @@ async fn run_all(args: nsplane::config::AllArgs) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(args.api.api_listen).await?;
     info!(kind = %"http", addr = %listener.local_addr()?, "listening");
     let mut tasks = Vec::new();
-    {
+    if runs("central") {
         let (shared, shutdown) = (shared.clone(), shutdown.clone());
         tasks.push(tokio::spawn(async move { roles::run_central(&shared, shutdown).await }));
     }
-    {
+    if runs("mdns") {
         let (shared, shutdown, pools) = (shared.clone(), shutdown.clone(), pools.clone());
         tasks.push(tokio::spawn(async move {
             roles::run_mdns(&shared, pools, tsig, udp, tcp, shutdown).await
         }));
     }
-    {
+    if runs("worker") {
         let (shared, shutdown, pools) = (shared.clone(), shutdown.clone(), pools.clone());
         let config = roles::worker_config(&shared);
         tasks.push(tokio::spawn(async move {
