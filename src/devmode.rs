@@ -331,6 +331,18 @@ pub async fn start(data_dir: &Path) -> anyhow::Result<DevServers> {
     })
 }
 
+/// Stops a server this process started and removes its temporary directory.
+fn reap(child: &mut Child, dir: &Path) {
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// `127.0.0.1:port`.
+fn loopback(port: u16) -> std::net::SocketAddr {
+    std::net::SocketAddr::from(([127, 0, 0, 1], port))
+}
+
 /// A BIND 9 secondary that this process started: a catalog consumer of a pool served by our mdns.
 pub struct LocalBind {
     /// Its DNS port on 127.0.0.1.
@@ -461,7 +473,7 @@ controls {{ inet 127.0.0.1 port {rndc_port} allow {{ 127.0.0.1; }} keys {{ "rndc
 
     /// Its DNS address.
     pub fn addr(&self) -> std::net::SocketAddr {
-        std::net::SocketAddr::from(([127, 0, 0, 1], self.port))
+        loopback(self.port)
     }
 
     /// Its log so far.
@@ -472,9 +484,7 @@ controls {{ inet 127.0.0.1 port {rndc_port} allow {{ 127.0.0.1; }} keys {{ "rndc
 
 impl Drop for LocalBind {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
+        reap(&mut self.child, &self.dir);
     }
 }
 
@@ -521,7 +531,7 @@ impl LocalKnot {
 
     /// Its DNS address.
     pub fn addr(&self) -> std::net::SocketAddr {
-        std::net::SocketAddr::from(([127, 0, 0, 1], self.port))
+        loopback(self.port)
     }
 
     /// Its log so far.
@@ -532,9 +542,7 @@ impl LocalKnot {
 
 impl Drop for LocalKnot {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
+        reap(&mut self.child, &self.dir);
     }
 }
 
@@ -598,14 +606,12 @@ impl LocalPdns {
 
     /// Its DNS address.
     pub fn addr(&self) -> std::net::SocketAddr {
-        std::net::SocketAddr::from(([127, 0, 0, 1], self.port))
+        loopback(self.port)
     }
 }
 
 impl Drop for LocalPdns {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
+        reap(&mut self.child, &self.dir);
     }
 }

@@ -66,23 +66,8 @@ pub fn key_of(name: &DnsName) -> String {
 impl ZoneNames {
     /// Opens (creating if needed) the bucket `<PREFIX>_zone_names`.
     pub async fn open(events: EventStore) -> anyhow::Result<Self> {
-        let config = events.config();
-        let bucket = format!("{}_zone_names", config.prefix.replace(['.', '-'], "_"));
+        let (kv, bucket) = events.open_bucket("zone_names").await?;
         let js = events.jetstream().clone();
-        let kv = match js.get_key_value(&bucket).await {
-            Ok(kv) => kv,
-            Err(_) => js
-                .create_key_value(kv::Config {
-                    bucket: bucket.clone(),
-                    history: 1,
-                    storage: jetstream::stream::StorageType::File,
-                    num_replicas: config.replicas,
-                    ..Default::default()
-                })
-                .await
-                .or(js.get_key_value(&bucket).await)
-                .with_context(|| format!("failed to open KV bucket {bucket}"))?,
-        };
         let stream = js
             .get_stream(format!("KV_{bucket}"))
             .await

@@ -79,23 +79,7 @@ fn project_key(project: &ProjectId) -> String {
 impl QuotaStore {
     /// Opens (creating if needed) the bucket `<prefix>_quotas`.
     pub async fn open(events: EventStore, defaults: Quotas) -> anyhow::Result<Self> {
-        let config = events.config();
-        let bucket = format!("{}_quotas", config.prefix.replace(['.', '-'], "_"));
-        let js = events.jetstream().clone();
-        let kv = match js.get_key_value(&bucket).await {
-            Ok(kv) => kv,
-            Err(_) => js
-                .create_key_value(kv::Config {
-                    bucket: bucket.clone(),
-                    history: 1,
-                    storage: jetstream::stream::StorageType::File,
-                    num_replicas: config.replicas,
-                    ..Default::default()
-                })
-                .await
-                .or(js.get_key_value(&bucket).await)
-                .with_context(|| format!("failed to open KV bucket {bucket}"))?,
-        };
+        let (kv, _) = events.open_bucket("quotas").await?;
         Ok(Self { kv, events, defaults })
     }
 

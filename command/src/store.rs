@@ -247,6 +247,28 @@ impl EventStore {
         }
     }
 
+    /// Opens (creating if needed) the KV bucket `<prefix>_<suffix>`: file storage, one value per key,
+    /// the event stream's replica count. Returns the bucket and its name.
+    pub async fn open_bucket(&self, suffix: &str) -> anyhow::Result<(jetstream::kv::Store, String)> {
+        let bucket = format!("{}_{suffix}", self.config.prefix.replace(['.', '-'], "_"));
+        let kv = match self.js.get_key_value(&bucket).await {
+            Ok(kv) => kv,
+            Err(_) => self
+                .js
+                .create_key_value(jetstream::kv::Config {
+                    bucket: bucket.clone(),
+                    history: 1,
+                    storage: stream::StorageType::File,
+                    num_replicas: self.config.replicas,
+                    ..Default::default()
+                })
+                .await
+                .or(self.js.get_key_value(&bucket).await)
+                .with_context(|| format!("failed to open KV bucket {bucket}"))?,
+        };
+        Ok((kv, bucket))
+    }
+
     /// Number of messages in the event stream (for tests and tools).
     pub async fn message_count(&self) -> anyhow::Result<u64> {
         let mut stream = self.stream.clone();
