@@ -137,9 +137,40 @@ pub struct ApiArgs {
     /// Behind a load balancer: build links from X-Forwarded-Proto and X-Forwarded-Host.
     #[arg(long, env = "NSPLANE_ENABLE_PROXY_HEADERS_PARSING")]
     pub enable_proxy_headers_parsing: bool,
+    /// How callers are identified: `noauth` (headers, development) or `keystone` (tokens).
+    #[arg(long, env = "NSPLANE_AUTH_STRATEGY", value_enum, default_value = "noauth")]
+    pub auth_strategy: AuthStrategyArg,
+    /// Keystone identity v3 URL (keystone mode), e.g. `http://keystone:5000/v3`.
+    #[arg(long, env = "NSPLANE_KEYSTONE_URL")]
+    pub keystone_url: Option<String>,
+    /// The API's service user in Keystone.
+    #[arg(long, env = "NSPLANE_KEYSTONE_USERNAME", default_value = "nsplane")]
+    pub keystone_username: String,
+    /// Its password.
+    #[arg(long, env = "NSPLANE_KEYSTONE_PASSWORD", hide_env_values = true)]
+    pub keystone_password: Option<String>,
+    /// The project its token is scoped to.
+    #[arg(long, env = "NSPLANE_KEYSTONE_PROJECT_NAME", default_value = "service")]
+    pub keystone_project_name: String,
+    /// Domain of the service user and its project.
+    #[arg(long, env = "NSPLANE_KEYSTONE_DOMAIN_NAME", default_value = "Default")]
+    pub keystone_domain_name: String,
+    /// Longest time a validated token is trusted without asking Keystone again (seconds;
+    /// keystonemiddleware's `token_cache_time`).
+    #[arg(long, env = "NSPLANE_KEYSTONE_CACHE_SECS", default_value_t = 300)]
+    pub keystone_cache_secs: u64,
     /// Zones cached per process by the command side.
     #[arg(long, env = "NSPLANE_ZONE_CACHE", default_value_t = 10_000)]
     pub zone_cache: usize,
+}
+
+/// `--auth-strategy` values.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum AuthStrategyArg {
+    /// Headers name the project and roles (Designate's noauth; development only).
+    Noauth,
+    /// Tokens validated against Keystone.
+    Keystone,
 }
 
 /// `nsplane all` settings.
@@ -282,7 +313,32 @@ impl CommonArgs {
 impl ApiArgs {
     /// Validates the API settings (the default pool is filled in from the committed pools).
     pub fn api_config(&self) -> anyhow::Result<nsplane_api::ApiConfig> {
+        let auth = match self.auth_strategy {
+            AuthStrategyArg::Noauth => nsplane_api::AuthStrategy::Noauth,
+            AuthStrategyArg::Keystone => {
+                let url = self
+                    .keystone_url
+                    .clone()
+                    .context("--auth-strategy keystone needs --keystone-url")?;
+                let password = self
+                    .keystone_password
+                    .clone()
+                    .context("--auth-strategy keystone needs --keystone-password")?;
+                nsplane_api::AuthStrategy::Keystone(nsplane_api::KeystoneConfig {
+                    url,
+                    username: self.keystone_username.clone(),
+                    password,
+                    project_name: self.keystone_project_name.clone(),
+                    user_domain_name: self.keystone_domain_name.clone(),
+                    project_domain_name: self.keystone_domain_name.clone(),
+                    cache_ttl: Duration::from_secs(self.keystone_cache_secs),
+                    cache_size: 10_000,
+                    timeout: Duration::from_secs(5),
+                })
+            }
+        };
         Ok(nsplane_api::ApiConfig {
+            auth,
             base_uri: self.api_base_uri.clone(),
             proxy_headers: self.enable_proxy_headers_parsing,
             read_your_writes_wait: Duration::from_secs(5),

@@ -65,7 +65,7 @@ pub async fn run_api(
             .clone()
             .listen(shared.client.clone(), shared.connections.store.prefix.clone()),
     );
-    let state = nsplane_api::AppState::new(executor, names, quotas, shared.pool.clone(), consistency, config);
+    let state = nsplane_api::AppState::new(executor, names, quotas, shared.pool.clone(), consistency, config)?;
     // Follow pool-configuration changes: new zones go to the current default pool.
     let api_pool = state.default_pool_handle();
     let follower = tokio::spawn(async move {

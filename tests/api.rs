@@ -250,3 +250,165 @@ async fn quotas_are_set_per_project_and_hold_under_races() {
     );
     node.stop().await;
 }
+
+async fn call(
+    http: &reqwest::Client,
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Option<serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+    let mut request = http.request(method, url);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.expect("send");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(serde_json::Value::Null))
+}
+
+/// Project B's member and reader against project A's zone and record set, on every endpoint and
+/// method: nothing seen (404, never 403, so existence does not leak), nothing changed; readers
+/// cannot write even in their own project; admin-only headers are refused to non-admins.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn other_projects_can_neither_see_nor_change_a_zone() {
+    let ns = namespace().await;
+    let node = Node::start(&ns, true).await;
+    let http = no_redirect_http();
+    let base = &node.base;
+    let owner = [("x-auth-project-id", "tenant-a"), ("x-roles", "member,reader")];
+    let (status, zone) = call(
+        &http,
+        "POST",
+        &format!("{base}/v2/zones"),
+        &owner,
+        Some(json!({"name": "owned.example.org.", "email": "a@example.org"})),
+    )
+    .await;
+    assert_eq!(status, 202, "{zone}");
+    let zone_id = zone["id"].as_str().expect("zone id").to_owned();
+    let (status, recordset) = call(
+        &http,
+        "POST",
+        &format!("{base}/v2/zones/{zone_id}/recordsets"),
+        &owner,
+        Some(json!({"name": "www.owned.example.org.", "type": "A", "records": ["192.0.2.1"]})),
+    )
+    .await;
+    assert_eq!(status, 202, "{recordset}");
+    let rs_id = recordset["id"].as_str().expect("recordset id").to_owned();
+    let (_, before) = call(&http, "GET", &format!("{base}/v2/zones/{zone_id}"), &owner, None).await;
+
+    let zone_url = format!("{base}/v2/zones/{zone_id}");
+    let rs_url = format!("{zone_url}/recordsets/{rs_id}");
+    let rs_body = json!({"name": "x.owned.example.org.", "type": "A", "records": ["192.0.2.9"]});
+    // (method, url, body): every endpoint that names A's zone or record set.
+    let targeted: Vec<(&str, String, Option<serde_json::Value>)> = vec![
+        ("GET", zone_url.clone(), None),
+        ("PATCH", zone_url.clone(), Some(json!({"ttl": 600}))),
+        ("DELETE", zone_url.clone(), None),
+        ("GET", format!("{zone_url}/nameservers"), None),
+        ("GET", format!("{zone_url}/recordsets"), None),
+        ("POST", format!("{zone_url}/recordsets"), Some(rs_body.clone())),
+        ("GET", rs_url.clone(), None),
+        ("PUT", rs_url.clone(), Some(json!({"records": ["192.0.2.66"]}))),
+        ("DELETE", rs_url.clone(), None),
+        ("GET", format!("{base}/v2/recordsets/{rs_id}"), None),
+    ];
+    for roles in ["member", "reader"] {
+        let other = [("x-auth-project-id", "tenant-b"), ("x-roles", roles)];
+        for (method, url, body) in &targeted {
+            let (status, error) = call(&http, method, url, &other, body.clone()).await;
+            let allowed: &[u16] = if *method == "GET" || roles == "member" {
+                &[404]
+            } else {
+                // A reader is refused any write before the zone is looked up, for every zone id.
+                &[403]
+            };
+            assert!(
+                allowed.contains(&status),
+                "{roles} of tenant-b: {method} {url} answered {status} {error}"
+            );
+        }
+        // Lists show nothing of A's.
+        for url in [format!("{base}/v2/zones"), format!("{base}/v2/recordsets")] {
+            let (status, list) = call(&http, "GET", &url, &other, None).await;
+            assert_eq!(status, 200, "{url}: {list}");
+            let text = list.to_string();
+            assert!(
+                !text.contains(&zone_id) && !text.contains(&rs_id),
+                "{roles}: {url} shows A's data: {text}"
+            );
+        }
+        let filtered = format!("{base}/v2/zones?name=owned.example.org.");
+        let (_, list) = call(&http, "GET", &filtered, &other, None).await;
+        assert_eq!(list["zones"], json!([]), "{roles}: a name filter finds A's zone");
+        // Quotas: another project's are not readable or writable.
+        let (status, _) = call(&http, "GET", &format!("{base}/v2/quotas/tenant-a"), &other, None).await;
+        assert_eq!(status, 403, "{roles} read tenant-a's quotas");
+        let (status, _) = call(
+            &http,
+            "PATCH",
+            &format!("{base}/v2/quotas/tenant-a"),
+            &other,
+            Some(json!({"zones": 1000})),
+        )
+        .await;
+        assert_eq!(status, 403, "{roles} changed tenant-a's quotas");
+        // Admin-only headers are refused, not ignored.
+        for header in [
+            ("x-auth-all-projects", "true"),
+            ("x-auth-sudo-project-id", "tenant-a"),
+            ("x-auth-sudo-tenant-id", "tenant-a"),
+            ("x-designate-edit-managed-records", "true"),
+            ("x-designate-hard-delete", "true"),
+        ] {
+            let headers = [other[0], other[1], header];
+            let (status, error) = call(&http, "GET", &zone_url, &headers, None).await;
+            assert_eq!(status, 403, "{roles} with {header:?}: {error}");
+            let (status, error) = call(&http, "GET", &format!("{base}/v2/zones"), &headers, None).await;
+            assert_eq!(status, 403, "{roles} with {header:?} listing: {error}");
+        }
+    }
+    // A's zone and record set are as they were.
+    let (status, after) = call(&http, "GET", &zone_url, &owner, None).await;
+    assert_eq!(status, 200);
+    assert_eq!(after["version"], before["version"], "A's zone changed: {after}");
+    assert_eq!(after["ttl"], before["ttl"]);
+    let (status, rs_after) = call(&http, "GET", &rs_url, &owner, None).await;
+    assert_eq!(status, 200, "{rs_after}");
+    assert_eq!(rs_after["records"], json!(["192.0.2.1"]));
+    let (_, list) = call(&http, "GET", &format!("{zone_url}/recordsets"), &owner, None).await;
+    assert!(
+        !list.to_string().contains("x.owned.example.org."),
+        "B created a record set in A's zone: {list}"
+    );
+    // An admin with all-projects sees A's zone; the owner's reader sees it but cannot write.
+    let admin = [
+        ("x-auth-project-id", "ops"),
+        ("x-roles", "admin"),
+        ("x-auth-all-projects", "true"),
+    ];
+    let (status, _) = call(&http, "GET", &zone_url, &admin, None).await;
+    assert_eq!(status, 200);
+    let owner_reader = [("x-auth-project-id", "tenant-a"), ("x-roles", "reader")];
+    for (method, url, body) in &targeted {
+        if *method == "GET" {
+            continue;
+        }
+        let (status, error) = call(&http, method, url, &owner_reader, body.clone()).await;
+        assert_eq!(status, 403, "tenant-a reader: {method} {url}: {error}");
+    }
+    node.stop().await;
+}
+
+fn no_redirect_http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}

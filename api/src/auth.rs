@@ -1,11 +1,15 @@
-//! Who is calling: the noauth context Designate builds from headers (`X-Auth-Project-ID`,
-//! `X-Auth-User-ID`, `X-Roles`), and the project scope a caller may see. Keystone comes with its issue.
+//! Who is calling: in noauth mode the context Designate builds from headers (`X-Auth-Project-ID`,
+//! `X-Auth-User-ID`, `X-Roles`); in keystone mode the project, user and roles of the validated
+//! `X-Auth-Token` (those headers are then ignored). Then the admin-only switches (all projects, sudo)
+//! and the project scope a caller may see.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use nsplane_schema::{ProjectId, RequestId};
 
 use crate::error::ApiError;
+use crate::keystone::TokenError;
+use crate::AppState;
 
 /// The caller of a request.
 #[derive(Debug, Clone)]
@@ -16,6 +20,8 @@ pub(crate) struct Caller {
     pub(crate) request_id: RequestId,
     /// Admin asked to see every project (`X-Auth-All-Projects: true`).
     pub(crate) all_projects: bool,
+    /// Admin asked to delete regardless of shares (`X-Designate-Hard-Delete: true`).
+    pub(crate) hard_delete: bool,
 }
 
 impl Caller {
@@ -65,15 +71,9 @@ fn truthy(value: Option<&str>) -> bool {
     )
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for Caller {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let request_id = parts
-            .extensions
-            .get::<RequestId>()
-            .cloned()
-            .unwrap_or_else(RequestId::generate);
+/// Project, user and roles: from the token (keystone) or from the headers (noauth).
+async fn identify(parts: &Parts, state: &AppState) -> Result<(ProjectId, String, Vec<String>), ApiError> {
+    let Some(keystone) = &state.keystone else {
         let project_id = ProjectId(
             header(parts, "x-auth-project-id")
                 .unwrap_or("noauth-project")
@@ -86,6 +86,39 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
             .map(|r| r.trim().to_lowercase())
             .filter(|r| !r.is_empty())
             .collect();
+        return Ok((project_id, user_id, roles));
+    };
+    let unauthorized = || ApiError::Unauthorized {
+        kind: "unauthorized",
+        message: "The request you have made requires authentication.".into(),
+        keystone_uri: Some(keystone.public_uri().to_owned()),
+    };
+    let token = header(parts, "x-auth-token").ok_or_else(unauthorized)?;
+    let identity = keystone.validate(token).await.map_err(|error| match error {
+        TokenError::Invalid => unauthorized(),
+        TokenError::Unavailable(reason) => {
+            tracing::warn!(%reason, "cannot validate a token");
+            ApiError::Unavailable("The identity service is unavailable.".into())
+        }
+    })?;
+    let project_id = identity.project_id.ok_or_else(|| ApiError::Unauthorized {
+        kind: "missing_project_id",
+        message: "A project ID must be specified.".into(),
+        keystone_uri: None,
+    })?;
+    Ok((ProjectId(project_id), identity.user_id, identity.roles))
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let request_id = parts
+            .extensions
+            .get::<RequestId>()
+            .cloned()
+            .unwrap_or_else(RequestId::generate);
+        let (project_id, user_id, roles) = identify(parts, state).await?;
         let query_all = parts
             .uri
             .query()
@@ -101,7 +134,21 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
             roles,
             request_id,
             all_projects: false,
+            hard_delete: false,
         };
+        // Designate's admin-only switches; a non-admin asking for one is refused, never ignored.
+        for (name, policy) in [
+            ("x-designate-edit-managed-records", "edit_managed_records"),
+            ("x-designate-hard-delete", "hard_delete"),
+        ] {
+            if truthy(header(parts, name)) && !caller.is_admin() {
+                return Err(ApiError::Forbidden {
+                    kind: "forbidden",
+                    message: format!("You are not authorized to perform this action: {policy}"),
+                });
+            }
+        }
+        caller.hard_delete = truthy(header(parts, "x-designate-hard-delete"));
         if wants_all {
             if !caller.is_admin() {
                 return Err(ApiError::Forbidden {

@@ -20,6 +20,17 @@ pub enum ApiError {
         /// What was wrong.
         message: String,
     },
+    /// 401: no valid token (keystonemiddleware's answer), or a token without a project
+    /// (`missing_project_id`, Designate's).
+    #[error("{message}")]
+    Unauthorized {
+        /// `unauthorized` (token) or `missing_project_id`.
+        kind: &'static str,
+        /// What was missing.
+        message: String,
+        /// Keystone's public URL when a token was missing or invalid (keystonemiddleware's answer).
+        keystone_uri: Option<String>,
+    },
     /// 403 with a Designate error type.
     #[error("{message}")]
     Forbidden {
@@ -92,6 +103,7 @@ impl ApiError {
     fn parts(&self) -> (StatusCode, &'static str, String) {
         match self {
             ApiError::BadRequest { kind, message } => (StatusCode::BAD_REQUEST, kind, message.clone()),
+            ApiError::Unauthorized { kind, message, .. } => (StatusCode::UNAUTHORIZED, kind, message.clone()),
             ApiError::Forbidden { kind, message } => (StatusCode::FORBIDDEN, kind, message.clone()),
             ApiError::NotFound { kind, message } => (StatusCode::NOT_FOUND, kind, message.clone()),
             ApiError::MethodNotAllowed => (
@@ -127,6 +139,22 @@ impl IntoResponse for ApiError {
             error!(error = format!("{source:#}"), "request failed");
         }
         let (status, kind, message) = self.parts();
+        if let ApiError::Unauthorized {
+            keystone_uri: Some(uri),
+            ..
+        } = &self
+        {
+            // keystonemiddleware answers before Designate sees the request, in its own shape.
+            let body = serde_json::json!({"error": {
+                "code": 401, "title": "Unauthorized", "message": message,
+            }});
+            return (
+                status,
+                [(axum::http::header::WWW_AUTHENTICATE, format!("Keystone uri=\"{uri}\""))],
+                Json(body),
+            )
+                .into_response();
+        }
         let request_id = REQUEST_ID.try_with(|r| r.0.clone()).unwrap_or_default();
         let mut body = serde_json::json!({
             "code": status.as_u16(),

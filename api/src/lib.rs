@@ -7,6 +7,7 @@ mod auth;
 mod body;
 mod consistency;
 mod error;
+mod keystone;
 mod paging;
 mod quotas;
 mod recordsets;
@@ -32,6 +33,7 @@ use tower::Layer as _;
 
 pub use consistency::Consistency;
 pub use error::ApiError;
+pub use keystone::{Identity, Keystone, KeystoneConfig, TokenError};
 
 /// The pool new zones are placed in (pool scheduling arrives with pools).
 #[derive(Debug, Clone)]
@@ -59,6 +61,18 @@ pub struct ApiConfig {
     pub read_your_writes_wait: Duration,
     /// Build links from `X-Forwarded-Proto` / `X-Forwarded-Host` (behind a load balancer).
     pub proxy_headers: bool,
+    /// Who callers are: headers (noauth) or Keystone tokens.
+    pub auth: AuthStrategy,
+}
+
+/// Designate's `[service:api] auth_strategy`.
+#[derive(Debug, Clone, Default)]
+pub enum AuthStrategy {
+    /// The caller's project and roles come from `X-Auth-Project-ID` and `X-Roles` (development only).
+    #[default]
+    Noauth,
+    /// `X-Auth-Token` is validated against Keystone; project and roles come from the token.
+    Keystone(KeystoneConfig),
 }
 
 impl Default for ApiConfig {
@@ -79,6 +93,7 @@ impl Default for ApiConfig {
             base_uri: None,
             read_your_writes_wait: Duration::from_secs(5),
             proxy_headers: false,
+            auth: AuthStrategy::Noauth,
         }
     }
 }
@@ -94,6 +109,8 @@ pub struct AppState {
     pub(crate) config: Arc<ApiConfig>,
     /// The pool new zones go to; replaced when the pool configuration changes.
     pub(crate) default_pool: Arc<std::sync::RwLock<DefaultPool>>,
+    /// Token validation in keystone mode.
+    pub(crate) keystone: Option<Arc<Keystone>>,
 }
 
 impl AppState {
@@ -105,9 +122,13 @@ impl AppState {
         pool: Pool,
         consistency: Arc<Consistency>,
         config: ApiConfig,
-    ) -> Self {
+    ) -> anyhow::Result<Self> {
         let default_pool = Arc::new(std::sync::RwLock::new(config.default_pool.clone()));
-        Self {
+        let keystone = match &config.auth {
+            AuthStrategy::Noauth => None,
+            AuthStrategy::Keystone(keystone) => Some(Arc::new(Keystone::new(keystone.clone())?)),
+        };
+        Ok(Self {
             executor,
             names,
             quotas,
@@ -115,7 +136,8 @@ impl AppState {
             consistency,
             config: Arc::new(config),
             default_pool,
-        }
+            keystone,
+        })
     }
 
     /// The handle through which a new pool configuration reaches the API.
