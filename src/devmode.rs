@@ -374,6 +374,7 @@ impl LocalBind {
   serial-query-rate 1000;
   allow-query {{ any; }};
   allow-notify {{ any; }};
+  allow-transfer {{ 127.0.0.1; }};
   catalog-zones {{
     zone "{catalog}" default-primaries {{ 127.0.0.1 port {mdns_port}; }} in-memory yes;
   }};
@@ -511,7 +512,7 @@ impl LocalKnot {
              database:\n    storage: {d}\n\
              control:\n    listen: {d}/knot.sock\n\
              remote:\n  - id: mdns\n    address: 127.0.0.1@{mdns_port}\n\
-             acl:\n  - id: notify_from_mdns\n    address: 127.0.0.1\n    action: notify\n\
+             acl:\n  - id: notify_from_mdns\n    address: 127.0.0.1\n    action: [notify, transfer]\n\
              template:\n  - id: default\n    storage: {d}\n  - id: member\n    storage: {d}\n    master: mdns\n    acl: notify_from_mdns\n\
              zone:\n  - domain: {catalog}\n    master: mdns\n    acl: notify_from_mdns\n    catalog-role: interpret\n    catalog-template: member\n"
         );

@@ -1,0 +1,369 @@
+//! The checker, run after the load stops and every fault is healed: every acknowledged change is in the
+//! event stream and the read model exactly once and nothing refused took effect; no zone's history forks;
+//! every secondary converges to mdns's serial and content (AXFR compared) within a deadline; and ERROR
+//! lines of every instance are collected. (Serial regressions come from the sampler in `monitor`.)
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use nsplane_dataplane::client::{self, SoaAnswer};
+use serde::Serialize;
+
+use crate::cluster::{Topology, PREFIX};
+use crate::load::{Op, OpKind, Outcome, ZoneModel};
+
+/// What the checker found.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CheckResult {
+    /// Operations answered 2xx (zone creates included).
+    pub acknowledged: usize,
+    /// Acknowledged operations whose effect is missing from the stream, the read model, or the final state.
+    pub lost: usize,
+    /// Acknowledged operations that took effect more than once (commits, audit versions or rows).
+    pub duplicated: usize,
+    /// Refused operations that took effect anyway, and rows no operation explains.
+    pub unexpected: usize,
+    /// Operations with no answer before the retry deadline.
+    pub indefinite: usize,
+    /// Indefinite operations found committed afterwards.
+    pub recovered: usize,
+    /// Zone histories with a gap, a repeated version or sequences out of order.
+    pub forks: usize,
+    /// Serials that went backwards on some server.
+    pub serial_regressions: usize,
+    /// Whether every server served the read model's serial and mdns's content within the deadline.
+    pub converged: bool,
+    /// Seconds from the end of load and faults until everything converged.
+    pub final_convergence_s: Option<f64>,
+    /// ERROR lines logged by any instance during the scenario (`instance: line`).
+    pub error_lines: Vec<String>,
+    /// Why the check failed, one line per finding (empty: passed).
+    pub failures: Vec<String>,
+}
+
+/// Runs every check. `log_offsets` are `(instance name, log path, offset at the scenario's start)`.
+pub async fn check(
+    topology: &Topology,
+    zones: &[ZoneModel],
+    ops: &[Op],
+    log_offsets: &[(String, std::path::PathBuf, u64)],
+    deadline: Duration,
+) -> anyhow::Result<CheckResult> {
+    let mut result = CheckResult {
+        acknowledged: ops.iter().filter(|o| o.outcome == Outcome::Ok).count(),
+        indefinite: ops.iter().filter(|o| o.outcome == Outcome::Indefinite).count(),
+        ..Default::default()
+    };
+    let started = Instant::now();
+    let store = open_store(topology).await?;
+    let (pg, connection) = connect_pg(&topology.database_url, deadline).await?;
+    let pg_task = tokio::spawn(connection);
+
+    // The projection catches up with the stream (bounded), then every server converges (bounded).
+    let limit = started + deadline;
+    loop {
+        let mut lagging = Vec::new();
+        for zone in zones {
+            let subject = nsplane_schema::subjects::aggregate_events(PREFIX, "zone", &zone.id);
+            let stream_version = store
+                .last_on_subject(&subject)
+                .await?
+                .map(|c| c.envelope.version)
+                .unwrap_or(0);
+            let row = pg
+                .query_opt(
+                    "SELECT version FROM projection_versions WHERE aggregate_type = 'zone' AND aggregate_id = $1",
+                    &[&zone.id],
+                )
+                .await?;
+            let projected = row.map(|r| r.get::<_, i64>(0) as u64).unwrap_or(0);
+            if projected != stream_version {
+                lagging.push(format!(
+                    "{}: stream v{stream_version}, read model v{projected}",
+                    zone.name
+                ));
+            }
+        }
+        if lagging.is_empty() {
+            break;
+        }
+        if Instant::now() > limit {
+            result
+                .failures
+                .push(format!("projection did not catch up: {}", lagging.join("; ")));
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let servers = crate::monitor::servers(&topology.mdns, &topology.secondaries);
+    let mut last_mismatch;
+    loop {
+        last_mismatch = converged(&pg, &servers, zones)
+            .await
+            .unwrap_or_else(|e| vec![format!("{e:#}")]);
+        if last_mismatch.is_empty() {
+            result.converged = true;
+            result.final_convergence_s = Some(started.elapsed().as_secs_f64());
+            break;
+        }
+        if Instant::now() > limit {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    if !result.converged {
+        result.failures.push(format!(
+            "not converged within {deadline:?}: {}",
+            last_mismatch.iter().take(10).cloned().collect::<Vec<_>>().join("; ")
+        ));
+    }
+
+    // Each zone's history: versions 1, 2, 3, ... at increasing stream sequences, one commit per request.
+    let mut commits_by_request: HashMap<String, usize> = HashMap::new();
+    for zone in zones {
+        let subject = nsplane_schema::subjects::aggregate_events(PREFIX, "zone", &zone.id);
+        let Some(last) = store.last_on_subject(&subject).await? else {
+            result.failures.push(format!("{}: no history in the stream", zone.name));
+            continue;
+        };
+        let commits = store.commits_between(&subject, 0, last.stream_seq).await?;
+        let mut fork = None;
+        for (i, commit) in commits.iter().enumerate() {
+            if commit.envelope.version != i as u64 + 1 {
+                fork = Some(format!(
+                    "commit at seq {} has version {}, expected {}",
+                    commit.stream_seq,
+                    commit.envelope.version,
+                    i + 1
+                ));
+                break;
+            }
+            if i > 0 && commit.stream_seq <= commits[i - 1].stream_seq {
+                fork = Some(format!(
+                    "sequence {} after {}",
+                    commit.stream_seq,
+                    commits[i - 1].stream_seq
+                ));
+                break;
+            }
+            *commits_by_request
+                .entry(commit.envelope.metadata.request_id.0.clone())
+                .or_default() += 1;
+        }
+        if commits.len() as u64 != last.envelope.version {
+            fork.get_or_insert(format!(
+                "{} commits read, last version {}",
+                commits.len(),
+                last.envelope.version
+            ));
+        }
+        if let Some(why) = fork {
+            result.forks += 1;
+            result.failures.push(format!("{}: history forks: {why}", zone.name));
+        }
+    }
+
+    // The read model's audit trail: each acknowledged request applied at exactly one version.
+    let request_ids: Vec<String> = ops.iter().map(|o| o.request_id.clone()).collect();
+    let rows = pg
+        .query(
+            "SELECT request_id, count(DISTINCT (aggregate_id, version)) FROM audit_events \
+             WHERE request_id = ANY($1) GROUP BY request_id",
+            &[&request_ids],
+        )
+        .await?;
+    let audited: HashMap<String, i64> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    let mut lost_ids = BTreeSet::new();
+    let mut dup_ids = BTreeSet::new();
+    for op in ops {
+        let commits = commits_by_request.get(&op.request_id).copied().unwrap_or(0);
+        let versions = audited.get(&op.request_id).copied().unwrap_or(0);
+        match op.outcome {
+            Outcome::Ok => {
+                if commits == 0 || versions == 0 {
+                    lost_ids.insert(format!(
+                        "{:?} {} ({}): {commits} commits, {versions} audited",
+                        op.kind, op.name, op.request_id
+                    ));
+                } else if commits > 1 || versions > 1 {
+                    dup_ids.insert(format!(
+                        "{:?} {} ({}): {commits} commits, {versions} audited",
+                        op.kind, op.name, op.request_id
+                    ));
+                }
+            }
+            Outcome::Refused(status) => {
+                if commits > 0 || versions > 0 {
+                    result.unexpected += 1;
+                    result.failures.push(format!(
+                        "{:?} {} was refused ({status}) but committed",
+                        op.kind, op.name
+                    ));
+                }
+            }
+            Outcome::Indefinite => {
+                if commits == 1 {
+                    result.recovered += 1;
+                } else if commits > 1 || versions > 1 {
+                    dup_ids.insert(format!(
+                        "{:?} {} ({}): indefinite, {commits} commits",
+                        op.kind, op.name, op.request_id
+                    ));
+                }
+            }
+        }
+    }
+
+    // The final state: every record set the acknowledged history implies, exactly once, nothing else.
+    let acked_names: HashSet<(usize, &str)> = ops
+        .iter()
+        .filter(|o| o.outcome == Outcome::Ok && o.kind != OpKind::CreateZone)
+        .map(|o| (o.zone, o.name.as_str()))
+        .collect();
+    for (idx, zone) in zones.iter().enumerate() {
+        let rows = pg
+            .query(
+                "SELECT name, id::text, records FROM recordsets WHERE zone_id = $1::text::uuid AND NOT managed",
+                &[&zone.id],
+            )
+            .await?;
+        let mut by_name: BTreeMap<String, Vec<(String, Vec<String>)>> = BTreeMap::new();
+        for row in rows {
+            let mut records: Vec<String> = row.get(2);
+            records.sort();
+            by_name.entry(row.get(0)).or_default().push((row.get(1), records));
+        }
+        for (name, expected) in &zone.recordsets {
+            if zone.uncertain.contains(name) {
+                continue;
+            }
+            match by_name.get(name).map(Vec::as_slice) {
+                None | Some([]) => {
+                    lost_ids.insert(format!("{name}: missing from the read model"));
+                }
+                Some([(id, records)]) => {
+                    if *id != expected.id || *records != expected.records {
+                        lost_ids.insert(format!(
+                            "{name}: read model has {id} {records:?}, acknowledged {} {:?}",
+                            expected.id, expected.records
+                        ));
+                    }
+                }
+                Some(many) => {
+                    dup_ids.insert(format!("{name}: {} rows", many.len()));
+                }
+            }
+        }
+        for name in by_name.keys() {
+            if zone.recordsets.contains_key(name) || zone.uncertain.contains(name) {
+                continue;
+            }
+            if acked_names.contains(&(idx, name.as_str())) {
+                lost_ids.insert(format!("{name}: deleted (acknowledged) but still in the read model"));
+            } else {
+                result.unexpected += 1;
+                result
+                    .failures
+                    .push(format!("{name}: in the read model, never acknowledged"));
+            }
+        }
+    }
+    result.lost = lost_ids.len();
+    result.duplicated = dup_ids.len();
+    for why in lost_ids.iter().take(20) {
+        result.failures.push(format!("lost: {why}"));
+    }
+    for why in dup_ids.iter().take(20) {
+        result.failures.push(format!("duplicated: {why}"));
+    }
+
+    for (name, path, offset) in log_offsets {
+        for line in crate::process::log_since(path, *offset).lines() {
+            if line.contains(" ERROR ") {
+                result.error_lines.push(format!("{name}: {line}"));
+            }
+        }
+    }
+    pg_task.abort();
+    Ok(result)
+}
+
+async fn open_store(topology: &Topology) -> anyhow::Result<nsplane_command::EventStore> {
+    let mut last_error = None;
+    for url in &topology.nats_urls {
+        let config = nsplane_command::NatsConfig { url: url.clone() };
+        match nsplane_command::connect(&config, "nsplane-sim-checker").await {
+            Ok(client) => {
+                let mut store = nsplane_command::StoreConfig::for_prefix(PREFIX);
+                store.replicas = 3;
+                return nsplane_command::EventStore::open(client, store).await;
+            }
+            Err(e) => last_error = Some(e),
+        }
+    }
+    Err(last_error.unwrap_or_else(|| anyhow::anyhow!("no NATS URL")))
+}
+
+type PgConnection = tokio_postgres::Connection<tokio_postgres::Socket, tokio_postgres::tls::NoTlsStream>;
+
+async fn connect_pg(url: &str, limit: Duration) -> anyhow::Result<(tokio_postgres::Client, PgConnection)> {
+    let deadline = Instant::now() + limit;
+    loop {
+        match tokio_postgres::connect(url, tokio_postgres::NoTls).await {
+            Ok(pair) => return Ok(pair),
+            Err(e) if Instant::now() > deadline => return Err(e).context("failed to connect to the read models"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+}
+
+/// What differs between the read model's serials, mdns and the secondaries (empty: converged).
+async fn converged(
+    pg: &tokio_postgres::Client,
+    servers: &[(String, SocketAddr)],
+    zones: &[ZoneModel],
+) -> anyhow::Result<Vec<String>> {
+    let mut out = Vec::new();
+    let timeout = Duration::from_secs(2);
+    for zone in zones {
+        let row = pg
+            .query_one("SELECT serial FROM zones WHERE id = $1::text::uuid", &[&zone.id])
+            .await?;
+        let serial = row.get::<_, i64>(0) as u32;
+        for (name, addr) in servers {
+            match client::soa(*addr, &zone.name, timeout).await {
+                Ok(SoaAnswer::Serial(s)) if s == serial => {}
+                other => out.push(format!("{} on {name}: {other:?}, read model {serial}", zone.name)),
+            }
+        }
+        if !out.is_empty() {
+            continue;
+        }
+        let reference = axfr_set(servers[0].1, &zone.name).await?;
+        for (name, addr) in &servers[1..] {
+            let content = axfr_set(*addr, &zone.name).await?;
+            if content != reference {
+                let missing: Vec<&String> = reference.difference(&content).take(3).collect();
+                let extra: Vec<&String> = content.difference(&reference).take(3).collect();
+                out.push(format!(
+                    "{} on {name}: content differs from {} (missing {missing:?}, extra {extra:?})",
+                    zone.name, servers[0].0
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A zone's AXFR as a set of `name ttl type rdata` lines (the closing SOA folds into the opening one).
+pub async fn axfr_set(addr: SocketAddr, zone: &str) -> anyhow::Result<BTreeSet<String>> {
+    let records = client::axfr(addr, zone, Duration::from_secs(5))
+        .await
+        .with_context(|| format!("AXFR of {zone} from {addr}"))?;
+    Ok(records
+        .iter()
+        .map(|r| format!("{} {} {} {}", r.name, r.ttl, r.record_type(), r.data).to_lowercase())
+        .collect())
+}

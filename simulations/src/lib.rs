@@ -1,0 +1,13 @@
+//! nsplane's simulations as a library: the cluster builder (three NATS nodes, PostgreSQL, two `nsplane`
+//! processes per role, BIND and Knot secondaries behind proxies), the load generator, the seeded faults,
+//! the checker and the report. `main.rs` wires them to the `nsplane-sim` command line.
+
+pub mod checker;
+pub mod cluster;
+pub mod faults;
+pub mod load;
+pub mod monitor;
+pub mod process;
+pub mod proxy;
+pub mod report;
+pub mod scenario;
