@@ -53,6 +53,14 @@ if ! "$TOOLS_DIR/bin/pip" show python-openstackclient python-designateclient 2>/
 fi
 export NSPLANE_OPENSTACK="$TOOLS_DIR/bin/openstack"
 
+# schemathesis, fuzzing the API against its own /openapi.json in the tests.
+SCHEMATHESIS_PIN="4.32.5"
+if ! "$TOOLS_DIR/bin/pip" show schemathesis 2>/dev/null | grep -q "^Version: $SCHEMATHESIS_PIN"; then
+  echo "setup: installing schemathesis $SCHEMATHESIS_PIN"
+  "$TOOLS_DIR/bin/pip" install -q --disable-pip-version-check "schemathesis==$SCHEMATHESIS_PIN"
+fi
+export NSPLANE_SCHEMATHESIS="$TOOLS_DIR/bin/schemathesis"
+
 # Rust: the machine's toolchain (rustup); Debian's rustc is too old for our dependencies.
 if ! command -v cargo >/dev/null 2>&1; then
   [ -x "$HOME/.cargo/bin/cargo" ] && export PATH="$HOME/.cargo/bin:$PATH"

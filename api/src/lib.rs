@@ -8,6 +8,7 @@ mod body;
 mod consistency;
 mod error;
 mod keystone;
+mod openapi;
 mod paging;
 mod quotas;
 mod recordsets;
@@ -171,7 +172,8 @@ async fn request_id_layer(request: Request, next: Next) -> Response {
     response
 }
 
-async fn versions(
+#[utoipa::path(get, path = "/", tag = "versions", responses((status = 200, body = crate::openapi::Versions)))]
+pub(crate) async fn versions(
     headers: axum::http::HeaderMap,
     axum::extract::State(state): axum::extract::State<AppState>,
 ) -> Response {
@@ -201,7 +203,8 @@ async fn versions(
 }
 
 /// `GET /v2/limits`: Designate's absolute limits (quota defaults; quotas arrive with their issue).
-async fn limits() -> Response {
+#[utoipa::path(get, path = "/v2/limits", tag = "limits", responses((status = 200, body = crate::openapi::Limits), crate::openapi::Errors))]
+pub(crate) async fn limits() -> Response {
     Json(serde_json::json!({
         "max_zones": 10,
         "max_zone_recordsets": 500,
@@ -244,6 +247,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v2/recordsets/{recordset_id}", get(recordsets::redirect))
         .route("/v2/zones/{zone_id}/nameservers", get(zones::nameservers))
         .route("/v2/limits", get(limits))
+        .route("/openapi.json", get(|| async { Json(openapi::document()) }))
         .route("/v2/quotas", get(quotas::mine))
         .route(
             "/v2/quotas/{project_id}",

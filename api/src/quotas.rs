@@ -45,11 +45,13 @@ fn admin(caller: &Caller) -> Result<(), ApiError> {
 }
 
 /// `GET /v2/quotas`: the caller's project.
+#[utoipa::path(get, path = "/v2/quotas", tag = "quotas", responses((status = 200, body = crate::openapi::QuotasBody), crate::openapi::Errors))]
 pub(crate) async fn mine(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     Ok(Json(state.quotas.effective(&caller.project_id).await?).into_response())
 }
 
 /// `GET /v2/quotas/{project_id}`.
+#[utoipa::path(get, path = "/v2/quotas/{project_id}", tag = "quotas", params(("project_id" = String, Path)), responses((status = 200, body = crate::openapi::QuotasBody), crate::openapi::Errors))]
 pub(crate) async fn show(
     State(state): State<AppState>,
     caller: Caller,
@@ -60,6 +62,7 @@ pub(crate) async fn show(
 }
 
 /// `PATCH /v2/quotas/{project_id}` (admin): `{resource: value, ...}`.
+#[utoipa::path(patch, path = "/v2/quotas/{project_id}", tag = "quotas", params(("project_id" = String, Path)), request_body = crate::openapi::QuotasBody, responses((status = 200, body = crate::openapi::QuotasBody), crate::openapi::Errors))]
 pub(crate) async fn update(
     State(state): State<AppState>,
     caller: Caller,
@@ -71,6 +74,7 @@ pub(crate) async fn update(
 }
 
 /// `DELETE /v2/quotas/{project_id}` (admin): back to the defaults.
+#[utoipa::path(delete, path = "/v2/quotas/{project_id}", tag = "quotas", params(("project_id" = String, Path)), responses((status = 204, description = "Back to the defaults"), crate::openapi::Errors))]
 pub(crate) async fn reset(
     State(state): State<AppState>,
     caller: Caller,

@@ -38,7 +38,7 @@ const RECORDSET_LIST: ListSpec = ListSpec {
     ],
 };
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateRecordset {
     name: String,
@@ -49,7 +49,7 @@ pub(crate) struct CreateRecordset {
     description: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct UpdateRecordset {
     records: Option<Vec<String>>,
@@ -83,6 +83,7 @@ fn check_ttl(ttl: i64) -> Result<Ttl, ApiError> {
     })
 }
 
+#[utoipa::path(post, path = "/v2/zones/{zone_id}/recordsets", tag = "recordsets", params(("zone_id" = uuid::Uuid, Path)), request_body = CreateRecordset, responses((status = 202, body = crate::views::RecordsetView), crate::openapi::Errors))]
 pub(crate) async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -135,6 +136,7 @@ pub(crate) async fn create(
     ))
 }
 
+#[utoipa::path(get, path = "/v2/zones/{zone_id}/recordsets/{recordset_id}", tag = "recordsets", params(("zone_id" = uuid::Uuid, Path), ("recordset_id" = uuid::Uuid, Path)), responses((status = 200, body = crate::views::RecordsetView), crate::openapi::Errors))]
 pub(crate) async fn show(
     State(state): State<AppState>,
     caller: Caller,
@@ -224,6 +226,7 @@ async fn list(
     .into_response())
 }
 
+#[utoipa::path(get, path = "/v2/zones/{zone_id}/recordsets", tag = "recordsets", params(("zone_id" = uuid::Uuid, Path), crate::openapi::ListParams, ("data" = Option<String>, Query)), responses((status = 200, body = crate::openapi::RecordsetList), crate::openapi::Errors))]
 pub(crate) async fn list_in_zone(
     State(state): State<AppState>,
     caller: Caller,
@@ -235,6 +238,7 @@ pub(crate) async fn list_in_zone(
     list(state, caller, headers, uri, Some(zone_id)).await
 }
 
+#[utoipa::path(get, path = "/v2/recordsets", tag = "recordsets", params(crate::openapi::ListParams, ("data" = Option<String>, Query)), responses((status = 200, body = crate::openapi::RecordsetList), crate::openapi::Errors))]
 pub(crate) async fn list_all(
     State(state): State<AppState>,
     caller: Caller,
@@ -244,6 +248,7 @@ pub(crate) async fn list_all(
     list(state, caller, headers, uri, None).await
 }
 
+#[utoipa::path(put, path = "/v2/zones/{zone_id}/recordsets/{recordset_id}", tag = "recordsets", params(("zone_id" = uuid::Uuid, Path), ("recordset_id" = uuid::Uuid, Path)), request_body = UpdateRecordset, responses((status = 202, body = crate::views::RecordsetView), crate::openapi::Errors))]
 pub(crate) async fn update(
     State(state): State<AppState>,
     caller: Caller,
@@ -292,6 +297,7 @@ pub(crate) async fn update(
     ))
 }
 
+#[utoipa::path(delete, path = "/v2/zones/{zone_id}/recordsets/{recordset_id}", tag = "recordsets", params(("zone_id" = uuid::Uuid, Path), ("recordset_id" = uuid::Uuid, Path)), responses((status = 202, body = crate::views::RecordsetView), crate::openapi::Errors))]
 pub(crate) async fn delete(
     State(state): State<AppState>,
     caller: Caller,
@@ -327,6 +333,7 @@ pub(crate) async fn delete(
 }
 
 /// `GET /v2/recordsets/{id}`: 301 to the record set under its zone, as Designate answers.
+#[utoipa::path(get, path = "/v2/recordsets/{recordset_id}", tag = "recordsets", params(("recordset_id" = uuid::Uuid, Path)), responses((status = 301, description = "Location: the record set under its zone"), crate::openapi::Errors))]
 pub(crate) async fn redirect(
     State(state): State<AppState>,
     caller: Caller,

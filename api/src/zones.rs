@@ -40,7 +40,7 @@ const ZONE_LIST: ListSpec = ListSpec {
     ],
 };
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateZone {
     name: String,
@@ -53,7 +53,7 @@ pub(crate) struct CreateZone {
     attributes: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct UpdateZone {
     email: Option<String>,
@@ -116,6 +116,7 @@ pub(crate) fn check_description(description: Option<String>) -> Result<Option<St
     }
 }
 
+#[utoipa::path(post, path = "/v2/zones", tag = "zones", request_body = CreateZone, responses((status = 202, body = crate::views::ZoneView), crate::openapi::Errors))]
 pub(crate) async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -193,6 +194,7 @@ pub(crate) async fn create(
     ))
 }
 
+#[utoipa::path(get, path = "/v2/zones/{zone_id}", tag = "zones", params(("zone_id" = uuid::Uuid, Path)), responses((status = 200, body = crate::views::ZoneView), crate::openapi::Errors))]
 pub(crate) async fn show(
     State(state): State<AppState>,
     caller: Caller,
@@ -218,6 +220,7 @@ pub(crate) async fn show(
     Ok(Json(views::zone_from_row(&base, &zone)).into_response())
 }
 
+#[utoipa::path(get, path = "/v2/zones", tag = "zones", params(crate::openapi::ListParams, ("email" = Option<String>, Query)), responses((status = 200, body = crate::openapi::ZoneList), crate::openapi::Errors))]
 pub(crate) async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -238,6 +241,7 @@ pub(crate) async fn list(
     Ok(Json(paging::envelope("zones", &base, &uri, &page, items, last, query.limit)).into_response())
 }
 
+#[utoipa::path(patch, path = "/v2/zones/{zone_id}", tag = "zones", params(("zone_id" = uuid::Uuid, Path)), request_body = UpdateZone, responses((status = 202, body = crate::views::ZoneView), crate::openapi::Errors))]
 pub(crate) async fn update(
     State(state): State<AppState>,
     caller: Caller,
@@ -267,6 +271,7 @@ pub(crate) async fn update(
     Ok(accepted(views::zone_from_aggregate(&base, &committed.zone), None))
 }
 
+#[utoipa::path(delete, path = "/v2/zones/{zone_id}", tag = "zones", params(("zone_id" = uuid::Uuid, Path)), responses((status = 202, body = crate::views::ZoneView), crate::openapi::Errors))]
 pub(crate) async fn delete(
     State(state): State<AppState>,
     caller: Caller,
@@ -285,6 +290,7 @@ pub(crate) async fn delete(
 }
 
 /// `GET /v2/zones/{zone_id}/nameservers`: the name servers of the zone's pool.
+#[utoipa::path(get, path = "/v2/zones/{zone_id}/nameservers", tag = "zones", params(("zone_id" = uuid::Uuid, Path)), responses((status = 200, body = crate::openapi::Nameservers), crate::openapi::Errors))]
 pub(crate) async fn nameservers(
     State(state): State<AppState>,
     caller: Caller,

@@ -1,0 +1,209 @@
+//! The OpenAPI 3 document of the API, generated from the handlers' `#[utoipa::path]` attributes and
+//! the types they read and write; served at `/openapi.json`. Shapes that handlers build from other
+//! crates' types (quotas, list envelopes, errors) are described here.
+
+use utoipa::{IntoParams, IntoResponses, OpenApi, ToSchema};
+
+use crate::views::{RecordsetView, SelfLink, ZoneView};
+
+/// Designate's error body.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct ErrorBody {
+    /// The HTTP status again.
+    code: u16,
+    /// Designate's error type (`invalid_object`, `duplicate_zone`, `zone_not_found`, ...).
+    #[schema(rename = "type")]
+    kind: String,
+    message: String,
+    request_id: String,
+    /// `invalid_object` only: `{"errors": [{path, message, validator, validator_value}]}`.
+    #[schema(value_type = Option<Object>)]
+    errors: Option<()>,
+}
+
+/// keystonemiddleware's answer to a missing or invalid token.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct UnauthorizedBody {
+    #[schema(value_type = Object)]
+    error: (),
+}
+
+/// Every error a handler may answer with.
+#[derive(IntoResponses)]
+#[allow(dead_code)]
+pub(crate) enum Errors {
+    /// Invalid input (`invalid_object`, `invalid_uuid`, `bad_request`, ...).
+    #[response(status = 400)]
+    BadRequest(ErrorBody),
+    /// No valid token (keystone mode), or a token without a project.
+    #[response(status = 401)]
+    Unauthorized(UnauthorizedBody),
+    /// The caller's roles do not allow it.
+    #[response(status = 403)]
+    Forbidden(ErrorBody),
+    /// Not found, or another project's.
+    #[response(status = 404)]
+    NotFound(ErrorBody),
+    /// A duplicate, or a change that lost a race too many times.
+    #[response(status = 409)]
+    Conflict(ErrorBody),
+    /// Over quota, or a body too large.
+    #[response(status = 413)]
+    TooLarge(ErrorBody),
+    /// The body is not JSON.
+    #[response(status = 415)]
+    UnsupportedMediaType(ErrorBody),
+    /// A dependency (NATS, PostgreSQL, Keystone) is briefly unavailable.
+    #[response(status = 503)]
+    Unavailable(ErrorBody),
+}
+
+/// `links` of a collection.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct ListLinks {
+    #[schema(rename = "self")]
+    this: String,
+    /// Present when the page is full.
+    next: Option<String>,
+}
+
+/// `metadata` of a collection.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct ListMetadata {
+    /// Absent with `OpenStack-DNS-Hide-Counts: true`.
+    total_count: Option<i64>,
+}
+
+/// A page of zones.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct ZoneList {
+    zones: Vec<ZoneView>,
+    links: ListLinks,
+    metadata: ListMetadata,
+}
+
+/// A page of record sets.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct RecordsetList {
+    recordsets: Vec<RecordsetView>,
+    links: ListLinks,
+    metadata: ListMetadata,
+}
+
+/// A project's quotas (-1: unlimited). In a `PATCH`, any subset.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct QuotasBody {
+    zones: Option<i64>,
+    zone_recordsets: Option<i64>,
+    zone_records: Option<i64>,
+    recordset_records: Option<i64>,
+    api_export_size: Option<i64>,
+}
+
+/// One name server of a zone's pool.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct Nameserver {
+    hostname: String,
+    priority: i64,
+}
+
+/// `GET /v2/zones/{zone_id}/nameservers`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct Nameservers {
+    nameservers: Vec<Nameserver>,
+}
+
+/// `GET /v2/limits`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct Limits {
+    max_zones: i64,
+    max_zone_recordsets: i64,
+    max_zone_records: i64,
+    max_recordset_records: i64,
+    min_ttl: i64,
+    max_zone_name_length: i64,
+    max_recordset_name_length: i64,
+    max_page_limit: i64,
+}
+
+/// The version document at `/`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct Versions {
+    #[schema(value_type = Vec<Object>)]
+    versions: (),
+}
+
+/// Paging and sorting of every list (filters are per resource, `*` is a wildcard).
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub(crate) struct ListParams {
+    /// Page size: 1 to 1000, or `max`; default 20.
+    limit: Option<String>,
+    /// Id of the last item of the previous page.
+    marker: Option<String>,
+    /// One sort key of the resource's whitelist.
+    sort_key: Option<String>,
+    /// `asc` or `desc`.
+    sort_dir: Option<String>,
+    /// Filter by name.
+    name: Option<String>,
+    /// Filter by type.
+    #[param(rename = "type")]
+    kind: Option<String>,
+    /// Filter by status.
+    status: Option<String>,
+    /// Filter by description.
+    description: Option<String>,
+    /// Filter by TTL.
+    ttl: Option<String>,
+}
+
+/// The document.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "nsplane DNS API",
+        description = "OpenStack Designate v2 compatible DNS-as-a-Service API.",
+        version = "2.4"
+    ),
+    paths(
+        crate::versions,
+        crate::limits,
+        crate::zones::create,
+        crate::zones::list,
+        crate::zones::show,
+        crate::zones::update,
+        crate::zones::delete,
+        crate::zones::nameservers,
+        crate::recordsets::create,
+        crate::recordsets::list_in_zone,
+        crate::recordsets::list_all,
+        crate::recordsets::show,
+        crate::recordsets::update,
+        crate::recordsets::delete,
+        crate::recordsets::redirect,
+        crate::quotas::mine,
+        crate::quotas::show,
+        crate::quotas::update,
+        crate::quotas::reset,
+    ),
+    components(schemas(SelfLink, ErrorBody, UnauthorizedBody))
+)]
+pub(crate) struct ApiDoc;
+
+/// The document as JSON.
+pub(crate) fn document() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
