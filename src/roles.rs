@@ -54,6 +54,7 @@ pub async fn run_api(
     let names = ZoneNames::open(shared.store.clone()).await?;
     let quotas =
         nsplane_command::quotas::QuotaStore::open(shared.store.clone(), shared.connections.quotas.clone()).await?;
+    let naming = nsplane_command::naming::Naming::open(&shared.store).await?;
     let services = ZoneServices {
         directory: Arc::new(names.clone()),
         quotas: Arc::new(nsplane_command::quotas::CachedQuotas::new(quotas.clone())),
@@ -65,7 +66,15 @@ pub async fn run_api(
             .clone()
             .listen(shared.client.clone(), shared.connections.store.prefix.clone()),
     );
-    let state = nsplane_api::AppState::new(executor, names, quotas, shared.pool.clone(), consistency, config)?;
+    let state = nsplane_api::AppState::new(
+        executor,
+        names,
+        quotas,
+        naming,
+        shared.pool.clone(),
+        consistency,
+        config,
+    )?;
     // Follow pool-configuration changes: new zones go to the current default pool.
     let api_pool = state.default_pool_handle();
     let follower = tokio::spawn(async move {

@@ -495,3 +495,102 @@ async fn gophercloud_walks_every_page_of_2500_recordsets_once() {
     }
     node.stop().await;
 }
+
+/// TLDs and blacklists (admin only): with TLDs configured a zone must sit under one and may not be
+/// one; a blacklisted name is refused to members and allowed to admins; duplicates are 409.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tlds_and_blacklists_rule_zone_names() {
+    let ns = namespace().await;
+    let node = Node::start(&ns, true).await;
+    let http = http();
+    let base = &node.base;
+    let admin = [("x-auth-project-id", "ops"), ("x-roles", "admin")];
+    let member = [("x-auth-project-id", "tenant-a"), ("x-roles", "member")];
+    let zone = |name: &str| Some(json!({"name": name, "email": "a@example.org"}));
+    let zones = format!("{base}/v2/zones");
+    // No TLDs yet: anything goes.
+    let (status, body) = call(&http, "POST", &zones, &member, zone("free.example.com.")).await;
+    assert_eq!(status, 202, "{body}");
+    // Only admins manage TLDs.
+    let tlds = format!("{base}/v2/tlds");
+    let (status, _) = call(&http, "POST", &tlds, &member, Some(json!({"name": "org"}))).await;
+    assert_eq!(status, 403);
+    let (status, tld) = call(
+        &http,
+        "POST",
+        &tlds,
+        &admin,
+        Some(json!({"name": "org", "description": "d"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{tld}");
+    assert_eq!(tld["name"], "org");
+    let (status, body) = call(&http, "POST", &tlds, &admin, Some(json!({"name": "org."}))).await;
+    assert_eq!((status, body["type"].clone()), (409, json!("duplicate_tld")), "{body}");
+    let (status, body) = call(&http, "POST", &tlds, &admin, Some(json!({"name": "not a name"}))).await;
+    assert_eq!((status, body["type"].clone()), (400, json!("invalid_object")), "{body}");
+    // Zones must now sit under a TLD.
+    let (status, body) = call(&http, "POST", &zones, &member, zone("x.example.com.")).await;
+    assert_eq!(
+        (status, body["type"].clone()),
+        (400, json!("invalid_zone_name")),
+        "{body}"
+    );
+    let (status, body) = call(&http, "POST", &zones, &member, zone("y.example.org.")).await;
+    assert_eq!(status, 202, "{body}");
+    // Blacklists.
+    let blacklists = format!("{base}/v2/blacklists");
+    let (status, body) = call(&http, "POST", &blacklists, &admin, Some(json!({"pattern": "("}))).await;
+    assert_eq!(status, 400, "{body}");
+    let (status, entry) = call(&http, "POST", &blacklists, &admin, Some(json!({"pattern": "^bad\\."}))).await;
+    assert_eq!(status, 201, "{entry}");
+    let (status, body) = call(&http, "POST", &blacklists, &admin, Some(json!({"pattern": "^bad\\."}))).await;
+    assert_eq!((status, body["type"].clone()), (409, json!("duplicate_blacklist")));
+    let (status, body) = call(&http, "POST", &zones, &member, zone("bad.example.org.")).await;
+    assert_eq!(
+        (status, body["type"].clone()),
+        (400, json!("invalid_zone_name")),
+        "{body}"
+    );
+    let (status, body) = call(&http, "POST", &zones, &admin, zone("bad.example.org.")).await;
+    assert_eq!(status, 202, "admins may use a blacklisted name: {body}");
+    // Show, list, update, delete.
+    let entry_url = format!("{blacklists}/{}", entry["id"].as_str().expect("id"));
+    let (status, shown) = call(&http, "GET", &entry_url, &admin, None).await;
+    assert_eq!((status, shown["pattern"].clone()), (200, json!("^bad\\.")));
+    let (status, _) = call(&http, "GET", &entry_url, &member, None).await;
+    assert_eq!(status, 403);
+    let (status, changed) = call(
+        &http,
+        "PATCH",
+        &entry_url,
+        &admin,
+        Some(json!({"pattern": "^worse\\."})),
+    )
+    .await;
+    assert_eq!(
+        (status, changed["pattern"].clone()),
+        (200, json!("^worse\\.")),
+        "{changed}"
+    );
+    let (status, body) = call(&http, "POST", &zones, &member, zone("bad.other.org.")).await;
+    assert_eq!(status, 202, "the old pattern still applies: {body}");
+    let (status, body) = call(&http, "POST", &zones, &member, zone("worse.other.org.")).await;
+    assert_eq!(status, 400, "{body}");
+    let (status, list) = call(&http, "GET", &blacklists, &admin, None).await;
+    assert_eq!(status, 200);
+    assert_eq!(list["blacklists"].as_array().map(Vec::len), Some(1), "{list}");
+    let (status, _) = call(&http, "DELETE", &entry_url, &admin, None).await;
+    assert_eq!(status, 204);
+    let (status, _) = call(&http, "GET", &entry_url, &admin, None).await;
+    assert_eq!(status, 404);
+    let (status, body) = call(&http, "POST", &zones, &member, zone("worse.other.org.")).await;
+    assert_eq!(status, 202, "{body}");
+    // Without TLDs, other TLDs are allowed again.
+    let tld_url = format!("{tlds}/{}", tld["id"].as_str().expect("id"));
+    let (status, _) = call(&http, "DELETE", &tld_url, &admin, None).await;
+    assert_eq!(status, 204);
+    let (status, body) = call(&http, "POST", &zones, &member, zone("x.example.com.")).await;
+    assert_eq!(status, 202, "{body}");
+    node.stop().await;
+}

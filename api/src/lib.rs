@@ -8,6 +8,7 @@ mod body;
 mod consistency;
 mod error;
 mod keystone;
+mod naming;
 mod openapi;
 mod paging;
 mod quotas;
@@ -105,6 +106,7 @@ pub struct AppState {
     pub(crate) executor: Arc<ZoneExecutor>,
     pub(crate) names: ZoneNames,
     pub(crate) quotas: nsplane_command::quotas::QuotaStore,
+    pub(crate) naming: nsplane_command::naming::Naming,
     pub(crate) pool: Pool,
     pub(crate) consistency: Arc<Consistency>,
     pub(crate) config: Arc<ApiConfig>,
@@ -120,6 +122,7 @@ impl AppState {
         executor: Arc<ZoneExecutor>,
         names: ZoneNames,
         quotas: nsplane_command::quotas::QuotaStore,
+        naming: nsplane_command::naming::Naming,
         pool: Pool,
         consistency: Arc<Consistency>,
         config: ApiConfig,
@@ -133,6 +136,7 @@ impl AppState {
             executor,
             names,
             quotas,
+            naming,
             pool,
             consistency,
             config: Arc::new(config),
@@ -248,6 +252,23 @@ pub fn router(state: AppState) -> Router {
         .route("/v2/zones/{zone_id}/nameservers", get(zones::nameservers))
         .route("/v2/limits", get(limits))
         .route("/openapi.json", get(|| async { Json(openapi::document()) }))
+        .route("/v2/tlds", get(naming::list_tlds).post(naming::create_tld))
+        .route(
+            "/v2/tlds/{id}",
+            get(naming::show_tld)
+                .patch(naming::update_tld)
+                .delete(naming::delete_tld),
+        )
+        .route(
+            "/v2/blacklists",
+            get(naming::list_blacklists).post(naming::create_blacklist),
+        )
+        .route(
+            "/v2/blacklists/{id}",
+            get(naming::show_blacklist)
+                .patch(naming::update_blacklist)
+                .delete(naming::delete_blacklist),
+        )
         .route("/v2/quotas", get(quotas::mine))
         .route(
             "/v2/quotas/{project_id}",

@@ -198,6 +198,16 @@ pub(crate) struct ListParams {
         crate::quotas::show,
         crate::quotas::update,
         crate::quotas::reset,
+        crate::naming::list_tlds,
+        crate::naming::create_tld,
+        crate::naming::show_tld,
+        crate::naming::update_tld,
+        crate::naming::delete_tld,
+        crate::naming::list_blacklists,
+        crate::naming::create_blacklist,
+        crate::naming::show_blacklist,
+        crate::naming::update_blacklist,
+        crate::naming::delete_blacklist,
     ),
     components(schemas(SelfLink, ErrorBody, UnauthorizedBody))
 )]

@@ -36,6 +36,12 @@ pub(crate) struct SelfLink {
     href: String,
 }
 
+impl SelfLink {
+    pub(crate) fn new(href: String) -> Self {
+        Self { href }
+    }
+}
+
 /// A zone, as Designate shows it.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct ZoneView {

@@ -139,6 +139,10 @@ pub(crate) async fn create(
         kind: "invalid_zone_name",
         message: format!("Invalid zone name {:?}: {e}", body.name),
     })?;
+    state
+        .naming
+        .check_zone_name(&name.to_string(), caller.is_admin())
+        .await?;
     let email = check_email(
         body.email
             .as_deref()

@@ -5,6 +5,7 @@
 
 pub mod executor;
 pub mod names;
+pub mod naming;
 pub mod nats;
 pub mod pools;
 pub mod quotas;

@@ -1,0 +1,298 @@
+//! `/v2/tlds` and `/v2/blacklists` (admin only, as Designate's default policies): the operator's
+//! rules for zone names, checked on every zone create.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use nsplane_command::naming::{Entry, Kind, NamingError};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::auth::Caller;
+use crate::body::{nullable, JsonBody};
+use crate::error::ApiError;
+use crate::zones::check_description;
+use crate::{views, AppState};
+
+impl From<NamingError> for ApiError {
+    fn from(error: NamingError) -> Self {
+        let message = error.to_string();
+        match error {
+            NamingError::Duplicate(what) => ApiError::Conflict {
+                kind: if what == "Tld" {
+                    "duplicate_tld"
+                } else {
+                    "duplicate_blacklist"
+                },
+                message,
+            },
+            NamingError::NotFound(what) => ApiError::NotFound {
+                kind: if what == "Tld" {
+                    "tld_not_found"
+                } else {
+                    "blacklist_not_found"
+                },
+                message,
+            },
+            NamingError::Invalid(message) => ApiError::invalid(message),
+            NamingError::Refused(message) => ApiError::BadRequest {
+                kind: "invalid_zone_name",
+                message,
+            },
+            NamingError::Internal(e) => ApiError::Internal(e),
+        }
+    }
+}
+
+/// A TLD or a blacklist entry as Designate shows it (`name` for TLDs, `pattern` for blacklists).
+#[derive(Serialize, ToSchema)]
+pub(crate) struct RuleView {
+    id: String,
+    /// TLDs only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<String>,
+    /// Blacklists only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pattern: Option<String>,
+    description: Option<String>,
+    created_at: String,
+    updated_at: Option<String>,
+    links: views::SelfLink,
+}
+
+/// A list of TLDs or blacklists (`tlds` or `blacklists`).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct RuleList {
+    tlds: Option<Vec<RuleView>>,
+    blacklists: Option<Vec<RuleView>>,
+    #[schema(value_type = Object)]
+    links: (),
+    #[schema(value_type = Object)]
+    metadata: (),
+}
+
+/// `POST` body (`name` for a TLD, `pattern` for a blacklist).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RuleBody {
+    name: Option<String>,
+    pattern: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    description: Option<Option<String>>,
+}
+
+fn collection(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Tld => "tlds",
+        Kind::Blacklist => "blacklists",
+    }
+}
+
+fn view(kind: Kind, base: &str, entry: &Entry) -> Value {
+    let (name, pattern) = match kind {
+        Kind::Tld => (Some(entry.value.clone()), None),
+        Kind::Blacklist => (None, Some(entry.value.clone())),
+    };
+    serde_json::to_value(RuleView {
+        id: entry.id.to_string(),
+        name,
+        pattern,
+        description: entry.description.clone(),
+        created_at: views::timestamp(entry.created_at.naive_utc()),
+        updated_at: entry.updated_at.map(|t| views::timestamp(t.naive_utc())),
+        links: views::SelfLink::new(format!("{base}/v2/{}/{}", collection(kind), entry.id)),
+    })
+    .unwrap_or(Value::Null)
+}
+
+fn admin(caller: &Caller) -> Result<(), ApiError> {
+    if caller.is_admin() {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden {
+            kind: "forbidden",
+            message: "You are not authorized to perform this action".into(),
+        })
+    }
+}
+
+fn parse_id(kind: Kind, raw: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(raw).map_err(|_| ApiError::BadRequest {
+        kind: "invalid_uuid",
+        message: format!(
+            "Invalid UUID {}_id: {raw}",
+            &collection(kind)[..collection(kind).len() - 1]
+        ),
+    })
+}
+
+/// The value a body names for `kind` (and nothing meant for the other kind).
+fn body_value(kind: Kind, body: &RuleBody) -> Result<Option<String>, ApiError> {
+    let (wanted, other) = match kind {
+        Kind::Tld => (&body.name, &body.pattern),
+        Kind::Blacklist => (&body.pattern, &body.name),
+    };
+    if other.is_some() {
+        return Err(ApiError::invalid(format!(
+            "Additional properties are not allowed for {}",
+            collection(kind)
+        )));
+    }
+    Ok(wanted.clone())
+}
+
+async fn list(kind: Kind, state: &AppState, caller: &Caller, headers: &HeaderMap) -> Result<Response, ApiError> {
+    admin(caller)?;
+    let entries = state.naming.list(kind).await?;
+    let base = views::base_url(&state.config, headers);
+    let items: Vec<Value> = entries.iter().map(|e| view(kind, &base, e)).collect();
+    let total = items.len();
+    Ok(Json(serde_json::json!({
+        collection(kind): items,
+        "links": {"self": format!("{base}/v2/{}", collection(kind))},
+        "metadata": {"total_count": total},
+    }))
+    .into_response())
+}
+
+async fn create(
+    kind: Kind,
+    state: &AppState,
+    caller: &Caller,
+    headers: &HeaderMap,
+    body: RuleBody,
+) -> Result<Response, ApiError> {
+    admin(caller)?;
+    let value = body_value(kind, &body)?.ok_or_else(|| {
+        ApiError::invalid(match kind {
+            Kind::Tld => "'name' is a required property",
+            Kind::Blacklist => "'pattern' is a required property",
+        })
+    })?;
+    let description = check_description(body.description.flatten())?;
+    let entry = state.naming.create(kind, &value, description).await?;
+    let base = views::base_url(&state.config, headers);
+    Ok((StatusCode::CREATED, Json(view(kind, &base, &entry))).into_response())
+}
+
+async fn show(
+    kind: Kind,
+    state: &AppState,
+    caller: &Caller,
+    headers: &HeaderMap,
+    id: &str,
+) -> Result<Response, ApiError> {
+    admin(caller)?;
+    let entry = state.naming.get(kind, parse_id(kind, id)?).await?;
+    let base = views::base_url(&state.config, headers);
+    Ok(Json(view(kind, &base, &entry)).into_response())
+}
+
+async fn update(
+    kind: Kind,
+    state: &AppState,
+    caller: &Caller,
+    headers: &HeaderMap,
+    id: &str,
+    body: RuleBody,
+) -> Result<Response, ApiError> {
+    admin(caller)?;
+    let id = parse_id(kind, id)?;
+    let value = body_value(kind, &body)?;
+    let description = body.description.map(check_description).transpose()?;
+    let entry = state.naming.update(kind, id, value.as_deref(), description).await?;
+    let base = views::base_url(&state.config, headers);
+    Ok(Json(view(kind, &base, &entry)).into_response())
+}
+
+async fn delete(kind: Kind, state: &AppState, caller: &Caller, id: &str) -> Result<Response, ApiError> {
+    admin(caller)?;
+    state.naming.delete(kind, parse_id(kind, id)?).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+macro_rules! rule_handlers {
+    ($kind:expr, $tag:literal, $path:literal, $item:literal,
+     $list:ident, $create:ident, $show:ident, $update:ident, $delete:ident) => {
+        #[utoipa::path(get, path = $path, tag = $tag, responses((status = 200, body = RuleList), crate::openapi::Errors))]
+        pub(crate) async fn $list(
+            State(state): State<AppState>,
+            caller: Caller,
+            headers: HeaderMap,
+        ) -> Result<Response, ApiError> {
+            list($kind, &state, &caller, &headers).await
+        }
+
+        #[utoipa::path(post, path = $path, tag = $tag, request_body = RuleBody,
+                    responses((status = 201, body = RuleView), crate::openapi::Errors))]
+        pub(crate) async fn $create(
+            State(state): State<AppState>,
+            caller: Caller,
+            headers: HeaderMap,
+            JsonBody(body): JsonBody<RuleBody>,
+        ) -> Result<Response, ApiError> {
+            create($kind, &state, &caller, &headers, body).await
+        }
+
+        #[utoipa::path(get, path = $item, tag = $tag, params(("id" = uuid::Uuid, Path)),
+                    responses((status = 200, body = RuleView), crate::openapi::Errors))]
+        pub(crate) async fn $show(
+            State(state): State<AppState>,
+            caller: Caller,
+            headers: HeaderMap,
+            Path(id): Path<String>,
+        ) -> Result<Response, ApiError> {
+            show($kind, &state, &caller, &headers, &id).await
+        }
+
+        #[utoipa::path(patch, path = $item, tag = $tag, params(("id" = uuid::Uuid, Path)), request_body = RuleBody,
+                    responses((status = 200, body = RuleView), crate::openapi::Errors))]
+        pub(crate) async fn $update(
+            State(state): State<AppState>,
+            caller: Caller,
+            headers: HeaderMap,
+            Path(id): Path<String>,
+            JsonBody(body): JsonBody<RuleBody>,
+        ) -> Result<Response, ApiError> {
+            update($kind, &state, &caller, &headers, &id, body).await
+        }
+
+        #[utoipa::path(delete, path = $item, tag = $tag, params(("id" = uuid::Uuid, Path)),
+                    responses((status = 204, description = "Removed"), crate::openapi::Errors))]
+        pub(crate) async fn $delete(
+            State(state): State<AppState>,
+            caller: Caller,
+            Path(id): Path<String>,
+        ) -> Result<Response, ApiError> {
+            delete($kind, &state, &caller, &id).await
+        }
+    };
+}
+
+rule_handlers!(
+    Kind::Tld,
+    "tlds",
+    "/v2/tlds",
+    "/v2/tlds/{id}",
+    list_tlds,
+    create_tld,
+    show_tld,
+    update_tld,
+    delete_tld
+);
+rule_handlers!(
+    Kind::Blacklist,
+    "blacklists",
+    "/v2/blacklists",
+    "/v2/blacklists/{id}",
+    list_blacklists,
+    create_blacklist,
+    show_blacklist,
+    update_blacklist,
+    delete_blacklist
+);
