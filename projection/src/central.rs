@@ -140,7 +140,17 @@ async fn handle_chunk(
     if commits.is_empty() {
         return Ok(());
     }
-    let mut conn = pool.get().await.context("failed to get a postgres connection")?;
+    let mut conn = match pool.get().await {
+        Ok(conn) => conn,
+        Err(e) => {
+            // Nothing was applied: hand the batch back now. Left unacknowledged, it would wait out the
+            // consumer's ack_wait (30 s) and stall these zones' projection that long after PostgreSQL is back.
+            for message in &decoded_messages {
+                let _ = message.ack_with(AckKind::Nak(Some(Duration::from_secs(1)))).await;
+            }
+            return Err(anyhow::Error::new(e).context("failed to get a postgres connection"));
+        }
+    };
     let outcomes = match apply_batch(&mut conn, &commits).await {
         Ok(outcomes) => outcomes,
         Err(e) => {
