@@ -396,8 +396,10 @@ impl Cluster {
         anyhow::bail!("no running NATS node names a leader of {stream}")
     }
 
-    /// Stops everything (also done by dropping).
+    /// Stops everything (also done by dropping), keeping the secondaries' logs in the run's directory.
     pub fn stop(&mut self) {
+        let _ = std::fs::write(self.dir.join("bind.log"), self.bind.log());
+        let _ = std::fs::write(self.dir.join("knot.log"), self.knot.log());
         for instance in &mut self.instances {
             instance.process.kill9();
         }
