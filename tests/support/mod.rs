@@ -136,6 +136,10 @@ pub fn api_config() -> nsplane_api::ApiConfig {
 
 impl Node {
     pub async fn start(ns: &Namespace, with_central: bool) -> Node {
+        Self::start_with(ns, with_central, api_config()).await
+    }
+
+    pub async fn start_with(ns: &Namespace, with_central: bool, config: nsplane_api::ApiConfig) -> Node {
         let shared = ns.connect().await;
         let (stop, shutdown) = watch::channel(false);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -147,7 +151,7 @@ impl Node {
             tasks.push(tokio::spawn(async move {
                 let pools =
                     nsplane_dataplane::PoolsHandle::new(1, nsplane_dataplane::Pools::parse(TEST_POOL).expect("pools"));
-                roles::run_api(&shared, api_config(), pools, 1000, listener, shutdown).await
+                roles::run_api(&shared, config, pools, 1000, listener, shutdown).await
             }));
         }
         if with_central {
