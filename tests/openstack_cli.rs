@@ -214,3 +214,59 @@ async fn the_openstack_cli_manages_zones_and_recordsets() {
     assert_eq!(shown["action"], "DELETE");
     node.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openstack_cli_reads_limits_and_quotas_and_manages_tlds_and_blacklists() {
+    let ns = namespace().await;
+    let node = Node::start(&ns, true).await;
+    let base = node.base.clone();
+    let run = |args: Vec<&'static str>| {
+        let base = base.clone();
+        tokio::task::spawn_blocking(move || openstack(&base, &args, true))
+    };
+    let limits = run(vec!["dns", "limit", "list"]).await.expect("cli");
+    let text = limits.to_string();
+    assert!(text.contains("max_page_limit") && text.contains("1000"), "{text}");
+    let quotas = run(vec!["dns", "quota", "list"]).await.expect("cli");
+    assert_eq!(quotas["zones"], -1, "the tests' zones quota: {quotas}");
+    assert_eq!(quotas["recordset_records"], 20, "{quotas}");
+    let tld = run(vec!["tld", "create", "--name", "org", "--description", "for tests"])
+        .await
+        .expect("cli");
+    assert_eq!(tld["name"], "org");
+    let tlds = run(vec!["tld", "list"]).await.expect("cli");
+    assert_eq!(tlds.as_array().map(Vec::len), Some(1), "{tlds}");
+    let blacklist = run(vec!["zone", "blacklist", "create", "--pattern", "^evil\\."])
+        .await
+        .expect("cli");
+    assert_eq!(blacklist["pattern"], "^evil\\.");
+    let blacklists = run(vec!["zone", "blacklist", "list"]).await.expect("cli");
+    assert_eq!(blacklists[0]["pattern"], "^evil\\.", "{blacklists}");
+    // The rules hold for zones created through the CLI too (as a member: admins may use blacklisted names).
+    let (status, body) = call_as_member(&base, "evil.example.org.").await;
+    assert_eq!((status, body["type"].clone()), (400, serde_json::json!("invalid_zone_name")));
+    let (status, body) = call_as_member(&base, "fine.example.com.").await;
+    assert_eq!((status, body["type"].clone()), (400, serde_json::json!("invalid_zone_name")), "not under a TLD");
+    let id = tld["id"].as_str().expect("id");
+    let base2 = base.clone();
+    let id2 = id.to_owned();
+    tokio::task::spawn_blocking(move || openstack(&base2, &["tld", "delete", &id2], false))
+        .await
+        .expect("cli");
+    let tlds = run(vec!["tld", "list"]).await.expect("cli");
+    assert_eq!(tlds, serde_json::json!([]));
+    node.stop().await;
+}
+
+async fn call_as_member(base: &str, zone: &str) -> (u16, Value) {
+    let response = http()
+        .post(format!("{base}/v2/zones"))
+        .header("x-auth-project-id", "cli-member")
+        .header("x-roles", "member")
+        .json(&serde_json::json!({"name": zone, "email": "a@example.org"}))
+        .send()
+        .await
+        .expect("post");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
