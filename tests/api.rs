@@ -594,3 +594,38 @@ async fn tlds_and_blacklists_rule_zone_names() {
     assert_eq!(status, 202, "{body}");
     node.stop().await;
 }
+
+/// Zone attributes: string key/values kept from create through the event to the read model.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zone_attributes_are_kept() {
+    let ns = namespace().await;
+    let node = Node::start(&ns, true).await;
+    let http = http();
+    let zones = format!("{}/v2/zones", node.base);
+    let attributes = json!({"service_tier": "gold", "region": "eu-1"});
+    let (status, zone) = call(
+        &http,
+        "POST",
+        &zones,
+        &[],
+        Some(json!({"name": "attrs.example.org.", "email": "a@example.org", "attributes": attributes})),
+    )
+    .await;
+    assert_eq!(status, 202, "{zone}");
+    assert_eq!(zone["attributes"], attributes);
+    let (status, shown) = get(&http, &format!("{zones}/{}", zone["id"].as_str().expect("id"))).await;
+    assert_eq!(status, 200);
+    assert_eq!(shown["attributes"], attributes, "{shown}");
+    for bad in [json!({"tier": 3}), json!({"": "x"}), json!(["a"])] {
+        let (status, body) = call(
+            &http,
+            "POST",
+            &zones,
+            &[],
+            Some(json!({"name": "bad-attrs.example.org.", "email": "a@example.org", "attributes": bad})),
+        )
+        .await;
+        assert_eq!(status, 400, "{bad}: {body}");
+    }
+    node.stop().await;
+}

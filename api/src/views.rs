@@ -121,7 +121,7 @@ pub(crate) fn zone_from_aggregate(base: &str, zone: &Zone) -> Value {
         version: i64::try_from(zone.version).unwrap_or(i64::MAX),
         created_at: zone.created_at.map(|t| timestamp(t.naive_utc())),
         updated_at: zone.updated_at.map(|t| timestamp(t.naive_utc())),
-        attributes: Default::default(),
+        attributes: zone.attributes.clone(),
         shared: false,
         nameservers_sync: serde_json::to_value(&zone.nameservers).unwrap_or(Value::Null),
         links: SelfLink {
@@ -150,7 +150,7 @@ pub(crate) fn zone_from_row(base: &str, zone: &ZoneRow) -> Value {
         version: zone.version,
         created_at: Some(timestamp(zone.created_at)),
         updated_at: zone.updated_at.map(timestamp),
-        attributes: Default::default(),
+        attributes: serde_json::from_value(zone.attributes.clone()).unwrap_or_default(),
         shared: false,
         nameservers_sync: zone.sync.clone(),
         links: SelfLink {

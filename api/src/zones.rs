@@ -50,6 +50,7 @@ pub(crate) struct CreateZone {
     #[serde(rename = "type")]
     zone_type: Option<String>,
     masters: Option<Vec<String>>,
+    #[schema(value_type = Option<std::collections::BTreeMap<String, String>>)]
     attributes: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
@@ -107,6 +108,25 @@ fn check_ttl(ttl: i64) -> Result<Ttl, ApiError> {
     })
 }
 
+/// Designate's zone attributes: string keys (1 to 255 characters) and string values (up to 255).
+fn check_attributes(
+    raw: serde_json::Map<String, serde_json::Value>,
+) -> Result<std::collections::BTreeMap<String, String>, ApiError> {
+    if raw.len() > 64 {
+        return Err(ApiError::invalid("attributes: at most 64 keys"));
+    }
+    raw.into_iter()
+        .map(|(key, value)| match value {
+            serde_json::Value::String(value) if !key.is_empty() && key.len() <= 255 && value.len() <= 255 => {
+                Ok((key, value))
+            }
+            other => Err(ApiError::invalid(format!(
+                "attributes: {key:?} must be a key of 1-255 characters with a string value of up to 255, not {other}"
+            ))),
+        })
+        .collect()
+}
+
 pub(crate) fn check_description(description: Option<String>) -> Result<Option<String>, ApiError> {
     match description {
         Some(d) if d.chars().count() > DESCRIPTION_MAX => Err(ApiError::invalid(format!(
@@ -132,9 +152,7 @@ pub(crate) async fn create(
     if body.masters.as_ref().is_some_and(|m| !m.is_empty()) {
         return Err(ApiError::invalid("masters may only be given for SECONDARY zones"));
     }
-    if body.attributes.as_ref().is_some_and(|a| !a.is_empty()) {
-        return Err(ApiError::invalid("zone attributes are not supported yet"));
-    }
+    let attributes = check_attributes(body.attributes.unwrap_or_default())?;
     let name = ZoneName::parse(&body.name).map_err(|e| ApiError::BadRequest {
         kind: "invalid_zone_name",
         message: format!("Invalid zone name {:?}: {e}", body.name),
@@ -171,6 +189,7 @@ pub(crate) async fn create(
         ttl,
         description,
         pool_id: pool.id,
+        attributes,
         ns_records: pool.ns_records.clone(),
         soa: state.config.soa,
     };

@@ -59,6 +59,7 @@ fn created() -> Event {
             hostname: DnsName::parse("ns1.example.net.").expect("ns"),
             priority: 1,
         }],
+        attributes: Default::default(),
     })
 }
 
@@ -101,6 +102,7 @@ fn a_zone_can_only_be_created_once() {
             pool_id: PoolId(Uuid::from_u128(3)),
             ns_records: vec![],
             soa: SOA,
+            attributes: Default::default(),
         })
         .then_expect_error(ZoneError::AlreadyExists);
 }

@@ -42,6 +42,8 @@ pub struct ZoneRow {
     pub updated_at: Option<NaiveDateTime>,
     /// What each name server of the pool last served (JSON list from the worker's reports).
     pub sync: serde_json::Value,
+    /// Operator key/values (a JSON object of strings).
+    pub attributes: serde_json::Value,
 }
 
 /// A record set row.
@@ -121,7 +123,7 @@ pub enum ListError {
 }
 
 const ZONE_COLUMNS: &str = "z.id, z.project_id, z.pool_id, z.name, z.email, z.ttl, z.serial, z.description, z.type, \
-     z.status, z.action, z.version, z.created_at, z.updated_at, z.sync";
+     z.status, z.action, z.version, z.created_at, z.updated_at, z.sync, z.attributes";
 
 const RECORDSET_COLUMNS: &str = "r.id, r.zone_id, z.name, r.project_id, r.name, r.type, r.records, r.ttl, \
      r.description, r.managed, r.status, r.action, r.version, r.created_at, r.updated_at, \
@@ -144,6 +146,7 @@ fn zone_row(row: &Row) -> ZoneRow {
         created_at: row.get(12),
         updated_at: row.get(13),
         sync: row.get(14),
+        attributes: row.get(15),
     }
 }
 

@@ -114,6 +114,10 @@ pub enum ZoneEvent {
         soa: SoaTimers,
         /// The pool's name servers at creation (apex NS data, SOA MNAME).
         ns_records: Vec<NsRecord>,
+        /// Operator key/values (Designate's zone `attributes`, e.g. for pool scheduling). Absent when
+        /// empty, so v1 events without it read the same.
+        #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+        attributes: std::collections::BTreeMap<String, String>,
     },
     /// Zone attributes changed; the serial was bumped.
     #[serde(rename = "ZoneUpdated.v1")]

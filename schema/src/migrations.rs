@@ -19,4 +19,8 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0002_data_plane",
         sql: include_str!("../migrations/0002_data_plane.sql"),
     },
+    Migration {
+        name: "0003_zone_attributes",
+        sql: include_str!("../migrations/0003_zone_attributes.sql"),
+    },
 ];

@@ -37,6 +37,8 @@ fn examples() -> Vec<(&'static str, ZoneEvent)> {
                     hostname: DnsName::parse("ns1.example.net.").expect("ns"),
                     priority: 1,
                 }],
+                // Empty: the field is absent, as in events written before it existed.
+                attributes: Default::default(),
             },
         ),
         (

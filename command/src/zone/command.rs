@@ -22,6 +22,8 @@ pub enum ZoneCommand {
         description: Option<String>,
         /// The pool chosen for it.
         pool_id: PoolId,
+        /// Operator key/values.
+        attributes: std::collections::BTreeMap<String, String>,
         /// The pool's name servers.
         ns_records: Vec<NsRecord>,
         /// SOA timers.

@@ -33,6 +33,7 @@ impl Zone {
                 pool_id,
                 ns_records,
                 soa,
+                attributes,
             } => {
                 if self.name.is_some() {
                     return Err(ZoneError::AlreadyExists);
@@ -49,6 +50,7 @@ impl Zone {
                     serial,
                     soa,
                     ns_records,
+                    attributes,
                 };
                 Ok(event)
             }

@@ -131,6 +131,8 @@ pub struct Zone {
     pub description: Option<String>,
     /// Serving pool.
     pub pool_id: Option<PoolId>,
+    /// Operator key/values.
+    pub attributes: std::collections::BTreeMap<String, String>,
     /// Current serial.
     pub serial: u32,
     /// SOA timers.
@@ -393,8 +395,10 @@ impl Aggregate for Zone {
                 serial,
                 soa,
                 ns_records,
+                attributes,
             } => {
                 let apex = RecordsetName::from(name.clone());
+                self.attributes = attributes;
                 self.id = Some(zone_id);
                 self.project_id = Some(project_id.clone());
                 self.name = Some(name);

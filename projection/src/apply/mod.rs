@@ -193,8 +193,10 @@ async fn apply_event(
             serial,
             soa,
             ns_records,
+            attributes,
             ..
         } => {
+            let attributes = serde_json::to_value(attributes).context("failed to encode attributes")?;
             let mut ns_sorted = ns_records.clone();
             ns_sorted.sort_by_key(|ns| ns.priority);
             let mname = ns_sorted
@@ -213,7 +215,7 @@ async fn apply_event(
             let zid = nsplane_schema::ZoneId(zone_id);
             let ns_id = RecordsetId::managed(zid, "NS").0;
             let empty: Vec<String> = Vec::new();
-            let zone_params: [Param<'_>; 14] = [
+            let zone_params: [Param<'_>; 15] = [
                 &zone_id,
                 &project_id.0,
                 &pool_id.0,
@@ -228,6 +230,7 @@ async fn apply_event(
                 &minimum,
                 description,
                 &time,
+                &attributes,
             ];
             let soa_params: [Param<'_>; 8] = [
                 &soa_id,

@@ -13,8 +13,8 @@ const SOA_TOUCH: &str =
 
 const ZONE_INSERT: &str =
     "INSERT INTO zones (id, project_id, pool_id, name, email, mname, ttl, serial, refresh, retry, expire, \
-     minimum, description, type, status, action, version, created_at) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'PRIMARY', 'PENDING', 'CREATE', 1, $14)";
+     minimum, description, type, status, action, version, created_at, attributes) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'PRIMARY', 'PENDING', 'CREATE', 1, $14, $15)";
 
 const MANAGED_INSERT: &str =
     "INSERT INTO recordsets (id, zone_id, project_id, name, type, records, ttl, description, managed, \
