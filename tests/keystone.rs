@@ -26,7 +26,8 @@ impl Drop for Keystone {
 }
 
 fn script() -> std::path::PathBuf {
-    std::path::PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| ".".into())).join("scripts/keystone.sh")
+    std::path::PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| ".".into()))
+        .join("scripts/keystone.sh")
 }
 
 fn start_keystone() -> Keystone {
@@ -71,7 +72,10 @@ async fn token(http: &reqwest::Client, keystone: &str, user: &str, project: Opti
         .await
         .expect("keystone auth");
     assert_eq!(response.status().as_u16(), 201, "token for {user}");
-    let token = response.headers()["x-subject-token"].to_str().expect("token").to_owned();
+    let token = response.headers()["x-subject-token"]
+        .to_str()
+        .expect("token")
+        .to_owned();
     (token, response.json().await.expect("token body"))
 }
 
@@ -126,7 +130,10 @@ async fn keystone_tokens_decide_project_and_roles() {
     assert_eq!(status, 401);
 
     let (member, member_body) = token(&http, &keystone.url, "alpha-member", Some("alpha")).await;
-    let alpha_id = member_body["token"]["project"]["id"].as_str().expect("project id").to_owned();
+    let alpha_id = member_body["token"]["project"]["id"]
+        .as_str()
+        .expect("project id")
+        .to_owned();
     let (reader, _) = token(&http, &keystone.url, "alpha-reader", Some("alpha")).await;
     let (beta, _) = token(&http, &keystone.url, "beta-member", Some("beta")).await;
     let (cloud_admin, _) = token(&http, &keystone.url, "cloud-admin", Some("alpha")).await;
@@ -165,7 +172,11 @@ async fn keystone_tokens_decide_project_and_roles() {
     assert_eq!(list["zones"].as_array().map(Vec::len), Some(1), "{list}");
     // A token without a project.
     let (status, _, body) = call(&http, "GET", &zones, &[("x-auth-token", unscoped.as_str())], None).await;
-    assert_eq!((status, body["type"].clone()), (401, json!("missing_project_id")), "{body}");
+    assert_eq!(
+        (status, body["type"].clone()),
+        (401, json!("missing_project_id")),
+        "{body}"
+    );
 
     // Revoked: refused once the cached answer (1 s here) has expired.
     let response = http

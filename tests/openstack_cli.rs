@@ -244,9 +244,16 @@ async fn the_openstack_cli_reads_limits_and_quotas_and_manages_tlds_and_blacklis
     assert_eq!(blacklists[0]["pattern"], "^evil\\.", "{blacklists}");
     // The rules hold for zones created through the CLI too (as a member: admins may use blacklisted names).
     let (status, body) = call_as_member(&base, "evil.example.org.").await;
-    assert_eq!((status, body["type"].clone()), (400, serde_json::json!("invalid_zone_name")));
+    assert_eq!(
+        (status, body["type"].clone()),
+        (400, serde_json::json!("invalid_zone_name"))
+    );
     let (status, body) = call_as_member(&base, "fine.example.com.").await;
-    assert_eq!((status, body["type"].clone()), (400, serde_json::json!("invalid_zone_name")), "not under a TLD");
+    assert_eq!(
+        (status, body["type"].clone()),
+        (400, serde_json::json!("invalid_zone_name")),
+        "not under a TLD"
+    );
     let id = tld["id"].as_str().expect("id");
     let base2 = base.clone();
     let id2 = id.to_owned();

@@ -89,7 +89,7 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
 #[test]
 fn every_rust_file_says_what_it_owns_and_no_test_is_ignored() {
     let mut files = Vec::new();
-    for dir in ["src", "schema", "command", "projection", "api", "tests"] {
+    for dir in ["src", "schema", "command", "projection", "api", "tests", "simulations"] {
         rust_files(&root().join(dir), &mut files);
     }
     assert!(files.len() > 20, "found the sources: {}", files.len());
