@@ -61,6 +61,9 @@ if ! "$TOOLS_DIR/bin/pip" show schemathesis 2>/dev/null | grep -q "^Version: $SC
 fi
 export NSPLANE_SCHEMATHESIS="$TOOLS_DIR/bin/schemathesis"
 
+# A real Keystone (PyPI keystone, pinned with its whole working set) for the keystone-mode test.
+bash "$(dirname "${BASH_SOURCE[0]}")/keystone.sh" install
+
 # Rust: the machine's toolchain (rustup); Debian's rustc is too old for our dependencies.
 if ! command -v cargo >/dev/null 2>&1; then
   [ -x "$HOME/.cargo/bin/cargo" ] && export PATH="$HOME/.cargo/bin:$PATH"
