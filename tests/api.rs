@@ -629,3 +629,170 @@ async fn zone_attributes_are_kept() {
     }
     node.stop().await;
 }
+
+/// Shared zones: the owner shares a zone with project B, which then sees it, lists it and manages
+/// its own record sets in it (not the owner's, not the zone); project C still sees nothing; a
+/// shared zone is deleted only with its shares.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shared_zone_is_seen_and_used_by_the_project_it_is_shared_with() {
+    let ns = namespace().await;
+    let node = Node::start(&ns, true).await;
+    let http = no_redirect_http();
+    let base = &node.base;
+    let owner = [("x-auth-project-id", "owner"), ("x-roles", "member")];
+    let guest = [("x-auth-project-id", "guest"), ("x-roles", "member")];
+    let stranger = [("x-auth-project-id", "stranger"), ("x-roles", "member")];
+    let (status, zone) = call(
+        &http,
+        "POST",
+        &format!("{base}/v2/zones"),
+        &owner,
+        Some(json!({"name": "shared.example.org.", "email": "a@example.org"})),
+    )
+    .await;
+    assert_eq!(status, 202, "{zone}");
+    let zone_url = format!("{base}/v2/zones/{}", zone["id"].as_str().expect("id"));
+    let (status, owners_rs) = call(
+        &http,
+        "POST",
+        &format!("{zone_url}/recordsets"),
+        &owner,
+        Some(json!({"name": "owner.shared.example.org.", "type": "A", "records": ["192.0.2.1"]})),
+    )
+    .await;
+    assert_eq!(status, 202, "{owners_rs}");
+    // Before sharing, the guest sees nothing.
+    let (status, _) = call(&http, "GET", &zone_url, &guest, None).await;
+    assert_eq!(status, 404);
+    // Only the owner shares; not with itself; not twice.
+    let shares = format!("{zone_url}/shares");
+    let (status, _) = call(
+        &http,
+        "POST",
+        &shares,
+        &guest,
+        Some(json!({"target_project_id": "guest"})),
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (status, body) = call(
+        &http,
+        "POST",
+        &shares,
+        &owner,
+        Some(json!({"target_project_id": "owner"})),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    let (status, share) = call(
+        &http,
+        "POST",
+        &shares,
+        &owner,
+        Some(json!({"target_project_id": "guest"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{share}");
+    assert_eq!(share["target_project_id"], "guest");
+    let (status, body) = call(
+        &http,
+        "POST",
+        &shares,
+        &owner,
+        Some(json!({"target_project_id": "guest"})),
+    )
+    .await;
+    assert_eq!(
+        (status, body["type"].clone()),
+        (409, json!("duplicate_zone_share")),
+        "{body}"
+    );
+    // The guest sees the zone (shared), in lists too; the stranger does not.
+    let (status, shown) = call(&http, "GET", &zone_url, &guest, None).await;
+    assert_eq!(status, 200, "{shown}");
+    assert_eq!(shown["shared"], true);
+    let (_, list) = call(&http, "GET", &format!("{base}/v2/zones"), &guest, None).await;
+    assert_eq!(list["zones"].as_array().map(Vec::len), Some(1), "{list}");
+    let (status, _) = call(&http, "GET", &zone_url, &stranger, None).await;
+    assert_eq!(status, 404);
+    // The guest manages its own record sets in the zone, not the owner's, and not the zone.
+    let (status, guests_rs) = call(
+        &http,
+        "POST",
+        &format!("{zone_url}/recordsets"),
+        &guest,
+        Some(json!({"name": "guest.shared.example.org.", "type": "A", "records": ["192.0.2.2"]})),
+    )
+    .await;
+    assert_eq!(status, 202, "{guests_rs}");
+    assert_eq!(guests_rs["project_id"], "guest");
+    let guest_rs_url = format!("{zone_url}/recordsets/{}", guests_rs["id"].as_str().expect("id"));
+    let (status, body) = call(
+        &http,
+        "PUT",
+        &guest_rs_url,
+        &guest,
+        Some(json!({"records": ["192.0.2.3"]})),
+    )
+    .await;
+    assert_eq!(status, 202, "{body}");
+    let owner_rs_url = format!("{zone_url}/recordsets/{}", owners_rs["id"].as_str().expect("id"));
+    let (status, _) = call(
+        &http,
+        "PUT",
+        &owner_rs_url,
+        &guest,
+        Some(json!({"records": ["192.0.2.9"]})),
+    )
+    .await;
+    assert_eq!(status, 404, "the guest changed the owner's record set");
+    let (status, _) = call(&http, "DELETE", &owner_rs_url, &guest, None).await;
+    assert_eq!(status, 404);
+    let (status, _) = call(&http, "PATCH", &zone_url, &guest, Some(json!({"ttl": 60}))).await;
+    assert_eq!(status, 404);
+    let (status, _) = call(&http, "DELETE", &zone_url, &guest, None).await;
+    assert_eq!(status, 404);
+    // Both see the zone's record sets; the owner manages the guest's.
+    let (_, list) = call(&http, "GET", &format!("{zone_url}/recordsets"), &guest, None).await;
+    assert_eq!(
+        list["metadata"]["total_count"], 4,
+        "SOA, NS and both record sets: {list}"
+    );
+    let (_, list) = call(&http, "GET", &format!("{zone_url}/recordsets"), &owner, None).await;
+    assert_eq!(list["metadata"]["total_count"], 4, "{list}");
+    let (_, list) = call(&http, "GET", &format!("{base}/v2/recordsets"), &stranger, None).await;
+    assert_eq!(list["recordsets"], json!([]));
+    // Deleting a shared zone needs its shares to go too.
+    let (status, body) = call(&http, "DELETE", &zone_url, &owner, None).await;
+    assert_eq!(
+        (status, body["type"].clone()),
+        (400, json!("zone_has_shares")),
+        "{body}"
+    );
+    // Unsharing: the guest loses sight of the zone.
+    let share_url = format!("{shares}/{}", share["id"].as_str().expect("id"));
+    let (status, listed) = call(&http, "GET", &shares, &owner, None).await;
+    assert_eq!(
+        (status, listed["shared_zones"].as_array().map(Vec::len)),
+        (200, Some(1))
+    );
+    let (status, _) = call(&http, "DELETE", &share_url, &guest, None).await;
+    assert_eq!(status, 404, "the guest removed the owner's share");
+    let (status, _) = call(&http, "DELETE", &share_url, &owner, None).await;
+    assert_eq!(status, 204);
+    let (status, _) = call(&http, "GET", &zone_url, &guest, None).await;
+    assert_eq!(status, 404);
+    // Shared again, then deleted with delete_shares=true.
+    let (status, _) = call(
+        &http,
+        "POST",
+        &shares,
+        &owner,
+        Some(json!({"target_project_id": "guest"})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let (status, body) = call(&http, "DELETE", &format!("{zone_url}?delete_shares=true"), &owner, None).await;
+    assert_eq!(status, 202, "{body}");
+    node.stop().await;
+}

@@ -53,6 +53,11 @@ impl Caller {
     pub(crate) fn may_see(&self, project: &str) -> bool {
         self.all_projects || self.project_id.0 == project
     }
+
+    /// The caller owns the zone, has it shared with its project, or sees every project.
+    pub(crate) fn may_see_zone(&self, zone: &nsplane_projection::read::ZoneRow) -> bool {
+        self.may_see(&zone.project_id) || zone.shared_with.contains(&self.project_id.0)
+    }
 }
 
 fn header<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {

@@ -190,6 +190,22 @@ impl From<ZoneError> for ApiError {
                 message,
             },
             ZoneError::RecordsetNotFound => ApiError::recordset_not_found(),
+            ZoneError::Shared => ApiError::BadRequest {
+                kind: "zone_has_shares",
+                message,
+            },
+            ZoneError::ShareWithOwner => ApiError::BadRequest {
+                kind: "bad_request",
+                message,
+            },
+            ZoneError::DuplicateShare => ApiError::Conflict {
+                kind: "duplicate_zone_share",
+                message,
+            },
+            ZoneError::ShareNotFound => ApiError::NotFound {
+                kind: "zone_share_not_found",
+                message,
+            },
             ZoneError::DuplicateRecordset => ApiError::Conflict {
                 kind: "duplicate_recordset",
                 message,

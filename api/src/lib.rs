@@ -13,6 +13,7 @@ mod openapi;
 mod paging;
 mod quotas;
 mod recordsets;
+mod shares;
 mod views;
 mod zones;
 
@@ -250,6 +251,11 @@ pub fn router(state: AppState) -> Router {
         .route("/v2/recordsets", get(recordsets::list_all))
         .route("/v2/recordsets/{recordset_id}", get(recordsets::redirect))
         .route("/v2/zones/{zone_id}/nameservers", get(zones::nameservers))
+        .route("/v2/zones/{zone_id}/shares", get(shares::list).post(shares::create))
+        .route(
+            "/v2/zones/{zone_id}/shares/{share_id}",
+            get(shares::show).delete(shares::delete),
+        )
         .route("/v2/limits", get(limits))
         .route("/openapi.json", get(|| async { Json(openapi::document()) }))
         .route("/v2/tlds", get(naming::list_tlds).post(naming::create_tld))

@@ -229,7 +229,7 @@ macro_rules! rule_handlers {
         }
 
         #[utoipa::path(post, path = $path, tag = $tag, request_body = RuleBody,
-                            responses((status = 201, body = RuleView), crate::openapi::Errors))]
+                                            responses((status = 201, body = RuleView), crate::openapi::Errors))]
         pub(crate) async fn $create(
             State(state): State<AppState>,
             caller: Caller,
@@ -240,7 +240,7 @@ macro_rules! rule_handlers {
         }
 
         #[utoipa::path(get, path = $item, tag = $tag, params(("id" = uuid::Uuid, Path)),
-                            responses((status = 200, body = RuleView), crate::openapi::Errors))]
+                                            responses((status = 200, body = RuleView), crate::openapi::Errors))]
         pub(crate) async fn $show(
             State(state): State<AppState>,
             caller: Caller,
@@ -251,7 +251,7 @@ macro_rules! rule_handlers {
         }
 
         #[utoipa::path(patch, path = $item, tag = $tag, params(("id" = uuid::Uuid, Path)), request_body = RuleBody,
-                            responses((status = 200, body = RuleView), crate::openapi::Errors))]
+                                            responses((status = 200, body = RuleView), crate::openapi::Errors))]
         pub(crate) async fn $update(
             State(state): State<AppState>,
             caller: Caller,
@@ -263,7 +263,7 @@ macro_rules! rule_handlers {
         }
 
         #[utoipa::path(delete, path = $item, tag = $tag, params(("id" = uuid::Uuid, Path)),
-                            responses((status = 204, description = "Removed"), crate::openapi::Errors))]
+                                            responses((status = 204, description = "Removed"), crate::openapi::Errors))]
         pub(crate) async fn $delete(
             State(state): State<AppState>,
             caller: Caller,

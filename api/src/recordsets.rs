@@ -157,7 +157,7 @@ pub(crate) async fn show(
     let client = state.pool.get().await?;
     let zone = read::zone(&**client, zone_id.0)
         .await?
-        .filter(|z| caller.may_see(&z.project_id));
+        .filter(|z| caller.may_see_zone(z));
     if zone.is_none() {
         return Err(ApiError::zone_not_found());
     }
@@ -190,7 +190,7 @@ async fn list(
             let client = state.pool.get().await?;
             let zone = read::zone(&**client, zone_id.0)
                 .await?
-                .filter(|z| caller.may_see(&z.project_id));
+                .filter(|z| caller.may_see_zone(z));
             if zone.is_none() {
                 return Err(ApiError::zone_not_found());
             }
@@ -266,7 +266,11 @@ pub(crate) async fn update(
             let rtype = zone
                 .recordsets
                 .get(&recordset_id)
-                .filter(|_| caller.scope().is_none_or(|p| zone.project_id.as_ref() == Some(p)))
+                .filter(|rs| {
+                    caller.scope().is_none_or(|p| {
+                        zone.project_id.as_ref() == Some(p) || (zone.visible_to(p) && rs.project_id == *p)
+                    })
+                })
                 .map(|rs| rs.rtype)
                 .ok_or_else(ApiError::recordset_not_found)?;
             Some(check_records(rtype, &records)?)

@@ -122,7 +122,7 @@ pub(crate) fn zone_from_aggregate(base: &str, zone: &Zone) -> Value {
         created_at: zone.created_at.map(|t| timestamp(t.naive_utc())),
         updated_at: zone.updated_at.map(|t| timestamp(t.naive_utc())),
         attributes: zone.attributes.clone(),
-        shared: false,
+        shared: !zone.shares.is_empty(),
         nameservers_sync: serde_json::to_value(&zone.nameservers).unwrap_or(Value::Null),
         links: SelfLink {
             href: format!("{base}/v2/zones/{id}"),
@@ -151,7 +151,7 @@ pub(crate) fn zone_from_row(base: &str, zone: &ZoneRow) -> Value {
         created_at: Some(timestamp(zone.created_at)),
         updated_at: zone.updated_at.map(timestamp),
         attributes: serde_json::from_value(zone.attributes.clone()).unwrap_or_default(),
-        shared: false,
+        shared: !zone.shared_with.is_empty(),
         nameservers_sync: zone.sync.clone(),
         links: SelfLink {
             href: format!("{base}/v2/zones/{}", zone.id),

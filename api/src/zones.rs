@@ -237,7 +237,7 @@ pub(crate) async fn show(
     let client = state.pool.get().await?;
     let zone = read::zone(&**client, zone_id.0)
         .await?
-        .filter(|z| caller.may_see(&z.project_id))
+        .filter(|z| caller.may_see_zone(z))
         .ok_or_else(ApiError::zone_not_found)?;
     let base = views::base_url(&state.config, &headers);
     Ok(Json(views::zone_from_row(&base, &zone)).into_response())
@@ -299,13 +299,21 @@ pub(crate) async fn delete(
     State(state): State<AppState>,
     caller: Caller,
     headers: HeaderMap,
+    uri: Uri,
     Path(zone_id): Path<String>,
 ) -> Result<Response, ApiError> {
     caller.require_writer()?;
     let zone_id = parse_zone_id(&zone_id)?;
+    // A shared zone is deleted only with its shares: `X-Designate-Hard-Delete` (admin) or `delete_shares=true`.
+    let delete_shares = uri
+        .query()
+        .is_some_and(|q| q.split('&').any(|kv| kv.eq_ignore_ascii_case("delete_shares=true")));
+    let command = ZoneCommand::DeleteZone {
+        hard: caller.hard_delete || delete_shares,
+    };
     let committed = state
         .executor
-        .execute(zone_id, ZoneCommand::DeleteZone, metadata(&caller), caller.scope())
+        .execute(zone_id, command, metadata(&caller), caller.scope())
         .await?;
     state.consistency.committed(zone_id, committed.version);
     let base = views::base_url(&state.config, &headers);
@@ -321,7 +329,7 @@ pub(crate) async fn nameservers(
 ) -> Result<Response, ApiError> {
     let zone_id = parse_zone_id(&zone_id)?;
     let zone = state.executor.load(zone_id).await?;
-    let visible = zone.project_id.as_ref().is_some_and(|p| caller.may_see(&p.0));
+    let visible = caller.scope().is_none_or(|p| zone.visible_to(p));
     if zone.name.is_none() || !visible {
         return Err(ApiError::zone_not_found());
     }

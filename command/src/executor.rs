@@ -237,7 +237,7 @@ impl ZoneExecutor {
             metadata.time = chrono::Utc::now();
             // Decide in place: the state changes only once the commit is stored.
             entry.zone.commit_time = metadata.time;
-            let foreign = matches!((owner, &entry.zone.project_id), (Some(caller), Some(holder)) if caller != holder);
+            let foreign = owner.is_some_and(|caller| !entry.zone.permits(caller, &command));
             let decided = if foreign {
                 Err(ZoneError::NotFound)
             } else {

@@ -387,3 +387,44 @@ fn quotas_bound_a_zone_and_a_record_set() {
             resource: "zone_records",
         });
 }
+
+fn shared_with(project: &str) -> Event {
+    Event(ZoneEvent::ZoneShared {
+        share_id: Uuid::from_u128(77),
+        target_project_id: ProjectId(project.into()),
+    })
+}
+
+#[test]
+fn a_shared_zone_is_deleted_only_with_its_shares() {
+    test(vec![])
+        .given(vec![created(), shared_with("guest")])
+        .when(ZoneCommand::DeleteZone { hard: false })
+        .then_expect_error(ZoneError::Shared);
+    test(vec![])
+        .given(vec![created(), shared_with("guest")])
+        .when(ZoneCommand::DeleteZone { hard: true })
+        .then_expect_events(vec![Event(ZoneEvent::ZoneDeleteRequested {})]);
+}
+
+#[test]
+fn a_zone_is_shared_once_per_project_and_never_with_its_owner() {
+    let share = |project: &str| ZoneCommand::ShareZone {
+        share_id: Uuid::from_u128(78),
+        target_project_id: ProjectId(project.into()),
+    };
+    test(vec![])
+        .given(vec![created()])
+        .when(share("p"))
+        .then_expect_error(ZoneError::ShareWithOwner);
+    test(vec![])
+        .given(vec![created(), shared_with("guest")])
+        .when(share("guest"))
+        .then_expect_error(ZoneError::DuplicateShare);
+    test(vec![])
+        .given(vec![created()])
+        .when(ZoneCommand::UnshareZone {
+            share_id: Uuid::from_u128(77),
+        })
+        .then_expect_error(ZoneError::ShareNotFound);
+}

@@ -44,6 +44,8 @@ pub struct ZoneRow {
     pub sync: serde_json::Value,
     /// Operator key/values (a JSON object of strings).
     pub attributes: serde_json::Value,
+    /// Projects the zone is shared with.
+    pub shared_with: Vec<String>,
 }
 
 /// A record set row.
@@ -123,7 +125,8 @@ pub enum ListError {
 }
 
 const ZONE_COLUMNS: &str = "z.id, z.project_id, z.pool_id, z.name, z.email, z.ttl, z.serial, z.description, z.type, \
-     z.status, z.action, z.version, z.created_at, z.updated_at, z.sync, z.attributes";
+     z.status, z.action, z.version, z.created_at, z.updated_at, z.sync, z.attributes, \
+     ARRAY(SELECT s.target_project_id FROM zone_shares s WHERE s.zone_id = z.id ORDER BY 1)";
 
 const RECORDSET_COLUMNS: &str = "r.id, r.zone_id, z.name, r.project_id, r.name, r.type, r.records, r.ttl, \
      r.description, r.managed, r.status, r.action, r.version, r.created_at, r.updated_at, \
@@ -147,6 +150,7 @@ fn zone_row(row: &Row) -> ZoneRow {
         updated_at: row.get(13),
         sync: row.get(14),
         attributes: row.get(15),
+        shared_with: row.get(16),
     }
 }
 
@@ -218,7 +222,18 @@ fn conditions(query: &ListQuery, table: &str, params: &mut Vec<Box<dyn ToSql + S
     let mut conds = Vec::new();
     if let Some(project) = &query.project_id {
         params.push(Box::new(project.clone()));
-        conds.push(format!("{table}.project_id = ${}", params.len()));
+        let n = params.len();
+        // Own zones and record sets, and those of zones shared with the project.
+        let zone_column = if table == "z" { "z.id" } else { "r.zone_id" };
+        let owner_of_zone = if table == "z" {
+            String::new()
+        } else {
+            format!("z.project_id = ${n} OR ")
+        };
+        conds.push(format!(
+            "({table}.project_id = ${n} OR {owner_of_zone}EXISTS (SELECT 1 FROM zone_shares s \
+             WHERE s.zone_id = {zone_column} AND s.target_project_id = ${n}))"
+        ));
     }
     if let Some(zone_id) = query.zone_id {
         params.push(Box::new(zone_id));

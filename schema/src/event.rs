@@ -131,6 +131,20 @@ pub enum ZoneEvent {
         /// The new serial.
         serial: u32,
     },
+    /// The zone was shared with another project, which may then see it and manage record sets in it.
+    #[serde(rename = "ZoneShared.v1")]
+    ZoneShared {
+        /// Id of the share.
+        share_id: uuid::Uuid,
+        /// The project it is shared with.
+        target_project_id: ProjectId,
+    },
+    /// A share was removed.
+    #[serde(rename = "ZoneUnshared.v1")]
+    ZoneUnshared {
+        /// Id of the share.
+        share_id: uuid::Uuid,
+    },
     /// Deletion was asked for: the zone is PENDING/DELETE until the data plane confirms.
     #[serde(rename = "ZoneDeleteRequested.v1")]
     ZoneDeleteRequested {},
@@ -220,6 +234,8 @@ impl ZoneEvent {
             ZoneEvent::RecordsetDeleted { .. } => "RecordsetDeleted",
             ZoneEvent::ZoneSyncReported { .. } => "ZoneSyncReported",
             ZoneEvent::ZoneDeleted { .. } => "ZoneDeleted",
+            ZoneEvent::ZoneShared { .. } => "ZoneShared",
+            ZoneEvent::ZoneUnshared { .. } => "ZoneUnshared",
         }
     }
 
@@ -236,9 +252,11 @@ impl ZoneEvent {
             | ZoneEvent::RecordsetCreated { serial, .. }
             | ZoneEvent::RecordsetUpdated { serial, .. }
             | ZoneEvent::RecordsetDeleted { serial, .. } => Some(*serial),
-            ZoneEvent::ZoneDeleteRequested {} | ZoneEvent::ZoneSyncReported { .. } | ZoneEvent::ZoneDeleted { .. } => {
-                None
-            }
+            ZoneEvent::ZoneDeleteRequested {}
+            | ZoneEvent::ZoneSyncReported { .. }
+            | ZoneEvent::ZoneDeleted { .. }
+            | ZoneEvent::ZoneShared { .. }
+            | ZoneEvent::ZoneUnshared { .. } => None,
         }
     }
 }

@@ -23,4 +23,8 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0003_zone_attributes",
         sql: include_str!("../migrations/0003_zone_attributes.sql"),
     },
+    Migration {
+        name: "0004_zone_shares",
+        sql: include_str!("../migrations/0004_zone_shares.sql"),
+    },
 ];

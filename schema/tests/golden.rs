@@ -82,6 +82,19 @@ fn examples() -> Vec<(&'static str, ZoneEvent)> {
             },
         ),
         (
+            "ZoneShared.v1",
+            ZoneEvent::ZoneShared {
+                share_id: Uuid::from_u128(0x5555),
+                target_project_id: ProjectId("project-b".into()),
+            },
+        ),
+        (
+            "ZoneUnshared.v1",
+            ZoneEvent::ZoneUnshared {
+                share_id: Uuid::from_u128(0x5555),
+            },
+        ),
+        (
             "ZoneSyncReported.v1",
             ZoneEvent::ZoneSyncReported {
                 serial: 1_795_000_004,
@@ -145,7 +158,7 @@ fn every_event_matches_its_golden_file_both_ways() {
     let mut types: Vec<&str> = examples.iter().map(|(_, e)| e.event_type()).collect();
     types.sort();
     types.dedup();
-    assert_eq!(types.len(), 8);
+    assert_eq!(types.len(), 10);
 }
 
 #[test]

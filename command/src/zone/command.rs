@@ -39,7 +39,22 @@ pub enum ZoneCommand {
         description: Option<Option<String>>,
     },
     /// Ask for deletion.
-    DeleteZone,
+    DeleteZone {
+        /// Delete even if the zone is shared (Designate's `X-Designate-Hard-Delete` / `delete_shares`).
+        hard: bool,
+    },
+    /// Shares the zone with another project.
+    ShareZone {
+        /// Id of the new share (derived from the request, so a retry names the same share).
+        share_id: uuid::Uuid,
+        /// The project to share with.
+        target_project_id: ProjectId,
+    },
+    /// Removes a share.
+    UnshareZone {
+        /// The share.
+        share_id: uuid::Uuid,
+    },
     /// Create a record set.
     CreateRecordset {
         /// Id (derived from the request).
@@ -99,7 +114,9 @@ impl ZoneCommand {
         match self {
             ZoneCommand::CreateZone { .. } => "CreateZone",
             ZoneCommand::UpdateZone { .. } => "UpdateZone",
-            ZoneCommand::DeleteZone => "DeleteZone",
+            ZoneCommand::DeleteZone { .. } => "DeleteZone",
+            ZoneCommand::ShareZone { .. } => "ShareZone",
+            ZoneCommand::UnshareZone { .. } => "UnshareZone",
             ZoneCommand::CreateRecordset { .. } => "CreateRecordset",
             ZoneCommand::UpdateRecordset { .. } => "UpdateRecordset",
             ZoneCommand::DeleteRecordset { .. } => "DeleteRecordset",

@@ -68,9 +68,35 @@ impl Zone {
                 };
                 Ok(event)
             }
-            ZoneCommand::DeleteZone => {
+            ZoneCommand::DeleteZone { hard } => {
                 self.writable()?;
+                if !hard && !self.shares.is_empty() {
+                    return Err(ZoneError::Shared);
+                }
                 Ok(ZoneEvent::ZoneDeleteRequested {})
+            }
+            ZoneCommand::ShareZone {
+                share_id,
+                target_project_id,
+            } => {
+                self.writable()?;
+                if self.project_id.as_ref() == Some(&target_project_id) {
+                    return Err(ZoneError::ShareWithOwner);
+                }
+                if self.shares.values().any(|s| s.target_project_id == target_project_id) {
+                    return Err(ZoneError::DuplicateShare);
+                }
+                Ok(ZoneEvent::ZoneShared {
+                    share_id,
+                    target_project_id,
+                })
+            }
+            ZoneCommand::UnshareZone { share_id } => {
+                self.writable()?;
+                if !self.shares.contains_key(&share_id) {
+                    return Err(ZoneError::ShareNotFound);
+                }
+                Ok(ZoneEvent::ZoneUnshared { share_id })
             }
             ZoneCommand::CreateRecordset {
                 recordset_id,

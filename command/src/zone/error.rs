@@ -57,6 +57,18 @@ pub enum ZoneError {
         /// The quota's name, e.g. `zone_recordsets`.
         resource: &'static str,
     },
+    /// 400 `zone_has_shares`: delete the shares first, or hard-delete.
+    #[error("Zone is shared with other projects; unshare it first or ask for a hard delete")]
+    Shared,
+    /// 400 `bad_request`: a zone cannot be shared with its owner.
+    #[error("Cannot share the zone with the project that owns it")]
+    ShareWithOwner,
+    /// 409 `duplicate_zone_share`.
+    #[error("Duplicate Zone Share")]
+    DuplicateShare,
+    /// 404 `zone_share_not_found`.
+    #[error("Could not find ZoneShare")]
+    ShareNotFound,
     /// Not an error for the reporter: a newer change (or an identical report) made the report moot.
     #[error("the report is superseded by a newer change")]
     Superseded,

@@ -133,6 +133,8 @@ pub struct Zone {
     pub pool_id: Option<PoolId>,
     /// Operator key/values.
     pub attributes: std::collections::BTreeMap<String, String>,
+    /// Shares by id.
+    pub shares: imbl::OrdMap<uuid::Uuid, Share>,
     /// Current serial.
     pub serial: u32,
     /// SOA timers.
@@ -227,7 +229,42 @@ impl DomainEvent for Event {
     }
 }
 
+/// The zone is shared with another project.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Share {
+    /// The project it is shared with.
+    pub target_project_id: ProjectId,
+    /// When.
+    pub created_at: DateTime<Utc>,
+}
+
 impl Zone {
+    /// Whether `caller` may run `command` on this zone: its owner may run anything; a project the
+    /// zone is shared with may create record sets and change or delete its own; anyone else sees
+    /// nothing (the zone is reported as not found).
+    pub fn permits(&self, caller: &ProjectId, command: &ZoneCommand) -> bool {
+        if self.project_id.as_ref().is_none_or(|owner| owner == caller) {
+            return true;
+        }
+        if !self.shares.values().any(|s| s.target_project_id == *caller) {
+            return false;
+        }
+        match command {
+            ZoneCommand::CreateRecordset { .. } => true,
+            ZoneCommand::UpdateRecordset { recordset_id, .. } | ZoneCommand::DeleteRecordset { recordset_id, .. } => {
+                self.recordsets
+                    .get(recordset_id)
+                    .is_some_and(|rs| rs.project_id == *caller)
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether `project` owns the zone or has it shared with it.
+    pub fn visible_to(&self, project: &ProjectId) -> bool {
+        self.project_id.as_ref() == Some(project) || self.shares.values().any(|s| s.target_project_id == *project)
+    }
+
     fn created(&self) -> Result<&ZoneName, ZoneError> {
         self.name.as_ref().ok_or(ZoneError::NotFound)
     }
@@ -517,6 +554,21 @@ impl Aggregate for Zone {
             ZoneEvent::RecordsetDeleted { recordset_id, serial } => {
                 self.remove_recordset(&recordset_id);
                 self.mark_zone_changed(serial);
+            }
+            ZoneEvent::ZoneShared {
+                share_id,
+                target_project_id,
+            } => {
+                self.shares.insert(
+                    share_id,
+                    Share {
+                        target_project_id,
+                        created_at: now,
+                    },
+                );
+            }
+            ZoneEvent::ZoneUnshared { share_id } => {
+                self.shares.remove(&share_id);
             }
             ZoneEvent::ZoneSyncReported {
                 serial,

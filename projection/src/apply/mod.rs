@@ -315,6 +315,26 @@ async fn apply_event(
             .context("failed to mark the zone deleting")?;
             Ok(None)
         }
+        ZoneEvent::ZoneShared {
+            share_id,
+            target_project_id,
+        } => {
+            // Rare: not worth a prepared statement per connection.
+            txn.execute(
+                "INSERT INTO zone_shares (id, zone_id, project_id, target_project_id, created_at) \
+                 SELECT $1, id, project_id, $2, $3 FROM zones WHERE id = $4 ON CONFLICT DO NOTHING",
+                &[share_id, &target_project_id.0, &time, &zone_id],
+            )
+            .await
+            .context("failed to record the share")?;
+            Ok(None)
+        }
+        ZoneEvent::ZoneUnshared { share_id } => {
+            txn.execute("DELETE FROM zone_shares WHERE id = $1", &[share_id])
+                .await
+                .context("failed to remove the share")?;
+            Ok(None)
+        }
         ZoneEvent::ZoneSyncReported {
             serial,
             synced,
