@@ -318,6 +318,11 @@ async fn other_projects_can_neither_see_nor_change_a_zone() {
         ("PUT", rs_url.clone(), Some(json!({"records": ["192.0.2.66"]}))),
         ("DELETE", rs_url.clone(), None),
         ("GET", format!("{base}/v2/recordsets/{rs_id}"), None),
+        ("GET", format!("{zone_url}/shares"), None),
+        // B may not share A's zone with itself.
+        ("POST", format!("{zone_url}/shares"), Some(json!({"target_project_id": "tenant-b"}))),
+        ("GET", format!("{zone_url}/shares/{}", uuid::Uuid::new_v4()), None),
+        ("DELETE", format!("{zone_url}/shares/{}", uuid::Uuid::new_v4()), None),
     ];
     for roles in ["member", "reader"] {
         let other = [("x-auth-project-id", "tenant-b"), ("x-roles", roles)];
