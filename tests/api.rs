@@ -320,7 +320,11 @@ async fn other_projects_can_neither_see_nor_change_a_zone() {
         ("GET", format!("{base}/v2/recordsets/{rs_id}"), None),
         ("GET", format!("{zone_url}/shares"), None),
         // B may not share A's zone with itself.
-        ("POST", format!("{zone_url}/shares"), Some(json!({"target_project_id": "tenant-b"}))),
+        (
+            "POST",
+            format!("{zone_url}/shares"),
+            Some(json!({"target_project_id": "tenant-b"})),
+        ),
         ("GET", format!("{zone_url}/shares/{}", uuid::Uuid::new_v4()), None),
         ("DELETE", format!("{zone_url}/shares/{}", uuid::Uuid::new_v4()), None),
     ];
@@ -799,5 +803,31 @@ async fn a_shared_zone_is_seen_and_used_by_the_project_it_is_shared_with() {
     assert_eq!(status, 201);
     let (status, body) = call(&http, "DELETE", &format!("{zone_url}?delete_shares=true"), &owner, None).await;
     assert_eq!(status, 202, "{body}");
+    node.stop().await;
+}
+
+/// Managed record sets (apex NS) change only for an admin with `X-Designate-Edit-Managed-Records`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn managed_recordsets_change_only_with_the_edit_managed_header() {
+    let ns = namespace().await;
+    let node = Node::start(&ns, true).await;
+    let http = http();
+    let zone_id = create_zone(&http, &node.base, "managed.example.org.").await;
+    let (_, list) = get(&http, &format!("{}/v2/zones/{zone_id}/recordsets?type=NS", node.base)).await;
+    let ns_id = list["recordsets"][0]["id"].as_str().expect("apex NS").to_owned();
+    let url = format!("{}/v2/zones/{zone_id}/recordsets/{ns_id}", node.base);
+    let body = Some(json!({"records": ["ns1.example.net.", "ns2.example.net."]}));
+    let admin = [("x-roles", "admin")];
+    let (status, error) = call(&http, "PUT", &url, &admin, body.clone()).await;
+    assert_eq!(status, 400, "{error}");
+    let edit = [("x-roles", "admin"), ("x-designate-edit-managed-records", "true")];
+    let (status, changed) = call(&http, "PUT", &url, &edit, body).await;
+    assert_eq!(status, 202, "{changed}");
+    assert_eq!(changed["records"], json!(["ns1.example.net.", "ns2.example.net."]));
+    let (status, shown) = get(&http, &url).await;
+    assert_eq!(
+        (status, shown["records"].clone()),
+        (200, json!(["ns1.example.net.", "ns2.example.net."]))
+    );
     node.stop().await;
 }

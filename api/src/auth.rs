@@ -22,6 +22,8 @@ pub(crate) struct Caller {
     pub(crate) all_projects: bool,
     /// Admin asked to delete regardless of shares (`X-Designate-Hard-Delete: true`).
     pub(crate) hard_delete: bool,
+    /// Admin asked to change managed record sets (`X-Designate-Edit-Managed-Records: true`).
+    pub(crate) edit_managed: bool,
 }
 
 impl Caller {
@@ -140,6 +142,7 @@ impl FromRequestParts<AppState> for Caller {
             request_id,
             all_projects: false,
             hard_delete: false,
+            edit_managed: false,
         };
         // Designate's admin-only switches; a non-admin asking for one is refused, never ignored.
         for (name, policy) in [
@@ -154,6 +157,7 @@ impl FromRequestParts<AppState> for Caller {
             }
         }
         caller.hard_delete = truthy(header(parts, "x-designate-hard-delete"));
+        caller.edit_managed = truthy(header(parts, "x-designate-edit-managed-records"));
         if wants_all {
             if !caller.is_admin() {
                 return Err(ApiError::Forbidden {

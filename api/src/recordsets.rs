@@ -282,7 +282,7 @@ pub(crate) async fn update(
         records,
         ttl: body.ttl.map(|t| t.map(check_ttl).transpose()).transpose()?,
         description: body.description.map(check_description).transpose()?,
-        edit_managed: false,
+        edit_managed: caller.edit_managed,
     };
     let committed = state
         .executor
@@ -315,7 +315,7 @@ pub(crate) async fn delete(
     let before = state.executor.load(zone_id).await?;
     let command = ZoneCommand::DeleteRecordset {
         recordset_id,
-        edit_managed: false,
+        edit_managed: caller.edit_managed,
     };
     let committed = state
         .executor
