@@ -46,7 +46,25 @@ pub struct CheckResult {
 }
 
 /// Runs every check. `log_offsets` are `(instance name, log path, offset at the scenario's start)`.
+/// A check that cannot finish (NATS or PostgreSQL unreachable past the deadline) is a failed check.
 pub async fn check(
+    topology: &Topology,
+    zones: &[ZoneModel],
+    ops: &[Op],
+    log_offsets: &[(String, std::path::PathBuf, u64)],
+    deadline: Duration,
+) -> CheckResult {
+    match check_inner(topology, zones, ops, log_offsets, deadline).await {
+        Ok(result) => result,
+        Err(e) => CheckResult {
+            acknowledged: ops.iter().filter(|o| o.outcome == Outcome::Ok).count(),
+            failures: vec![format!("the checker could not finish: {e:#}")],
+            ..Default::default()
+        },
+    }
+}
+
+async fn check_inner(
     topology: &Topology,
     zones: &[ZoneModel],
     ops: &[Op],
@@ -69,11 +87,14 @@ pub async fn check(
         let mut lagging = Vec::new();
         for zone in zones {
             let subject = nsplane_schema::subjects::aggregate_events(PREFIX, "zone", &zone.id);
-            let stream_version = store
-                .last_on_subject(&subject)
-                .await?
-                .map(|c| c.envelope.version)
-                .unwrap_or(0);
+            // Right after a NATS fault a read may fail or lag; it counts as "not yet" until the deadline.
+            let stream_version = match store.last_on_subject(&subject).await {
+                Ok(last) => last.map(|c| c.envelope.version).unwrap_or(0),
+                Err(e) => {
+                    lagging.push(format!("{}: {e:#}", zone.name));
+                    continue;
+                }
+            };
             let row = pg
                 .query_opt(
                     "SELECT version FROM projection_versions WHERE aggregate_type = 'zone' AND aggregate_id = $1",
@@ -126,20 +147,20 @@ pub async fn check(
     let mut commits_by_request: HashMap<String, usize> = HashMap::new();
     for zone in zones {
         let subject = nsplane_schema::subjects::aggregate_events(PREFIX, "zone", &zone.id);
-        let Some(last) = store.last_on_subject(&subject).await? else {
+        let Some(last) = retry(|| store.last_on_subject(&subject)).await? else {
             result.failures.push(format!("{}: no history in the stream", zone.name));
             continue;
         };
         // A read can stop short when a replica that is still catching up serves it (seen after a NATS
         // node restart; nsplane's executor refuses such a read too). A short read is not a fork: read again.
-        let mut commits = store.commits_between(&subject, 0, last.stream_seq).await?;
+        let mut commits = retry(|| store.commits_between(&subject, 0, last.stream_seq)).await?;
         for _ in 0..40 {
             if commits.last().map(|c| c.stream_seq) == Some(last.stream_seq) {
                 break;
             }
             result.short_reads += 1;
             tokio::time::sleep(Duration::from_millis(250)).await;
-            commits = store.commits_between(&subject, 0, last.stream_seq).await?;
+            commits = retry(|| store.commits_between(&subject, 0, last.stream_seq)).await?;
         }
         let mut fork = None;
         for (i, commit) in commits.iter().enumerate() {
@@ -300,6 +321,23 @@ pub async fn check(
     }
     pg_task.abort();
     Ok(result)
+}
+
+/// Calls `f` until it succeeds, at most 20 times, 250 ms apart (NATS reads right after a fault).
+async fn retry<T, F, Fut>(mut f: F) -> anyhow::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<T>>,
+{
+    let mut last_error = None;
+    for _ in 0..20 {
+        match f().await {
+            Ok(v) => return Ok(v),
+            Err(e) => last_error = Some(e),
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    Err(last_error.unwrap_or_else(|| anyhow::anyhow!("no attempt")))
 }
 
 async fn open_store(topology: &Topology) -> anyhow::Result<nsplane_command::EventStore> {

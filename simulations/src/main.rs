@@ -103,7 +103,10 @@ async fn main() -> anyhow::Result<()> {
             let mut reports = Vec::new();
             for s in &scenarios {
                 info!(scenario = s.name, seed, "scenario starts");
-                let r = scenario::run(&mut cluster, s, &settings).await?;
+                let r = match scenario::run(&mut cluster, s, &settings).await {
+                    Ok(r) => r,
+                    Err(e) => report::failed(s.name, seed, duration, s.corruption.is_some(), &e),
+                };
                 if !r.as_expected {
                     error!(scenario = s.name, seed, failures = ?r.check.failures, "scenario not as expected");
                 }

@@ -160,6 +160,34 @@ pub fn build(
     }
 }
 
+/// The report of a scenario that could not run to its check (the error is its one failure).
+pub fn failed(
+    scenario: &str,
+    seed: u64,
+    duration_s: f64,
+    expected_to_fail: bool,
+    error: &anyhow::Error,
+) -> ScenarioReport {
+    let check = CheckResult {
+        failures: vec![format!("the scenario did not run to its check: {error:#}")],
+        ..Default::default()
+    };
+    let mut report = build(
+        scenario,
+        seed,
+        duration_s,
+        chrono::Utc::now().to_rfc3339(),
+        expected_to_fail,
+        &[],
+        Vec::new(),
+        Vec::new(),
+        check,
+    );
+    // Not even a self-test expects its run to break.
+    report.as_expected = false;
+    report
+}
+
 fn secs(v: Option<f64>) -> String {
     v.map(|v| format!("{v:.1}")).unwrap_or_else(|| "-".into())
 }
@@ -184,11 +212,11 @@ pub fn table(reports: &[ScenarioReport]) -> String {
                 .collect::<Vec<_>>()
                 .join(" ")
         };
-        let result = match (r.passed, r.expected_to_fail) {
+        let result = match (r.as_expected, r.expected_to_fail) {
             (true, false) => "PASS",
             (false, false) => "FAIL",
-            (false, true) => "caught (expected)",
-            (true, true) => "MISSED",
+            (true, true) => "caught (expected)",
+            (false, true) => "MISSED",
         };
         out.push_str(&format!(
             "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {}/{} | {} | {} | {} | {} |\n",

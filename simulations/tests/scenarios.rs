@@ -16,10 +16,25 @@ struct Run {
     stderr_tail: String,
 }
 
-static RUN: OnceLock<Run> = OnceLock::new();
+static RUN: OnceLock<Result<Run, String>> = OnceLock::new();
 
 fn run_all() -> &'static Run {
-    RUN.get_or_init(|| {
+    // Run once for both tests; a run that failed to report fails both, without running again.
+    match RUN.get_or_init(|| std::panic::catch_unwind(start_run).map_err(|e| panic_text(&e))) {
+        Ok(run) => run,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+fn panic_text(e: &Box<dyn std::any::Any + Send>) -> String {
+    e.downcast_ref::<String>()
+        .cloned()
+        .or_else(|| e.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+        .unwrap_or_else(|| "the simulation run panicked".into())
+}
+
+fn start_run() -> Run {
+    {
         let mut env = Vec::new();
         if std::env::var_os("NSPLANE_BIN").is_none() {
             // The binary the simulation spawns must be the one of this source tree, not a stale build.
@@ -44,6 +59,7 @@ fn run_all() -> &'static Run {
             .args(["run", "all", "--json", "--deadline", "45", "--seed", &seed.to_string()])
             .args(["--duration", &duration])
             .envs(env)
+            .env("RUST_BACKTRACE", "0")
             .output()
             .expect("run nsplane-sim");
         let stderr = String::from_utf8_lossy(&output.stderr).to_string();
@@ -73,7 +89,7 @@ fn run_all() -> &'static Run {
             reports,
             stderr_tail: nsplane_sim::process::tail(&stderr, 40),
         }
-    })
+    }
 }
 
 fn report<'a>(run: &'a Run, scenario: &str) -> &'a Value {
