@@ -132,7 +132,7 @@ impl Worker {
             .stream()
             .max_messages_per_batch(self.config.in_flight_max)
             .heartbeat(Duration::from_secs(5))
-            .expires(Duration::from_secs(30))
+            .expires(Duration::from_secs(10))
             .messages()
             .await
             .context("failed to start consuming zone changes")?;

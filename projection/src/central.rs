@@ -77,7 +77,7 @@ pub async fn run(
         .stream()
         .max_messages_per_batch(config.batch_max.max(1) * 2)
         .heartbeat(Duration::from_secs(5))
-        .expires(Duration::from_secs(30))
+        .expires(Duration::from_secs(10))
         .messages()
         .await
         .context("failed to start consuming")?;
