@@ -255,6 +255,12 @@ pub async fn run(cluster: &mut Cluster, scenario: &Scenario, settings: &RunSetti
         corrupt_read_model(&topology.database_url, &zones).await?;
     }
     let ops = history.ops();
+    // The history, one operation per line (Jepsen-style), next to the logs.
+    let lines: Vec<String> = ops.iter().filter_map(|o| serde_json::to_string(o).ok()).collect();
+    let _ = std::fs::write(
+        topology.dir.join(format!("history-{}.jsonl", scenario.name)),
+        lines.join("\n") + "\n",
+    );
     // The sampler keeps watching serials while the checker waits for convergence.
     let samples_stop = stop_sampler.clone();
     // A self-test must fail; it need not wait out the whole deadline to do so.
