@@ -77,7 +77,14 @@ async fn check_inner(
         ..Default::default()
     };
     let started = Instant::now();
-    let store = open_store(topology).await?;
+    // Right after a NATS fault the stream's configuration request can time out: try until the deadline.
+    let store = loop {
+        match open_store(topology).await {
+            Ok(store) => break store,
+            Err(e) if started.elapsed() > deadline => return Err(e),
+            Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
+        }
+    };
     let (pg, connection) = connect_pg(&topology.database_url, deadline).await?;
     let pg_task = tokio::spawn(connection);
 
