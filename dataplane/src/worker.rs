@@ -128,14 +128,17 @@ impl Worker {
             )
             .await
             .context("failed to open the worker consumer")?;
-        let mut messages = consumer
-            .stream()
-            .max_messages_per_batch(self.config.in_flight_max)
-            .heartbeat(Duration::from_secs(5))
-            .expires(Duration::from_secs(10))
-            .messages()
-            .await
-            .context("failed to start consuming zone changes")?;
+        let start_pull = || async {
+            consumer
+                .stream()
+                .max_messages_per_batch(self.config.in_flight_max)
+                .heartbeat(Duration::from_secs(5))
+                .expires(Duration::from_secs(10))
+                .messages()
+                .await
+                .context("failed to start consuming zone changes")
+        };
+        let mut messages = start_pull().await?;
         let permits = Arc::new(Semaphore::new(self.config.in_flight_max));
         info!(consumer = %self.config.durable_name, "worker consuming");
         loop {
@@ -150,6 +153,17 @@ impl Worker {
                 Ok(m) => m,
                 Err(e) => {
                     warn!(error = %e, "error from the zone-change consumer; continuing");
+                    // The node that held our pull request may be gone (a NATS node died): ask again
+                    // at once instead of waiting for the request to expire.
+                    if matches!(e.kind(), pull::MessagesErrorKind::MissingHeartbeat) {
+                        match start_pull().await {
+                            Ok(fresh) => messages = fresh,
+                            Err(e) => warn!(
+                                error = format!("{e:#}"),
+                                "cannot pull again yet; keeping the old request"
+                            ),
+                        }
+                    }
                     continue;
                 }
             };

@@ -65,7 +65,10 @@ pub async fn run(
                 durable_name: Some(config.durable_name.clone()),
                 filter_subject: subjects::all_zone_events(&config.prefix),
                 ack_policy: jetstream::consumer::AckPolicy::Explicit,
-                ack_wait: Duration::from_secs(30),
+                // A commit delivered to an instance that died is redelivered after this; successors
+                // wait for it (as gaps), so it bounds how long a crash stalls a zone's projection.
+                // A batch slower than this is redelivered and skipped by the version check.
+                ack_wait: Duration::from_secs(10),
                 max_ack_pending: 20_000,
                 deliver_policy: jetstream::consumer::DeliverPolicy::All,
                 ..Default::default()
@@ -73,15 +76,18 @@ pub async fn run(
         )
         .await
         .context("failed to open the central consumer")?;
-    let messages = consumer
-        .stream()
-        .max_messages_per_batch(config.batch_max.max(1) * 2)
-        .heartbeat(Duration::from_secs(5))
-        .expires(Duration::from_secs(10))
-        .messages()
-        .await
-        .context("failed to start consuming")?;
-    let mut chunks = messages.ready_chunks(config.batch_max.max(1));
+    let start_pull = || async {
+        consumer
+            .stream()
+            .max_messages_per_batch(config.batch_max.max(1) * 2)
+            .heartbeat(Duration::from_secs(5))
+            .expires(Duration::from_secs(10))
+            .messages()
+            .await
+            .context("failed to start consuming")
+            .map(|messages| messages.ready_chunks(config.batch_max.max(1)))
+    };
+    let mut chunks = start_pull().await?;
     info!(consumer = %config.durable_name, "central consuming");
     loop {
         let chunk = tokio::select! {
@@ -92,16 +98,31 @@ pub async fn run(
             anyhow::bail!("the central consumer's message stream ended");
         };
         let mut delivered = Vec::with_capacity(chunk.len());
+        let mut pull_again = false;
         for message in chunk {
             match message {
                 Ok(m) => delivered.push(m),
-                Err(e) => warn!(error = %e, "error from the central consumer; continuing"),
+                Err(e) => {
+                    // The node that held our pull request may be gone (a NATS node died): ask again
+                    // at once instead of waiting for the request to expire.
+                    pull_again |= matches!(e.kind(), pull::MessagesErrorKind::MissingHeartbeat);
+                    warn!(error = %e, "error from the central consumer; continuing");
+                }
             }
         }
         if let Err(e) = handle_chunk(&config, &js, &client, &pool, delivered).await {
             // Unacknowledged messages are redelivered after ack_wait; nothing is lost.
             error!(error = format!("{e:#}"), "central failed to handle a batch");
             tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        if pull_again {
+            match start_pull().await {
+                Ok(fresh) => chunks = fresh,
+                Err(e) => warn!(
+                    error = format!("{e:#}"),
+                    "cannot pull again yet; keeping the old request"
+                ),
+            }
         }
     }
     info!("central stopped");
