@@ -245,17 +245,22 @@ impl Cluster {
             Vec::new(),
             dir.join("pool-update.log"),
         );
-        update.start()?;
+        // A cluster that has just elected its meta leader can still refuse to place a replicated stream
+        // for a moment: try again (bounded), as an operator would.
         let deadline = Instant::now() + Duration::from_secs(60);
-        while update.is_running() {
-            anyhow::ensure!(Instant::now() < deadline, "nsplane pool update did not finish in 60 s");
-            tokio::time::sleep(Duration::from_millis(100)).await;
+        loop {
+            let offset = update.start()?;
+            while update.is_running() {
+                anyhow::ensure!(Instant::now() < deadline, "nsplane pool update did not finish in 60 s");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            let log = crate::process::log_since(&update.log, offset);
+            if log.contains("pool configuration committed") {
+                break;
+            }
+            anyhow::ensure!(Instant::now() < deadline, "nsplane pool update failed:\n{log}");
+            tokio::time::sleep(Duration::from_secs(1)).await;
         }
-        let log = crate::process::log_since(&update.log, 0);
-        anyhow::ensure!(
-            log.contains("pool configuration committed"),
-            "nsplane pool update failed:\n{log}"
-        );
 
         for (role_idx, role) in ROLES.iter().enumerate() {
             for idx in 0..PER_ROLE {
