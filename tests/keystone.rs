@@ -79,7 +79,7 @@ async fn token(http: &reqwest::Client, keystone: &str, user: &str, project: Opti
     (token, response.json().await.expect("token body"))
 }
 
-async fn call(
+async fn call_keeping_headers(
     http: &reqwest::Client,
     method: &str,
     url: &str,
@@ -122,11 +122,11 @@ async fn keystone_tokens_decide_project_and_roles() {
 
     // No token, a made-up token: 401 with keystonemiddleware's challenge, headers or not.
     let noauth = [("x-auth-project-id", "alpha"), ("x-roles", "admin")];
-    let (status, headers, body) = call(&http, "GET", &zones, &noauth, None).await;
+    let (status, headers, body) = call_keeping_headers(&http, "GET", &zones, &noauth, None).await;
     assert_eq!(status, 401, "{body}");
     let challenge = headers["www-authenticate"].to_str().expect("challenge");
     assert!(challenge.starts_with("Keystone uri="), "{challenge}");
-    let (status, _, _) = call(&http, "GET", &zones, &[("x-auth-token", "gAAAAAnotatoken")], None).await;
+    let (status, _, _) = call_keeping_headers(&http, "GET", &zones, &[("x-auth-token", "gAAAAAnotatoken")], None).await;
     assert_eq!(status, 401);
 
     let (member, member_body) = token(&http, &keystone.url, "alpha-member", Some("alpha")).await;
@@ -141,7 +141,7 @@ async fn keystone_tokens_decide_project_and_roles() {
 
     // The member's zone belongs to the token's project, whatever the headers claim.
     let as_member = [("x-auth-token", member.as_str()), ("x-auth-project-id", "beta")];
-    let (status, _, zone) = call(&http, "POST", &zones, &as_member, Some(zone_body.clone())).await;
+    let (status, _, zone) = call_keeping_headers(&http, "POST", &zones, &as_member, Some(zone_body.clone())).await;
     assert_eq!(status, 202, "{zone}");
     assert_eq!(zone["project_id"], json!(alpha_id));
     let zone_url = format!("{zones}/{}", zone["id"].as_str().expect("id"));
@@ -151,27 +151,28 @@ async fn keystone_tokens_decide_project_and_roles() {
         ("x-roles", "admin"),
         ("x-auth-all-projects", "true"),
     ];
-    let (status, _, body) = call(&http, "GET", &zones, &spoof, None).await;
+    let (status, _, body) = call_keeping_headers(&http, "GET", &zones, &spoof, None).await;
     assert_eq!(status, 403, "{body}");
     // The reader reads but cannot write.
     let as_reader = [("x-auth-token", reader.as_str())];
-    let (status, _, _) = call(&http, "GET", &zone_url, &as_reader, None).await;
+    let (status, _, _) = call_keeping_headers(&http, "GET", &zone_url, &as_reader, None).await;
     assert_eq!(status, 200);
-    let (status, _, _) = call(&http, "PATCH", &zone_url, &as_reader, Some(json!({"ttl": 600}))).await;
+    let (status, _, _) = call_keeping_headers(&http, "PATCH", &zone_url, &as_reader, Some(json!({"ttl": 600}))).await;
     assert_eq!(status, 403);
     // Another project does not see it.
     let as_beta = [("x-auth-token", beta.as_str())];
-    let (status, _, _) = call(&http, "GET", &zone_url, &as_beta, None).await;
+    let (status, _, _) = call_keeping_headers(&http, "GET", &zone_url, &as_beta, None).await;
     assert_eq!(status, 404);
-    let (status, _, list) = call(&http, "GET", &zones, &as_beta, None).await;
+    let (status, _, list) = call_keeping_headers(&http, "GET", &zones, &as_beta, None).await;
     assert_eq!((status, list["zones"].clone()), (200, json!([])));
     // An admin token may look across projects.
     let as_admin = [("x-auth-token", cloud_admin.as_str()), ("x-auth-all-projects", "true")];
-    let (status, _, list) = call(&http, "GET", &zones, &as_admin, None).await;
+    let (status, _, list) = call_keeping_headers(&http, "GET", &zones, &as_admin, None).await;
     assert_eq!(status, 200);
     assert_eq!(list["zones"].as_array().map(Vec::len), Some(1), "{list}");
     // A token without a project.
-    let (status, _, body) = call(&http, "GET", &zones, &[("x-auth-token", unscoped.as_str())], None).await;
+    let (status, _, body) =
+        call_keeping_headers(&http, "GET", &zones, &[("x-auth-token", unscoped.as_str())], None).await;
     assert_eq!(
         (status, body["type"].clone()),
         (401, json!("missing_project_id")),
@@ -188,7 +189,7 @@ async fn keystone_tokens_decide_project_and_roles() {
         .expect("revoke");
     assert_eq!(response.status().as_u16(), 204, "revocation");
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let (status, _, _) = call(&http, "GET", &zones, &[("x-auth-token", member.as_str())], None).await;
+    let (status, _, _) = call_keeping_headers(&http, "GET", &zones, &[("x-auth-token", member.as_str())], None).await;
     assert_eq!(status, 401, "a revoked token still works");
     node.stop().await;
 }

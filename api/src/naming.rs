@@ -21,19 +21,17 @@ impl From<NamingError> for ApiError {
     fn from(error: NamingError) -> Self {
         let message = error.to_string();
         match error {
-            NamingError::Duplicate(what) => ApiError::Conflict {
-                kind: if what == "Tld" {
-                    "duplicate_tld"
-                } else {
-                    "duplicate_blacklist"
+            NamingError::Duplicate(kind) => ApiError::Conflict {
+                kind: match kind {
+                    Kind::Tld => "duplicate_tld",
+                    Kind::Blacklist => "duplicate_blacklist",
                 },
                 message,
             },
-            NamingError::NotFound(what) => ApiError::NotFound {
-                kind: if what == "Tld" {
-                    "tld_not_found"
-                } else {
-                    "blacklist_not_found"
+            NamingError::NotFound(kind) => ApiError::NotFound {
+                kind: match kind {
+                    Kind::Tld => "tld_not_found",
+                    Kind::Blacklist => "blacklist_not_found",
                 },
                 message,
             },

@@ -49,11 +49,11 @@ pub struct Entry {
 #[derive(Debug, thiserror::Error)]
 pub enum NamingError {
     /// 409 `duplicate_tld` / `duplicate_blacklist`.
-    #[error("{0} already exists")]
-    Duplicate(&'static str),
+    #[error("{} already exists", what(*.0))]
+    Duplicate(Kind),
     /// 404 `tld_not_found` / `blacklist_not_found`.
-    #[error("could not find {0}")]
-    NotFound(&'static str),
+    #[error("could not find {}", what(*.0))]
+    NotFound(Kind),
     /// 400 `invalid_object`.
     #[error("{0}")]
     Invalid(String),
@@ -140,7 +140,7 @@ impl Naming {
             .await?
             .into_iter()
             .find(|e| e.id == id)
-            .ok_or(NamingError::NotFound(what(kind)))
+            .ok_or(NamingError::NotFound(kind))
     }
 
     /// Adds an entry; a second one with the same value is refused.
@@ -156,7 +156,7 @@ impl Naming {
         let bytes = serde_json::to_vec(&entry).context("failed to encode a naming rule")?;
         match self.kv.create(key(kind, &entry.value), bytes.into()).await {
             Ok(_) => Ok(entry),
-            Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => Err(NamingError::Duplicate(what(kind))),
+            Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => Err(NamingError::Duplicate(kind)),
             Err(e) => Err(NamingError::Internal(anyhow::anyhow!(
                 "failed to store a naming rule: {e}"
             ))),
@@ -185,7 +185,7 @@ impl Naming {
                 match self.kv.create(key(kind, &entry.value), bytes(&entry)?.into()).await {
                     Ok(_) => {}
                     Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => {
-                        return Err(NamingError::Duplicate(what(kind)))
+                        return Err(NamingError::Duplicate(kind))
                     }
                     Err(e) => {
                         return Err(NamingError::Internal(anyhow::anyhow!(
