@@ -7,7 +7,12 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use nsplane_dataplane::Pools;
+use nsplane_command::service::ZoneDefaults;
+use nsplane_command::StoreConfig;
+use nsplane_projection::PgConfig;
+use nsplane_runtime::NatsConfig;
+use nsplane_schema::pools::Pools;
+use nsplane_schema::Layout;
 
 /// nsplane: DNS-as-a-Service with an event-sourced control plane.
 #[derive(Debug, Parser)]
@@ -43,12 +48,8 @@ pub enum Command {
     Worker(CommonArgs),
     /// Every role in one process; with no NATS or PostgreSQL URL it starts its own under --data-dir.
     All(AllArgs),
-    /// Starts `nsplane all` with its own NATS and PostgreSQL and measures the write path.
-    Bench(crate::bench::BenchArgs),
     /// Pool configuration tools.
     Pool(PoolArgs),
-    /// Adds a BIND secondary and measures how fast changes are served and turn ACTIVE.
-    BenchDataplane(crate::bench_dataplane::BenchDataplaneArgs),
 }
 
 /// Settings every role shares.
@@ -242,17 +243,17 @@ pub struct MdnsArgs {
     pub require_tsig: bool,
 }
 
-/// Resolved connection settings.
+/// Resolved connection settings, shared by every role of a process.
 #[derive(Debug, Clone)]
 pub struct Connections {
     /// NATS.
-    pub nats: nsplane_command::NatsConfig,
+    pub nats: NatsConfig,
     /// PostgreSQL.
-    pub pg: nsplane_projection::PgConfig,
+    pub pg: PgConfig,
     /// Event store layout.
-    pub store: nsplane_command::StoreConfig,
+    pub store: StoreConfig,
     /// Default quotas of every project (Designate's resource names).
-    pub quotas: nsplane_command::quotas::Quotas,
+    pub quotas: nsplane_schema::quotas::Quotas,
 }
 
 impl CommonArgs {
@@ -270,48 +271,91 @@ impl CommonArgs {
 
     /// Validates the shared settings with the given URLs.
     pub fn connections_to(&self, nats_url: String, database_url: String) -> anyhow::Result<Connections> {
-        anyhow::ensure!(
-            !self.prefix.is_empty()
-                && self
-                    .prefix
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'),
-            "--prefix must be letters, digits, '_' or '-'"
-        );
+        let layout = Layout::new(&self.prefix).context("--prefix")?;
         anyhow::ensure!(
             matches!(self.stream_replicas, 1 | 3 | 5),
             "--stream-replicas must be 1, 3 or 5"
         );
-        let mut store = nsplane_command::StoreConfig::for_prefix(&self.prefix);
+        let mut store = StoreConfig::new(layout);
         store.replicas = self.stream_replicas;
         anyhow::ensure!(
             (1..=86_400).contains(&self.duplicate_window_secs),
             "--duplicate-window-secs must be between 1 and 86400"
         );
         store.duplicate_window = Duration::from_secs(self.duplicate_window_secs);
+        let quotas: nsplane_schema::quotas::Quotas = [
+            ("zones", self.quota_zones),
+            ("zone_recordsets", self.quota_zone_recordsets),
+            ("zone_records", self.quota_zone_records),
+            ("recordset_records", self.quota_recordset_records),
+            ("api_export_size", self.quota_api_export_size),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        nsplane_schema::quotas::check_quotas(&quotas).context("quota defaults")?;
         Ok(Connections {
-            quotas: [
-                ("zones", self.quota_zones),
-                ("zone_recordsets", self.quota_zone_recordsets),
-                ("zone_records", self.quota_zone_records),
-                ("recordset_records", self.quota_recordset_records),
-                ("api_export_size", self.quota_api_export_size),
-            ]
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v))
-            .collect(),
-            nats: nsplane_command::NatsConfig { url: nats_url },
-            pg: nsplane_projection::PgConfig {
+            quotas,
+            nats: NatsConfig { url: nats_url },
+            pg: PgConfig {
                 url: database_url,
                 pool_size: self.database_pool_size,
             },
             store,
         })
     }
+
+    /// Checks `--pools`, if given (for `--check-config`, and before anything is committed).
+    pub fn check_pools(&self) -> anyhow::Result<Option<String>> {
+        self.pools.as_deref().map(read_pools).transpose()
+    }
+}
+
+/// Reads and validates a pools file.
+pub fn read_pools(path: &std::path::Path) -> anyhow::Result<String> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("failed to read {}", path.display()))?;
+    Pools::parse(&text).with_context(|| format!("in {}", path.display()))?;
+    Ok(text)
+}
+
+impl Connections {
+    /// Central's configuration.
+    pub fn central(&self) -> nsplane_projection::CentralConfig {
+        nsplane_projection::CentralConfig::new(self.nats.clone(), self.pg.clone(), self.store.layout.clone())
+    }
+
+    /// The worker's configuration.
+    pub fn worker(&self) -> nsplane_dataplane::WorkerConfig {
+        nsplane_dataplane::WorkerConfig::new(self.nats.clone(), self.store.clone(), self.pg.clone())
+    }
+
+    /// mdns's configuration.
+    pub fn mdns(&self, tsig: MdnsTsig) -> nsplane_dataplane::mdns::MdnsConfig {
+        nsplane_dataplane::mdns::MdnsConfig {
+            nats: self.nats.clone(),
+            store: self.store.clone(),
+            pg: self.pg.clone(),
+            keys: tsig.keys,
+            require_tsig: tsig.required,
+        }
+    }
 }
 
 impl ApiArgs {
-    /// Validates the API settings (the default pool is filled in from the committed pools).
+    /// The API role's configuration over `connections`.
+    pub fn api_role(&self, connections: &Connections) -> anyhow::Result<nsplane_api::ApiRoleConfig> {
+        Ok(nsplane_api::ApiRoleConfig {
+            nats: connections.nats.clone(),
+            store: connections.store.clone(),
+            pg: connections.pg.clone(),
+            api: self.api_config()?,
+            zone_cache: self.zone_cache,
+            quota_defaults: connections.quotas.clone(),
+            zone_defaults: ZoneDefaults::default(),
+        })
+    }
+
+    /// Validates the HTTP settings.
     pub fn api_config(&self) -> anyhow::Result<nsplane_api::ApiConfig> {
         let auth = match self.auth_strategy {
             AuthStrategyArg::Noauth => nsplane_api::AuthStrategy::Noauth,
@@ -347,21 +391,20 @@ impl ApiArgs {
     }
 }
 
+/// mdns's TSIG settings.
+#[derive(Debug, Clone, Default)]
+pub struct MdnsTsig {
+    /// The keys.
+    pub keys: nsplane_dataplane::tsig::Keys,
+    /// Refuse unsigned transfers.
+    pub required: bool,
+}
+
 /// mdns's TSIG settings from flags.
-pub fn mdns_tsig(keys: Option<&std::path::Path>, required: bool) -> anyhow::Result<crate::roles::MdnsTsig> {
+pub fn mdns_tsig(keys: Option<&std::path::Path>, required: bool) -> anyhow::Result<MdnsTsig> {
     let keys = match keys {
         Some(path) => nsplane_dataplane::tsig::Keys::load(path)?,
         None => nsplane_dataplane::tsig::Keys::default(),
     };
-    Ok(crate::roles::MdnsTsig { keys, required })
-}
-
-impl CommonArgs {
-    /// Checks `--pools`, if given (for `--check-config`, and before anything is committed).
-    pub fn check_pools(&self) -> anyhow::Result<()> {
-        if let Some(path) = &self.pools {
-            Pools::load(path)?;
-        }
-        Ok(())
-    }
+    Ok(MdnsTsig { keys, required })
 }

@@ -1,9 +1,11 @@
-//! The `nsplane` binary's library: configuration, the roles as functions `run(config, ..., shutdown)`,
-//! the zero-config dev mode that starts its own NATS and PostgreSQL, and the benchmark tool.
-//! `main.rs` only wires clap to these.
+//! The `nsplane` binary's library: configuration (flags and `NSPLANE_*` variables into each role's
+//! validated configuration), what a process does before its roles run, and `nsplane all`, which runs
+//! every role in one process under supervision. The roles themselves live in their crates; `main.rs`
+//! only wires clap to them.
 
-pub mod bench;
-pub mod bench_dataplane;
+pub mod all;
 pub mod config;
-pub mod devmode;
-pub mod roles;
+pub mod startup;
+
+/// The log filter when `RUST_LOG` is not set: INFO, but quiet about every DNS query hickory handles.
+pub const DEFAULT_LOG_FILTER: &str = "info,hickory_server=warn,hickory_proto=warn,hickory_net=warn";

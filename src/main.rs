@@ -1,13 +1,20 @@
-//! The `nsplane` binary: parses the command line and starts the chosen role or tool.
+//! The `nsplane` binary: parses the command line, builds each role's configuration, and runs the chosen
+//! role (or every role, supervised) or tool.
+
+use std::time::Duration;
 
 use clap::Parser as _;
 use nsplane::config::{Cli, Command, LogFormat, PoolAction};
-use nsplane::roles;
+use nsplane::{all, startup};
+use nsplane_runtime::{supervise, Role, Shutdown};
 use tracing::info;
-use tracing_subscriber::EnvFilter;
+
+/// How long roles get to finish their work in flight once the process stops.
+const DRAIN: Duration = Duration::from_secs(30);
 
 fn init_logging(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(nsplane::DEFAULT_LOG_FILTER));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -24,20 +31,19 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Api(args) => {
             let connections = args.common.connections()?;
-            args.common.check_pools()?;
-            let api_config = args.api_config()?;
+            let pools = args.common.check_pools()?;
+            let config = args.api_role(&connections)?;
             if args.common.check_config {
                 info!(?connections, "configuration is valid");
                 return Ok(());
             }
-            let shared = roles::connect(&connections, "nsplane-api").await?;
-            let shutdown = roles::shutdown_on_signals();
-            let pools = roles::pools(&shared, args.common.pools.as_deref(), None).await?;
-            roles::watch_pools(&shared, pools.clone(), shutdown.clone());
+            startup::commit_pools(&connections, pools, None).await?;
             let listener = tokio::net::TcpListener::bind(args.api_listen).await?;
             info!(kind = %"http", addr = %listener.local_addr()?, "listening");
+            let shutdown = Shutdown::on_signals();
             info!("ready");
-            roles::run_api(&shared, api_config, pools, args.zone_cache, listener, shutdown).await
+            let api = nsplane_api::run(config, listener, shutdown.receiver());
+            supervise(vec![Role::new("api", api)], &shutdown, DRAIN).await
         }
         Command::Central(args) => {
             let connections = args.connections()?;
@@ -45,54 +51,52 @@ async fn main() -> anyhow::Result<()> {
                 info!(?connections, "configuration is valid");
                 return Ok(());
             }
-            let shared = roles::connect(&connections, "nsplane-central").await?;
+            let shutdown = Shutdown::on_signals();
             info!("ready");
-            roles::run_central(&shared, roles::shutdown_on_signals()).await
+            let central = nsplane_projection::central::run(connections.central(), shutdown.receiver());
+            supervise(vec![Role::new("central", central)], &shutdown, DRAIN).await
         }
         Command::Mdns(args) => {
             let connections = args.common.connections()?;
-            args.common.check_pools()?;
+            let pools = args.common.check_pools()?;
             let tsig = nsplane::config::mdns_tsig(args.tsig_keys.as_deref(), args.require_tsig)?;
             if args.common.check_config {
                 info!(?connections, "configuration is valid");
                 return Ok(());
             }
-            let shared = roles::connect(&connections, "nsplane-mdns").await?;
-            let shutdown = roles::shutdown_on_signals();
-            let pools = roles::pools(&shared, args.common.pools.as_deref(), None).await?;
-            roles::watch_pools(&shared, pools.clone(), shutdown.clone());
-            let (udp, tcp) = roles::bind_mdns(args.mdns_listen).await?;
+            startup::commit_pools(&connections, pools, None).await?;
+            let (udp, tcp) = nsplane_dataplane::mdns::bind(args.mdns_listen).await?;
+            let shutdown = Shutdown::on_signals();
             info!("ready");
-            roles::run_mdns(&shared, pools, tsig, udp, tcp, shutdown).await
+            let mdns = nsplane_dataplane::mdns::run(connections.mdns(tsig), udp, tcp, shutdown.receiver());
+            supervise(vec![Role::new("mdns", mdns)], &shutdown, DRAIN).await
         }
         Command::Worker(args) => {
             let connections = args.connections()?;
-            args.check_pools()?;
+            let pools = args.check_pools()?;
             if args.check_config {
                 info!(?connections, "configuration is valid");
                 return Ok(());
             }
-            let shared = roles::connect(&connections, "nsplane-worker").await?;
-            let shutdown = roles::shutdown_on_signals();
-            let pools = roles::pools(&shared, args.pools.as_deref(), None).await?;
-            roles::watch_pools(&shared, pools.clone(), shutdown.clone());
+            startup::commit_pools(&connections, pools, None).await?;
+            let shutdown = Shutdown::on_signals();
             info!("ready");
-            let config = roles::worker_config(&shared);
-            roles::run_worker(&shared, pools, config, shutdown).await
+            let worker = nsplane_dataplane::worker::run(connections.worker(), shutdown.receiver());
+            supervise(vec![Role::new("worker", worker)], &shutdown, DRAIN).await
         }
         Command::Pool(args) => {
             let connections = args.common.connections()?;
-            let shared = roles::connect(&connections, "nsplane-pool").await?;
+            let store = startup::open_store(&connections, "nsplane-pool").await?;
+            let pools = nsplane_command::PoolsStore::new(store);
             match args.action {
                 PoolAction::Update { file } => {
-                    let yaml = std::fs::read_to_string(&file)?;
-                    nsplane_dataplane::Pools::parse(&yaml)?;
-                    let version =
-                        nsplane_command::pools::update(&shared.store, &yaml, roles::tool_metadata("pool-update"))
-                            .await?;
+                    let yaml = nsplane::config::read_pools(&file)?;
+                    let version = pools
+                        .update(&yaml, nsplane_schema::Metadata::service("pool-update"))
+                        .await?;
                     info!(version, file = %file.display(), "pool configuration committed; running roles pick it up within seconds");
                 }
-                PoolAction::Show => match nsplane_command::pools::current(&shared.store).await? {
+                PoolAction::Show => match pools.current().await? {
                     Some((version, yaml)) => {
                         // The configuration is the tool's output.
                         #[allow(clippy::print_stdout)]
@@ -105,87 +109,6 @@ async fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::All(args) => run_all(args).await,
-        Command::Bench(args) => nsplane::bench::run(args).await,
-        Command::BenchDataplane(args) => nsplane::bench_dataplane::run(args).await,
+        Command::All(args) => all::run(args, DRAIN).await,
     }
-}
-
-async fn run_all(args: nsplane::config::AllArgs) -> anyhow::Result<()> {
-    let common = &args.api.common;
-    for role in &args.roles {
-        anyhow::ensure!(
-            matches!(role.as_str(), "api" | "central" | "mdns" | "worker"),
-            "--roles: {role:?} is not a role of nsplane all (api, central, mdns, worker)"
-        );
-    }
-    let runs = |role: &str| args.roles.iter().any(|r| r == role);
-    anyhow::ensure!(runs("api"), "--roles must include api");
-    common.check_pools()?;
-    // Bind first, so dev mode's pool can name the real mdns address (port 0 allowed).
-    let (udp, tcp) = roles::bind_mdns(args.mdns_listen).await?;
-    let mdns_addr = udp.local_addr()?;
-    let api_config = args.api.api_config()?;
-    let tsig = nsplane::config::mdns_tsig(args.tsig_keys.as_deref(), args.require_tsig)?;
-    // Zero-config: with no URLs, start our own servers under the data dir.
-    let mut dev = None;
-    let connections = match (&common.nats_url, &common.database_url) {
-        (Some(nats), Some(db)) => common.connections_to(nats.clone(), db.clone())?,
-        (None, None) => {
-            if common.check_config {
-                info!(data_dir = %args.data_dir.display(), "configuration is valid (dev mode would start nats and postgres)");
-                return Ok(());
-            }
-            let servers = nsplane::devmode::start(&args.data_dir).await?;
-            let connections = common.connections_to(servers.nats.url.clone(), servers.database_url.clone())?;
-            dev = Some(servers);
-            connections
-        }
-        _ => anyhow::bail!("give both --nats-url and --database-url, or neither (dev mode)"),
-    };
-    if common.check_config {
-        info!(?connections, "configuration is valid");
-        return Ok(());
-    }
-    let shared = roles::connect(&connections, "nsplane-all").await?;
-    let shutdown = roles::shutdown_on_signals();
-    let pools = roles::pools(&shared, common.pools.as_deref(), Some(mdns_addr)).await?;
-    roles::watch_pools(&shared, pools.clone(), shutdown.clone());
-    let listener = tokio::net::TcpListener::bind(args.api.api_listen).await?;
-    info!(kind = %"http", addr = %listener.local_addr()?, "listening");
-    let mut tasks = Vec::new();
-    if runs("central") {
-        let (shared, shutdown) = (shared.clone(), shutdown.clone());
-        tasks.push(tokio::spawn(async move { roles::run_central(&shared, shutdown).await }));
-    }
-    if runs("mdns") {
-        let (shared, shutdown, pools) = (shared.clone(), shutdown.clone(), pools.clone());
-        tasks.push(tokio::spawn(async move {
-            roles::run_mdns(&shared, pools, tsig, udp, tcp, shutdown).await
-        }));
-    }
-    if runs("worker") {
-        let (shared, shutdown, pools) = (shared.clone(), shutdown.clone(), pools.clone());
-        let config = roles::worker_config(&shared);
-        tasks.push(tokio::spawn(async move {
-            roles::run_worker(&shared, pools, config, shutdown).await
-        }));
-    }
-    info!("ready");
-    let api_result = roles::run_api(&shared, api_config, pools, args.api.zone_cache, listener, shutdown).await;
-    let mut results = Vec::new();
-    for task in tasks {
-        results.push(task.await);
-    }
-    drop(shared);
-    if let Some(mut servers) = dev {
-        servers.nats.stop();
-        servers.postgres.stop();
-        info!("dev mode stopped its nats-server and postgresql");
-    }
-    api_result?;
-    for result in results {
-        result??;
-    }
-    Ok(())
 }

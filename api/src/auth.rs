@@ -43,6 +43,24 @@ impl Caller {
         }
     }
 
+    /// The caller as the write side knows it: who, why, when (the commit's metadata), whether it is an
+    /// admin, and the project it may act on.
+    pub(crate) fn actor(&self) -> nsplane_command::Actor {
+        nsplane_command::Actor {
+            metadata: nsplane_schema::Metadata {
+                project_id: self.project_id.clone(),
+                user_id: self.user_id.clone(),
+                roles: self.roles.clone(),
+                request_id: self.request_id.clone(),
+                source_role: "api".to_owned(),
+                command: String::new(),
+                time: chrono::Utc::now(),
+            },
+            admin: self.is_admin(),
+            scope: self.scope().cloned(),
+        }
+    }
+
     /// The project whose resources the caller may see: `None` means every project.
     pub(crate) fn scope(&self) -> Option<&ProjectId> {
         if self.all_projects {

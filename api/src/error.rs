@@ -3,8 +3,9 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use nsplane_command::service::{CreateZoneError, RecordsetError};
 use nsplane_command::{ExecuteError, ReserveError, ZoneError};
-use nsplane_projection::read::ListError;
+use nsplane_projection::read::{ListError, ReadError};
 use tracing::error;
 
 use crate::REQUEST_ID;
@@ -217,7 +218,7 @@ impl From<ZoneError> for ApiError {
                 kind: "invalid_recordset_location",
                 message,
             },
-            ZoneError::NoRecords => ApiError::invalid(message),
+            ZoneError::TypeChanged => ApiError::invalid(message),
             ZoneError::Deleting
             | ZoneError::CnameTooManyRecords
             | ZoneError::SoaNotAllowed
@@ -231,16 +232,52 @@ impl From<ZoneError> for ApiError {
     }
 }
 
-impl From<ExecuteError> for ApiError {
-    fn from(error: ExecuteError) -> Self {
+/// The answer to a command that did not commit for a reason other than its aggregate's rules.
+pub(crate) fn execute_failure<E: std::error::Error>(error: ExecuteError<E>) -> ApiError {
+    match error {
+        ExecuteError::Rejected(rejection) => ApiError::BadRequest {
+            kind: "bad_request",
+            message: rejection.to_string(),
+        },
+        ExecuteError::Conflict => ApiError::Conflict {
+            kind: "conflict",
+            message: error.to_string(),
+        },
+        ExecuteError::Unavailable(reason) => ApiError::Unavailable(reason),
+        ExecuteError::Internal(e) => ApiError::Internal(e),
+    }
+}
+
+impl From<ExecuteError<ZoneError>> for ApiError {
+    fn from(error: ExecuteError<ZoneError>) -> Self {
         match error {
             ExecuteError::Rejected(rejection) => rejection.into(),
-            ExecuteError::Conflict => ApiError::Conflict {
-                kind: "conflict",
-                message: error.to_string(),
+            other => execute_failure(other),
+        }
+    }
+}
+
+impl From<CreateZoneError> for ApiError {
+    fn from(error: CreateZoneError) -> Self {
+        match error {
+            CreateZoneError::Naming(refusal) => refusal.into(),
+            CreateZoneError::Quota(e) => e.into(),
+            CreateZoneError::Reserve(e) => e.into(),
+            CreateZoneError::Execute(e) => e.into(),
+            CreateZoneError::NoNameservers => ApiError::Internal(anyhow::anyhow!("the default pool has no ns_records")),
+        }
+    }
+}
+
+impl From<RecordsetError> for ApiError {
+    fn from(error: RecordsetError) -> Self {
+        match error {
+            RecordsetError::BadName(e) => ApiError::BadRequest {
+                kind: "invalid_recordset_name",
+                message: e.to_string(),
             },
-            ExecuteError::Unavailable(reason) => ApiError::Unavailable(reason),
-            ExecuteError::Internal(e) => ApiError::Internal(e),
+            RecordsetError::BadRecords(e) => ApiError::invalid(e.to_string()),
+            RecordsetError::Execute(e) => e.into(),
         }
     }
 }
@@ -284,8 +321,11 @@ impl From<anyhow::Error> for ApiError {
     }
 }
 
-impl From<deadpool_postgres::PoolError> for ApiError {
-    fn from(error: deadpool_postgres::PoolError) -> Self {
-        ApiError::Unavailable(format!("database unavailable: {error}"))
+impl From<ReadError> for ApiError {
+    fn from(error: ReadError) -> Self {
+        match error {
+            ReadError::Unavailable(reason) => ApiError::Unavailable(format!("database unavailable: {reason}")),
+            ReadError::Query(e) => ApiError::Internal(e),
+        }
     }
 }

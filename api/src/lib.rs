@@ -21,16 +21,18 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::Context as _;
 use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use deadpool_postgres::Pool;
-use nsplane_command::{ZoneExecutor, ZoneNames};
-use nsplane_schema::event::{NsRecord, SoaTimers};
-use nsplane_schema::{PoolId, RequestId};
+use nsplane_command::service::ZoneDefaults;
+use nsplane_command::{Commands, EventStore, PoolsHandle, StoreConfig};
+use nsplane_projection::{PgConfig, ReadModels};
+use nsplane_runtime::NatsConfig;
+use nsplane_schema::RequestId;
 use tokio::sync::watch;
 use tower::Layer as _;
 
@@ -38,24 +40,9 @@ pub use consistency::Consistency;
 pub use error::ApiError;
 pub use keystone::{Identity, Keystone, KeystoneConfig, TokenError};
 
-/// The pool new zones are placed in (pool scheduling arrives with pools).
-#[derive(Debug, Clone)]
-pub struct DefaultPool {
-    /// Pool id.
-    pub id: PoolId,
-    /// Its name servers (apex NS, SOA MNAME).
-    pub ns_records: Vec<NsRecord>,
-}
-
 /// API settings.
 #[derive(Debug, Clone)]
 pub struct ApiConfig {
-    /// Pool for new zones.
-    pub default_pool: DefaultPool,
-    /// TTL of zones created without one.
-    pub default_ttl: u32,
-    /// SOA timers of new zones.
-    pub soa: SoaTimers,
     /// Largest request body accepted (oslo.middleware's default is 114688).
     pub max_body_bytes: usize,
     /// Base of the links in responses; `None` uses the request's Host header.
@@ -81,17 +68,6 @@ pub enum AuthStrategy {
 impl Default for ApiConfig {
     fn default() -> Self {
         Self {
-            default_pool: DefaultPool {
-                id: nsplane_schema::ids::DEFAULT_POOL_ID,
-                ns_records: Vec::new(),
-            },
-            default_ttl: 3600,
-            soa: SoaTimers {
-                refresh: 3600,
-                retry: 600,
-                expire: 86400,
-                minimum: 3600,
-            },
             max_body_bytes: 114_688,
             base_uri: None,
             read_your_writes_wait: Duration::from_secs(5),
@@ -101,18 +77,35 @@ impl Default for ApiConfig {
     }
 }
 
+/// Everything the API role needs, validated: where NATS and PostgreSQL are, the HTTP settings, and what
+/// the write side it runs in-process needs.
+#[derive(Debug, Clone)]
+pub struct ApiRoleConfig {
+    /// NATS.
+    pub nats: NatsConfig,
+    /// The event stream's layout.
+    pub store: StoreConfig,
+    /// The read models.
+    pub pg: PgConfig,
+    /// HTTP settings.
+    pub api: ApiConfig,
+    /// Zones cached per process by the command side.
+    pub zone_cache: usize,
+    /// Quotas of projects without overrides.
+    pub quota_defaults: nsplane_schema::quotas::Quotas,
+    /// What new zones get unless the request says otherwise.
+    pub zone_defaults: ZoneDefaults,
+}
+
 /// Shared state of the handlers.
 #[derive(Clone)]
 pub struct AppState {
-    pub(crate) executor: Arc<ZoneExecutor>,
-    pub(crate) names: ZoneNames,
-    pub(crate) quotas: nsplane_command::quotas::QuotaStore,
-    pub(crate) naming: nsplane_command::naming::Naming,
-    pub(crate) pool: Pool,
+    pub(crate) commands: Arc<Commands>,
+    pub(crate) read: ReadModels,
     pub(crate) consistency: Arc<Consistency>,
     pub(crate) config: Arc<ApiConfig>,
-    /// The pool new zones go to; replaced when the pool configuration changes.
-    pub(crate) default_pool: Arc<std::sync::RwLock<DefaultPool>>,
+    /// The committed pools (new zones go to the default one), followed as they change.
+    pub(crate) pools: PoolsHandle,
     /// Token validation in keystone mode.
     pub(crate) keystone: Option<Arc<Keystone>>,
 }
@@ -120,35 +113,38 @@ pub struct AppState {
 impl AppState {
     /// Builds the state.
     pub fn new(
-        executor: Arc<ZoneExecutor>,
-        names: ZoneNames,
-        quotas: nsplane_command::quotas::QuotaStore,
-        naming: nsplane_command::naming::Naming,
-        pool: Pool,
+        commands: Arc<Commands>,
+        read: ReadModels,
         consistency: Arc<Consistency>,
+        pools: PoolsHandle,
         config: ApiConfig,
     ) -> anyhow::Result<Self> {
-        let default_pool = Arc::new(std::sync::RwLock::new(config.default_pool.clone()));
         let keystone = match &config.auth {
             AuthStrategy::Noauth => None,
             AuthStrategy::Keystone(keystone) => Some(Arc::new(Keystone::new(keystone.clone())?)),
         };
         Ok(Self {
-            executor,
-            names,
-            quotas,
-            naming,
-            pool,
+            commands,
+            read,
             consistency,
             config: Arc::new(config),
-            default_pool,
+            pools,
             keystone,
         })
     }
+}
 
-    /// The handle through which a new pool configuration reaches the API.
-    pub fn default_pool_handle(&self) -> Arc<std::sync::RwLock<DefaultPool>> {
-        self.default_pool.clone()
+impl AppState {
+    /// Read-your-writes for one zone, across API instances (see [`Consistency::wait_latest`]).
+    pub(crate) async fn wait_zone(&self, zone_id: nsplane_schema::ZoneId) {
+        self.consistency
+            .wait_latest::<nsplane_schema::ZoneEvent>(
+                self.commands.store(),
+                &self.read,
+                &zone_id.to_string(),
+                self.config.read_your_writes_wait,
+            )
+            .await;
     }
 }
 
@@ -288,7 +284,7 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Serves the API on `listener` until `shutdown` turns true.
-pub async fn run(
+pub async fn serve(
     state: AppState,
     listener: tokio::net::TcpListener,
     mut shutdown: watch::Receiver<bool>,
@@ -303,6 +299,48 @@ pub async fn run(
         })
         .await?;
     Ok(())
+}
+
+/// `nsplane api`: connects to NATS and PostgreSQL, opens the write side and the read models, follows
+/// the committed pools, and serves the API on `listener` until `shutdown` turns true; requests in flight
+/// finish first.
+pub async fn run(
+    config: ApiRoleConfig,
+    listener: tokio::net::TcpListener,
+    shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let client = nsplane_runtime::connect(&config.nats, "nsplane-api").await?;
+    let store = EventStore::open(client.clone(), config.store.clone()).await?;
+    let pool = nsplane_projection::connect_pool(&config.pg)?;
+    nsplane_projection::migrate(&pool)
+        .await
+        .context("failed to migrate the read models")?;
+    let commands = Arc::new(
+        Commands::open(
+            store.clone(),
+            config.quota_defaults.clone(),
+            config.zone_defaults,
+            config.zone_cache,
+            true,
+        )
+        .await?,
+    );
+    nsplane_command::legacy::migrate(&commands)
+        .await
+        .context("failed to migrate what an older version kept in KV")?;
+    let pools = commands.pools().handle().await?;
+    let follower = tokio::spawn(nsplane_command::pools::follow(
+        commands.pools().clone(),
+        pools.clone(),
+        shutdown.clone(),
+    ));
+    let consistency = Arc::new(Consistency::default());
+    let listener_task = tokio::spawn(consistency.clone().listen(client.clone(), config.store.layout.clone()));
+    let state = AppState::new(commands, ReadModels::new(pool), consistency, pools, config.api)?;
+    let result = serve(state, listener, shutdown).await;
+    listener_task.abort();
+    follower.abort();
+    result
 }
 
 /// `StatusCode` helper for handlers answering 202 with a JSON body.

@@ -5,7 +5,11 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use nsplane_command::naming::{Entry, Kind, NamingError};
+use nsplane_command::naming::{Kind, NamingCommand, NamingError, NamingRules};
+use nsplane_command::service::rule_id;
+use nsplane_command::{Committed, ExecuteError};
+use nsplane_projection::read::operator::{RuleRow, RuleTable};
+use nsplane_schema::naming::{NamingEvent, NAMING_ID};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -40,7 +44,15 @@ impl From<NamingError> for ApiError {
                 kind: "invalid_zone_name",
                 message,
             },
-            NamingError::Internal(e) => ApiError::Internal(e),
+        }
+    }
+}
+
+impl From<ExecuteError<NamingError>> for ApiError {
+    fn from(error: ExecuteError<NamingError>) -> Self {
+        match error {
+            ExecuteError::Rejected(rejection) => rejection.into(),
+            other => crate::error::execute_failure(other),
         }
     }
 }
@@ -91,21 +103,57 @@ fn collection(kind: Kind) -> &'static str {
     }
 }
 
-fn view(kind: Kind, base: &str, entry: &Entry) -> Value {
+fn view(kind: Kind, base: &str, rule: &RuleRow) -> Value {
     let (name, pattern) = match kind {
-        Kind::Tld => (Some(entry.value.clone()), None),
-        Kind::Blacklist => (None, Some(entry.value.clone())),
+        Kind::Tld => (Some(rule.value.clone()), None),
+        Kind::Blacklist => (None, Some(rule.value.clone())),
     };
     serde_json::to_value(RuleView {
-        id: entry.id.to_string(),
+        id: rule.id.to_string(),
         name,
         pattern,
-        description: entry.description.clone(),
-        created_at: views::timestamp(entry.created_at.naive_utc()),
-        updated_at: entry.updated_at.map(|t| views::timestamp(t.naive_utc())),
-        links: views::SelfLink::new(format!("{base}/v2/{}/{}", collection(kind), entry.id)),
+        description: rule.description.clone(),
+        created_at: views::timestamp(rule.created_at),
+        updated_at: rule.updated_at.map(views::timestamp),
+        links: views::SelfLink::new(format!("{base}/v2/{}/{}", collection(kind), rule.id)),
     })
     .unwrap_or(Value::Null)
+}
+
+fn table(kind: Kind) -> RuleTable {
+    match kind {
+        Kind::Tld => RuleTable::Tlds,
+        Kind::Blacklist => RuleTable::Blacklists,
+    }
+}
+
+/// The rule `id` as a committed command left it.
+fn committed_rule(kind: Kind, committed: &Committed<NamingRules>, id: Uuid) -> Result<RuleRow, ApiError> {
+    let rule = committed
+        .state
+        .rules(kind)
+        .get(&id)
+        .ok_or(NamingError::NotFound(kind))?;
+    Ok(RuleRow {
+        id: rule.id,
+        value: rule.value.clone(),
+        description: rule.description.clone(),
+        created_at: rule.created_at.naive_utc(),
+        updated_at: rule.updated_at.map(|t| t.naive_utc()),
+    })
+}
+
+/// Every rule of a kind in the read models, after this process's own changes reached them.
+async fn rules(kind: Kind, state: &AppState) -> Result<Vec<RuleRow>, ApiError> {
+    state
+        .consistency
+        .wait::<NamingEvent>(&state.read, NAMING_ID, state.config.read_your_writes_wait)
+        .await;
+    Ok(state.read.rules(table(kind)).await?)
+}
+
+fn committed(state: &AppState, committed: &Committed<NamingRules>) {
+    state.consistency.committed::<NamingEvent>(NAMING_ID, committed.version);
 }
 
 fn admin(caller: &Caller) -> Result<(), ApiError> {
@@ -146,7 +194,7 @@ fn body_value(kind: Kind, body: &RuleBody) -> Result<Option<String>, ApiError> {
 
 async fn list(kind: Kind, state: &AppState, caller: &Caller, headers: &HeaderMap) -> Result<Response, ApiError> {
     admin(caller)?;
-    let entries = state.naming.list(kind).await?;
+    let entries = rules(kind, state).await?;
     let base = views::base_url(&state.config, headers);
     let items: Vec<Value> = entries.iter().map(|e| view(kind, &base, e)).collect();
     let total = items.len();
@@ -173,9 +221,19 @@ async fn create(
         })
     })?;
     let description = check_description(body.description.flatten())?;
-    let entry = state.naming.create(kind, &value, description).await?;
+    let actor = caller.actor();
+    let id = rule_id(kind, &actor);
+    let command = NamingCommand::Create {
+        kind,
+        id,
+        value,
+        description,
+    };
+    let done = state.commands.naming(command, &actor).await?;
+    committed(state, &done);
     let base = views::base_url(&state.config, headers);
-    Ok((StatusCode::CREATED, Json(view(kind, &base, &entry))).into_response())
+    let rule = committed_rule(kind, &done, id)?;
+    Ok((StatusCode::CREATED, Json(view(kind, &base, &rule))).into_response())
 }
 
 async fn show(
@@ -186,9 +244,14 @@ async fn show(
     id: &str,
 ) -> Result<Response, ApiError> {
     admin(caller)?;
-    let entry = state.naming.get(kind, parse_id(kind, id)?).await?;
+    let id = parse_id(kind, id)?;
+    let rule = rules(kind, state)
+        .await?
+        .into_iter()
+        .find(|r| r.id == id)
+        .ok_or(NamingError::NotFound(kind))?;
     let base = views::base_url(&state.config, headers);
-    Ok(Json(view(kind, &base, &entry)).into_response())
+    Ok(Json(view(kind, &base, &rule)).into_response())
 }
 
 async fn update(
@@ -203,14 +266,27 @@ async fn update(
     let id = parse_id(kind, id)?;
     let value = body_value(kind, &body)?;
     let description = body.description.map(check_description).transpose()?;
-    let entry = state.naming.update(kind, id, value.as_deref(), description).await?;
+    let command = NamingCommand::Update {
+        kind,
+        id,
+        value,
+        description,
+    };
+    let done = state.commands.naming(command, &caller.actor()).await?;
+    committed(state, &done);
     let base = views::base_url(&state.config, headers);
-    Ok(Json(view(kind, &base, &entry)).into_response())
+    let rule = committed_rule(kind, &done, id)?;
+    Ok(Json(view(kind, &base, &rule)).into_response())
 }
 
 async fn delete(kind: Kind, state: &AppState, caller: &Caller, id: &str) -> Result<Response, ApiError> {
     admin(caller)?;
-    state.naming.delete(kind, parse_id(kind, id)?).await?;
+    let command = NamingCommand::Delete {
+        kind,
+        id: parse_id(kind, id)?,
+    };
+    let done = state.commands.naming(command, &caller.actor()).await?;
+    committed(state, &done);
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

@@ -4,7 +4,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use nsplane_command::quotas::{QuotaError, Quotas};
+use nsplane_command::quotas::QuotaError;
+use nsplane_schema::quotas::{QuotaEvent, Quotas};
 use nsplane_schema::ProjectId;
 
 use crate::auth::Caller;
@@ -16,7 +17,7 @@ impl From<QuotaError> for ApiError {
     fn from(error: QuotaError) -> Self {
         match error {
             QuotaError::Over(_) => ApiError::OverQuota(error.to_string()),
-            QuotaError::Invalid(message) => ApiError::invalid(message),
+            QuotaError::Invalid(message) => ApiError::invalid(message.to_string()),
             QuotaError::Internal(e) => ApiError::Internal(e),
         }
     }
@@ -44,10 +45,22 @@ fn admin(caller: &Caller) -> Result<(), ApiError> {
     }
 }
 
+/// A project's quotas from the read models (the defaults with its overrides), after this process's own
+/// changes reached them.
+async fn effective(state: &AppState, project: &ProjectId) -> Result<Quotas, ApiError> {
+    state
+        .consistency
+        .wait::<QuotaEvent>(&state.read, &project.0, state.config.read_your_writes_wait)
+        .await;
+    let mut quotas = state.commands.quotas().defaults().clone();
+    quotas.extend(state.read.quota_overrides(&project.0).await?);
+    Ok(quotas)
+}
+
 /// `GET /v2/quotas`: the caller's project.
 #[utoipa::path(get, path = "/v2/quotas", tag = "quotas", responses((status = 200, body = crate::openapi::QuotasBody), crate::openapi::Errors))]
 pub(crate) async fn mine(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
-    Ok(Json(state.quotas.effective(&caller.project_id).await?).into_response())
+    Ok(Json(effective(&state, &caller.project_id).await?).into_response())
 }
 
 /// `GET /v2/quotas/{project_id}`.
@@ -58,7 +71,7 @@ pub(crate) async fn show(
     Path(project): Path<String>,
 ) -> Result<Response, ApiError> {
     may_read(&caller, &project)?;
-    Ok(Json(state.quotas.effective(&ProjectId(project)).await?).into_response())
+    Ok(Json(effective(&state, &ProjectId(project)).await?).into_response())
 }
 
 /// `PATCH /v2/quotas/{project_id}` (admin): `{resource: value, ...}`.
@@ -70,7 +83,14 @@ pub(crate) async fn update(
     JsonBody(changes): JsonBody<Quotas>,
 ) -> Result<Response, ApiError> {
     admin(&caller)?;
-    Ok(Json(state.quotas.set(&ProjectId(project), &changes).await?).into_response())
+    let project = ProjectId(project);
+    let (quotas, version) = state
+        .commands
+        .quotas()
+        .set(&project, changes, caller.actor().metadata)
+        .await?;
+    state.consistency.committed::<QuotaEvent>(&project.0, version);
+    Ok(Json(quotas).into_response())
 }
 
 /// `DELETE /v2/quotas/{project_id}` (admin): back to the defaults.
@@ -81,6 +101,8 @@ pub(crate) async fn reset(
     Path(project): Path<String>,
 ) -> Result<Response, ApiError> {
     admin(&caller)?;
-    state.quotas.reset(&ProjectId(project)).await?;
+    let project = ProjectId(project);
+    let version = state.commands.quotas().reset(&project, caller.actor().metadata).await?;
+    state.consistency.committed::<QuotaEvent>(&project.0, version);
     Ok(StatusCode::NO_CONTENT.into_response())
 }

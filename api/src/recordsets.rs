@@ -4,17 +4,16 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use nsplane_command::service::{NewRecordset, RecordsetChange};
 use nsplane_command::ZoneCommand;
-use nsplane_projection::read;
-use nsplane_schema::rdata::{validate_owner_name, validate_record};
-use nsplane_schema::{RecordType, RecordsetId, RecordsetName, Ttl};
+use nsplane_schema::{RecordType, RecordsetId, RecordsetName, Ttl, ZoneEvent};
 use serde::Deserialize;
 
 use crate::auth::Caller;
 use crate::body::{nullable, JsonBody};
 use crate::error::ApiError;
 use crate::paging::{self, ListSpec};
-use crate::zones::{check_description, metadata, parse_zone_id};
+use crate::zones::{check_description, parse_zone_id};
 use crate::{accepted, views, AppState};
 
 const RECORDSET_LIST: ListSpec = ListSpec {
@@ -66,16 +65,6 @@ fn parse_recordset_id(raw: &str) -> Result<RecordsetId, ApiError> {
     })
 }
 
-fn check_records(rtype: RecordType, records: &[String]) -> Result<Vec<String>, ApiError> {
-    if records.is_empty() {
-        return Err(ApiError::invalid("records must contain at least one record"));
-    }
-    records
-        .iter()
-        .map(|r| validate_record(rtype, r).map_err(|e| ApiError::invalid(format!("Invalid {rtype} record {r:?}: {e}"))))
-        .collect()
-}
-
 fn check_ttl(ttl: i64) -> Result<Ttl, ApiError> {
     Ttl::new(ttl).map_err(|e| ApiError::BadRequest {
         kind: "invalid_ttl",
@@ -101,37 +90,29 @@ pub(crate) async fn create(
         kind: "invalid_recordset_name",
         message: format!("Invalid recordset name {:?}: {e}", body.name),
     })?;
-    validate_owner_name(rtype, &name).map_err(|e| ApiError::BadRequest {
-        kind: "invalid_recordset_name",
-        message: e.to_string(),
-    })?;
-    let records = check_records(rtype, &body.records)?;
-    let ttl = body.ttl.map(check_ttl).transpose()?;
-    let description = check_description(body.description)?;
-    let recordset_id = RecordsetId::derived(zone_id, &caller.request_id);
-    let command = ZoneCommand::CreateRecordset {
-        recordset_id,
-        project_id: caller.project_id.clone(),
+    let recordset = NewRecordset {
         name,
         rtype,
-        records,
-        ttl,
-        description,
+        records: body.records,
+        ttl: body.ttl.map(check_ttl).transpose()?,
+        description: check_description(body.description)?,
     };
-    let committed = state
-        .executor
-        .execute(zone_id, command, metadata(&caller), caller.scope())
+    let (recordset_id, committed) = state
+        .commands
+        .create_recordset(zone_id, recordset, &caller.actor())
         .await?;
-    state.consistency.committed(zone_id, committed.version);
+    state
+        .consistency
+        .committed::<ZoneEvent>(&zone_id.to_string(), committed.version);
     let base = views::base_url(&state.config, &headers);
     let rs = committed
-        .zone
+        .state
         .recordsets
         .get(&recordset_id)
         .ok_or_else(ApiError::recordset_not_found)?;
     let location = format!("{base}/v2/zones/{zone_id}/recordsets/{recordset_id}");
     Ok(accepted(
-        views::recordset_from_aggregate(&base, &committed.zone, rs),
+        views::recordset_from_aggregate(&base, &committed.state, rs),
         Some(location),
     ))
 }
@@ -145,23 +126,14 @@ pub(crate) async fn show(
 ) -> Result<Response, ApiError> {
     let zone_id = parse_zone_id(&zone_id)?;
     let recordset_id = parse_recordset_id(&recordset_id)?;
-    state
-        .consistency
-        .wait_zone_latest(
-            state.executor.store(),
-            &state.pool,
-            zone_id,
-            state.config.read_your_writes_wait,
-        )
-        .await;
-    let client = state.pool.get().await?;
-    let zone = read::zone(&**client, zone_id.0)
-        .await?
-        .filter(|z| caller.may_see_zone(z));
+    state.wait_zone(zone_id).await;
+    let zone = state.read.zone(zone_id.0).await?.filter(|z| caller.may_see_zone(z));
     if zone.is_none() {
         return Err(ApiError::zone_not_found());
     }
-    let rs = read::recordset(&**client, zone_id.0, recordset_id.0)
+    let rs = state
+        .read
+        .recordset(zone_id.0, recordset_id.0)
         .await?
         .ok_or_else(ApiError::recordset_not_found)?;
     let base = views::base_url(&state.config, &headers);
@@ -176,37 +148,24 @@ async fn list(
     zone_id: Option<nsplane_schema::ZoneId>,
 ) -> Result<Response, ApiError> {
     let mut query = paging::parse(&uri, &headers, &RECORDSET_LIST)?;
-    let client = match zone_id {
+    match zone_id {
         Some(zone_id) => {
-            state
-                .consistency
-                .wait_zone_latest(
-                    state.executor.store(),
-                    &state.pool,
-                    zone_id,
-                    state.config.read_your_writes_wait,
-                )
-                .await;
-            let client = state.pool.get().await?;
-            let zone = read::zone(&**client, zone_id.0)
-                .await?
-                .filter(|z| caller.may_see_zone(z));
+            state.wait_zone(zone_id).await;
+            let zone = state.read.zone(zone_id.0).await?.filter(|z| caller.may_see_zone(z));
             if zone.is_none() {
                 return Err(ApiError::zone_not_found());
             }
             query.zone_id = Some(zone_id.0);
-            client
         }
         None => {
             state
                 .consistency
-                .wait_all(&state.pool, state.config.read_your_writes_wait)
+                .wait_all(&state.read, state.config.read_your_writes_wait)
                 .await;
             query.project_id = caller.scope().map(|p| p.0.clone());
-            state.pool.get().await?
         }
-    };
-    let page = read::recordsets(&**client, &query).await?;
+    }
+    let page = state.read.recordsets(&query).await?;
     let base = views::base_url(&state.config, &headers);
     let items = page
         .items
@@ -259,44 +218,27 @@ pub(crate) async fn update(
     caller.require_writer()?;
     let zone_id = parse_zone_id(&zone_id)?;
     let recordset_id = parse_recordset_id(&recordset_id)?;
-    // Record data is validated against the record set's type, which the zone knows.
-    let records = match body.records {
-        Some(records) => {
-            let zone = state.executor.load(zone_id).await?;
-            let rtype = zone
-                .recordsets
-                .get(&recordset_id)
-                .filter(|rs| {
-                    caller.scope().is_none_or(|p| {
-                        zone.project_id.as_ref() == Some(p) || (zone.visible_to(p) && rs.project_id == *p)
-                    })
-                })
-                .map(|rs| rs.rtype)
-                .ok_or_else(ApiError::recordset_not_found)?;
-            Some(check_records(rtype, &records)?)
-        }
-        None => None,
-    };
-    let command = ZoneCommand::UpdateRecordset {
-        recordset_id,
-        records,
+    let change = RecordsetChange {
+        records: body.records,
         ttl: body.ttl.map(|t| t.map(check_ttl).transpose()).transpose()?,
         description: body.description.map(check_description).transpose()?,
         edit_managed: caller.edit_managed,
     };
     let committed = state
-        .executor
-        .execute(zone_id, command, metadata(&caller), caller.scope())
+        .commands
+        .update_recordset(zone_id, recordset_id, change, &caller.actor())
         .await?;
-    state.consistency.committed(zone_id, committed.version);
+    state
+        .consistency
+        .committed::<ZoneEvent>(&zone_id.to_string(), committed.version);
     let base = views::base_url(&state.config, &headers);
     let rs = committed
-        .zone
+        .state
         .recordsets
         .get(&recordset_id)
         .ok_or_else(ApiError::recordset_not_found)?;
     Ok(accepted(
-        views::recordset_from_aggregate(&base, &committed.zone, rs),
+        views::recordset_from_aggregate(&base, &committed.state, rs),
         None,
     ))
 }
@@ -312,26 +254,25 @@ pub(crate) async fn delete(
     let zone_id = parse_zone_id(&zone_id)?;
     let recordset_id = parse_recordset_id(&recordset_id)?;
     // The body shows the record set as it was, now PENDING deletion.
-    let before = state.executor.load(zone_id).await?;
+    let before = state.commands.load_zone(zone_id).await?;
     let command = ZoneCommand::DeleteRecordset {
         recordset_id,
         edit_managed: caller.edit_managed,
     };
-    let committed = state
-        .executor
-        .execute(zone_id, command, metadata(&caller), caller.scope())
-        .await?;
-    state.consistency.committed(zone_id, committed.version);
+    let committed = state.commands.zone(zone_id, command, &caller.actor()).await?;
+    state
+        .consistency
+        .committed::<ZoneEvent>(&zone_id.to_string(), committed.version);
     let base = views::base_url(&state.config, &headers);
     let mut rs = before
         .recordsets
         .get(&recordset_id)
         .map(|rs| rs.as_ref().clone())
         .ok_or_else(ApiError::recordset_not_found)?;
-    rs.status = nsplane_command::zone::Status::Pending;
-    rs.action = nsplane_command::zone::Action::Delete;
+    rs.status = nsplane_schema::Status::Pending;
+    rs.action = nsplane_schema::Action::Delete;
     Ok(accepted(
-        views::recordset_from_aggregate(&base, &committed.zone, &rs),
+        views::recordset_from_aggregate(&base, &committed.state, &rs),
         None,
     ))
 }
@@ -347,10 +288,11 @@ pub(crate) async fn redirect(
     let recordset_id = parse_recordset_id(&recordset_id)?;
     state
         .consistency
-        .wait_all(&state.pool, state.config.read_your_writes_wait)
+        .wait_all(&state.read, state.config.read_your_writes_wait)
         .await;
-    let client = state.pool.get().await?;
-    let rs = read::recordset_by_id(&**client, recordset_id.0)
+    let rs = state
+        .read
+        .recordset_by_id(recordset_id.0)
         .await?
         .filter(|rs| caller.may_see(&rs.project_id))
         .ok_or_else(ApiError::recordset_not_found)?;

@@ -16,7 +16,7 @@ use uuid::Uuid;
 use crate::auth::Caller;
 use crate::body::JsonBody;
 use crate::error::ApiError;
-use crate::zones::{metadata, parse_zone_id};
+use crate::zones::parse_zone_id;
 use crate::{views, AppState};
 
 /// A share as Designate shows it.
@@ -63,7 +63,7 @@ fn view(base: &str, zone: &Zone, id: Uuid, share: &Share) -> ShareView {
 /// The zone, if the caller may see it (owner, a project it is shared with, or all projects).
 async fn visible_zone(state: &AppState, caller: &Caller, zone_id: &str) -> Result<Zone, ApiError> {
     let zone_id = parse_zone_id(zone_id)?;
-    let zone = state.executor.load(zone_id).await?;
+    let zone = state.commands.load_zone(zone_id).await?;
     if zone.name.is_none() || !caller.scope().is_none_or(|p| zone.visible_to(p)) {
         return Err(ApiError::zone_not_found());
     }
@@ -91,18 +91,21 @@ pub(crate) async fn create(
         share_id,
         target_project_id: ProjectId(target.to_owned()),
     };
-    let committed = state
-        .executor
-        .execute(zone_id, command, metadata(&caller), caller.scope())
-        .await?;
-    state.consistency.committed(zone_id, committed.version);
+    let committed = state.commands.zone(zone_id, command, &caller.actor()).await?;
+    state
+        .consistency
+        .committed::<nsplane_schema::ZoneEvent>(&zone_id.to_string(), committed.version);
     let share = committed
-        .zone
+        .state
         .shares
         .get(&share_id)
         .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("the committed share is missing")))?;
     let base = views::base_url(&state.config, &headers);
-    Ok((StatusCode::CREATED, Json(view(&base, &committed.zone, share_id, share))).into_response())
+    Ok((
+        StatusCode::CREATED,
+        Json(view(&base, &committed.state, share_id, share)),
+    )
+        .into_response())
 }
 
 #[utoipa::path(get, path = "/v2/zones/{zone_id}/shares", tag = "shares", params(("zone_id" = uuid::Uuid, Path)),
@@ -163,15 +166,12 @@ pub(crate) async fn delete(
     let zone_id = parse_zone_id(&zone_id)?;
     let share_id = parse_share_id(&share_id)?;
     let committed = state
-        .executor
-        .execute(
-            zone_id,
-            ZoneCommand::UnshareZone { share_id },
-            metadata(&caller),
-            caller.scope(),
-        )
+        .commands
+        .zone(zone_id, ZoneCommand::UnshareZone { share_id }, &caller.actor())
         .await?;
-    state.consistency.committed(zone_id, committed.version);
+    state
+        .consistency
+        .committed::<nsplane_schema::ZoneEvent>(&zone_id.to_string(), committed.version);
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

@@ -4,10 +4,10 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use nsplane_command::service::NewZone;
 use nsplane_command::ZoneCommand;
-use nsplane_projection::read;
-use nsplane_schema::event::Metadata;
-use nsplane_schema::{DnsName, Ttl, ZoneId, ZoneName};
+use nsplane_schema::email::Email;
+use nsplane_schema::{Ttl, ZoneEvent, ZoneId, ZoneName};
 use serde::Deserialize;
 
 use crate::auth::Caller;
@@ -71,34 +71,8 @@ pub(crate) fn parse_zone_id(raw: &str) -> Result<ZoneId, ApiError> {
     })
 }
 
-pub(crate) fn metadata(caller: &Caller) -> Metadata {
-    Metadata {
-        project_id: caller.project_id.clone(),
-        user_id: caller.user_id.clone(),
-        roles: caller.roles.clone(),
-        request_id: caller.request_id.clone(),
-        source_role: "api".to_owned(),
-        command: String::new(),
-        time: chrono::Utc::now(),
-    }
-}
-
-fn check_email(email: &str) -> Result<String, ApiError> {
-    let bad = || ApiError::invalid(format!("'{email}' is not a valid email"));
-    if email.len() > 255 || email.matches('@').count() != 1 {
-        return Err(bad());
-    }
-    let (local, domain) = email.split_once('@').ok_or_else(bad)?;
-    if local.is_empty() || local.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(bad());
-    }
-    let fqdn = if domain.ends_with('.') {
-        domain.to_owned()
-    } else {
-        format!("{domain}.")
-    };
-    DnsName::parse(&fqdn).map_err(|_| bad())?;
-    Ok(email.to_owned())
+fn check_email(email: &str) -> Result<Email, ApiError> {
+    Email::parse(email).map_err(|e| ApiError::invalid(e.to_string()))
 }
 
 fn check_ttl(ttl: i64) -> Result<Ttl, ApiError> {
@@ -157,62 +131,27 @@ pub(crate) async fn create(
         kind: "invalid_zone_name",
         message: format!("Invalid zone name {:?}: {e}", body.name),
     })?;
-    state
-        .naming
-        .check_zone_name(&name.to_string(), caller.is_admin())
-        .await?;
     let email = check_email(
         body.email
             .as_deref()
             .ok_or_else(|| ApiError::invalid("email is required for PRIMARY zones"))?,
     )?;
-    let ttl = check_ttl(body.ttl.unwrap_or(i64::from(state.config.default_ttl)))?;
+    let ttl = body.ttl.map(check_ttl).transpose()?;
     let description = check_description(body.description)?;
-    let pool = state.default_pool.read().unwrap_or_else(|p| p.into_inner()).clone();
-    if pool.ns_records.is_empty() {
-        return Err(ApiError::Internal(anyhow::anyhow!(
-            "the default pool has no ns_records"
-        )));
-    }
-    let zone_id = ZoneId::derived(&caller.project_id, &caller.request_id);
-    // The zones quota first (a numbered slot per zone: racing creates cannot share the last one).
-    state.quotas.take_zone_slot(&caller.project_id, zone_id).await?;
-    if let Err(refused) = state.names.reserve(&name, zone_id, &caller.project_id).await {
-        let _ = state.quotas.release_zone_slot(&caller.project_id, zone_id).await;
-        return Err(refused.into());
-    }
-    let command = ZoneCommand::CreateZone {
-        zone_id,
-        project_id: caller.project_id.clone(),
-        name: name.clone(),
+    let zone = NewZone {
+        name,
         email,
         ttl,
         description,
-        pool_id: pool.id,
         attributes,
-        ns_records: pool.ns_records.clone(),
-        soa: state.config.soa,
     };
-    let committed = match state.executor.execute(zone_id, command, metadata(&caller), None).await {
-        Ok(committed) => committed,
-        Err(e) => {
-            // Give the name back unless the zone exists after all (e.g. an earlier attempt committed).
-            if !matches!(e, nsplane_command::ExecuteError::Unavailable(_)) {
-                if let Ok(zone) = state.executor.load(zone_id).await {
-                    if zone.name.is_none() {
-                        let _ = state.names.release(name.as_dns_name(), zone_id).await;
-                        let _ = state.quotas.release_zone_slot(&caller.project_id, zone_id).await;
-                    }
-                }
-            }
-            return Err(e.into());
-        }
-    };
-    state.consistency.committed(zone_id, committed.version);
+    let committed = state.commands.create_zone(zone, &caller.actor(), &state.pools).await?;
+    let zone_id = committed.state.id.map(|id| id.to_string()).unwrap_or_default();
+    state.consistency.committed::<ZoneEvent>(&zone_id, committed.version);
     let base = views::base_url(&state.config, &headers);
     let location = format!("{base}/v2/zones/{zone_id}");
     Ok(accepted(
-        views::zone_from_aggregate(&base, &committed.zone),
+        views::zone_from_aggregate(&base, &committed.state),
         Some(location),
     ))
 }
@@ -225,17 +164,10 @@ pub(crate) async fn show(
     Path(zone_id): Path<String>,
 ) -> Result<Response, ApiError> {
     let zone_id = parse_zone_id(&zone_id)?;
-    state
-        .consistency
-        .wait_zone_latest(
-            state.executor.store(),
-            &state.pool,
-            zone_id,
-            state.config.read_your_writes_wait,
-        )
-        .await;
-    let client = state.pool.get().await?;
-    let zone = read::zone(&**client, zone_id.0)
+    state.wait_zone(zone_id).await;
+    let zone = state
+        .read
+        .zone(zone_id.0)
         .await?
         .filter(|z| caller.may_see_zone(z))
         .ok_or_else(ApiError::zone_not_found)?;
@@ -254,10 +186,9 @@ pub(crate) async fn list(
     query.project_id = caller.scope().map(|p| p.0.clone());
     state
         .consistency
-        .wait_all(&state.pool, state.config.read_your_writes_wait)
+        .wait_all(&state.read, state.config.read_your_writes_wait)
         .await;
-    let client = state.pool.get().await?;
-    let page = read::zones(&**client, &query).await?;
+    let page = state.read.zones(&query).await?;
     let base = views::base_url(&state.config, &headers);
     let items = page.items.iter().map(|z| views::zone_from_row(&base, z)).collect();
     let last = page.items.last().map(|z| z.id.to_string());
@@ -285,13 +216,12 @@ pub(crate) async fn update(
         ttl: body.ttl.map(check_ttl).transpose()?,
         description: body.description.map(check_description).transpose()?,
     };
-    let committed = state
-        .executor
-        .execute(zone_id, command, metadata(&caller), caller.scope())
-        .await?;
-    state.consistency.committed(zone_id, committed.version);
+    let committed = state.commands.zone(zone_id, command, &caller.actor()).await?;
+    state
+        .consistency
+        .committed::<ZoneEvent>(&zone_id.to_string(), committed.version);
     let base = views::base_url(&state.config, &headers);
-    Ok(accepted(views::zone_from_aggregate(&base, &committed.zone), None))
+    Ok(accepted(views::zone_from_aggregate(&base, &committed.state), None))
 }
 
 #[utoipa::path(delete, path = "/v2/zones/{zone_id}", tag = "zones", params(("zone_id" = uuid::Uuid, Path)), responses((status = 202, body = crate::views::ZoneView), crate::openapi::Errors))]
@@ -311,13 +241,12 @@ pub(crate) async fn delete(
     let command = ZoneCommand::DeleteZone {
         hard: caller.hard_delete || delete_shares,
     };
-    let committed = state
-        .executor
-        .execute(zone_id, command, metadata(&caller), caller.scope())
-        .await?;
-    state.consistency.committed(zone_id, committed.version);
+    let committed = state.commands.zone(zone_id, command, &caller.actor()).await?;
+    state
+        .consistency
+        .committed::<ZoneEvent>(&zone_id.to_string(), committed.version);
     let base = views::base_url(&state.config, &headers);
-    Ok(accepted(views::zone_from_aggregate(&base, &committed.zone), None))
+    Ok(accepted(views::zone_from_aggregate(&base, &committed.state), None))
 }
 
 /// `GET /v2/zones/{zone_id}/nameservers`: the name servers of the zone's pool.
@@ -328,7 +257,7 @@ pub(crate) async fn nameservers(
     Path(zone_id): Path<String>,
 ) -> Result<Response, ApiError> {
     let zone_id = parse_zone_id(&zone_id)?;
-    let zone = state.executor.load(zone_id).await?;
+    let zone = state.commands.load_zone(zone_id).await?;
     let visible = caller.scope().is_none_or(|p| zone.visible_to(p));
     if zone.name.is_none() || !visible {
         return Err(ApiError::zone_not_found());

@@ -1,24 +1,23 @@
-//! Command execution: decide a command against the cached aggregate, append the commit with
-//! optimistic concurrency, and on conflict catch up and decide again (bounded).
+//! Command execution for every aggregate kind: decide a command against the cached aggregate, append
+//! the commit with optimistic concurrency, and on conflict catch up and decide again (bounded).
 //!
-//! Each process keeps zone states in a bounded cache and catches up from the last stream sequence it
-//! has seen, so a command never replays a zone's whole history. Commands on the same zone in one
-//! process queue on the zone's lock instead of conflicting in JetStream.
+//! Each process keeps aggregate states in a bounded cache and catches up from the last stream sequence
+//! it has seen, so a command never replays an aggregate's whole history. Commands on the same aggregate
+//! in one process queue on its lock instead of conflicting in JetStream.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use cqrs_es::Aggregate;
-use nsplane_schema::event::{CommitEnvelope, Metadata, ENVELOPE_VERSION};
-use nsplane_schema::{subjects, ProjectId, ZoneEvent, ZoneId};
+use nsplane_schema::envelope::{CommitEnvelope, Metadata};
+use nsplane_schema::ProjectId;
 use rand::Rng as _;
 use tracing::{debug, warn};
 
+use crate::aggregate::Decider;
 use crate::store::{AppendError, EventStore, StoredCommit};
-use crate::zone::{Zone, ZoneCommand, ZoneError, ZoneServices};
 
-/// How many request ids per zone are remembered for idempotency checks beyond the duplicate window.
+/// How many request ids per aggregate are remembered for idempotency checks beyond the duplicate window.
 const RECENT_REQUESTS_MAX: usize = 4096;
 /// Attempts after optimistic-concurrency conflicts before answering 409.
 const CONFLICT_ATTEMPTS_MAX: u32 = 64;
@@ -27,27 +26,27 @@ const INDEFINITE_ATTEMPTS_MAX: u32 = 12;
 
 /// The result of a command that committed (now or in an earlier attempt of the same request).
 #[derive(Debug, Clone)]
-pub struct Committed {
-    /// The zone's state after the commit (or now, for a replayed request).
-    pub zone: Zone,
-    /// The aggregate version the request's commit has.
+pub struct Committed<A: Decider> {
+    /// The aggregate's state after the commit (or now, for a replayed request).
+    pub state: A,
+    /// The aggregate version the request's commit has (the current version when nothing was appended).
     pub version: u64,
     /// Its stream sequence.
     pub stream_seq: u64,
-    /// The events it committed (empty for a replayed request).
-    pub events: Vec<ZoneEvent>,
+    /// The events it committed (empty for a replayed request, or when there was nothing to do).
+    pub events: Vec<A::Contract>,
     /// True when this request id had already committed: nothing new was appended.
     pub replayed: bool,
 }
 
 /// Why a command did not commit. Each variant says how the API answers.
 #[derive(Debug, thiserror::Error)]
-pub enum ExecuteError {
-    /// The rules refused it: 4xx per [`ZoneError`].
+pub enum ExecuteError<E> {
+    /// The rules refused it: 4xx per the aggregate's error.
     #[error(transparent)]
-    Rejected(#[from] ZoneError),
+    Rejected(E),
     /// 409: still conflicting after the bounded retries.
-    #[error("the zone is changing too fast; retry the request")]
+    #[error("the aggregate is changing too fast; retry the request")]
     Conflict,
     /// 503: the event store did not answer in time.
     #[error("the event store is unavailable: {0}")]
@@ -57,8 +56,8 @@ pub enum ExecuteError {
     Internal(#[from] anyhow::Error),
 }
 
-struct Entry {
-    zone: Zone,
+struct Entry<A: Decider> {
+    state: A,
     version: u64,
     last_stream_seq: u64,
     /// Request ids of the latest commits, oldest first (bounds `committed`).
@@ -68,10 +67,10 @@ struct Entry {
     loaded: bool,
 }
 
-impl Entry {
+impl<A: Decider> Entry<A> {
     fn empty() -> Self {
         Self {
-            zone: Zone::default(),
+            state: A::default(),
             version: 0,
             last_stream_seq: 0,
             recent_requests: VecDeque::new(),
@@ -80,20 +79,20 @@ impl Entry {
         }
     }
 
-    fn apply_commit(&mut self, commit: StoredCommit) -> anyhow::Result<()> {
+    fn apply_commit(&mut self, commit: StoredCommit<A::Contract>) -> anyhow::Result<()> {
         let envelope = commit.envelope;
         // Invariant: an aggregate's history has no gaps and no forks.
         anyhow::ensure!(
             envelope.version == self.version + 1,
-            "zone {} history is broken: commit at stream seq {} has version {}, expected {}",
+            "{} {} history is broken: commit at stream seq {} has version {}, expected {}",
+            envelope.aggregate_type,
             envelope.aggregate_id,
             commit.stream_seq,
             envelope.version,
             self.version + 1
         );
-        self.zone.commit_time = envelope.metadata.time;
-        for event in envelope.events {
-            self.zone.apply(crate::zone::Event(event));
+        for event in &envelope.events {
+            self.state.evolve(event, envelope.metadata.time);
         }
         self.remember(envelope.metadata.request_id.0, envelope.version, commit.stream_seq);
         self.version = envelope.version;
@@ -116,17 +115,17 @@ impl Entry {
     }
 }
 
-/// Executes zone commands.
-pub struct ZoneExecutor {
+/// Executes the commands of one aggregate kind.
+pub struct Executor<A: Decider> {
     store: EventStore,
-    services: ZoneServices,
-    cache: Mutex<HashMap<ZoneId, Arc<tokio::sync::Mutex<Entry>>>>,
+    services: A::Services,
+    cache: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Entry<A>>>>>,
     cache_capacity: usize,
 }
 
-impl ZoneExecutor {
-    /// An executor with a cache of at most `cache_capacity` zones.
-    pub fn new(store: EventStore, services: ZoneServices, cache_capacity: usize) -> Self {
+impl<A: Decider> Executor<A> {
+    /// An executor with a cache of at most `cache_capacity` aggregates (at least 16).
+    pub fn new(store: EventStore, services: A::Services, cache_capacity: usize) -> Self {
         Self {
             store,
             services,
@@ -140,14 +139,14 @@ impl ZoneExecutor {
         &self.store
     }
 
-    fn entry(&self, zone_id: ZoneId) -> Arc<tokio::sync::Mutex<Entry>> {
+    fn entry(&self, id: &str) -> Arc<tokio::sync::Mutex<Entry<A>>> {
         let mut cache = self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if cache.len() >= self.cache_capacity && !cache.contains_key(&zone_id) {
-            // Evict zones nobody is using; a later command reloads them from the stream.
-            let idle: Vec<ZoneId> = cache
+        if cache.len() >= self.cache_capacity && !cache.contains_key(id) {
+            // Evict aggregates nobody is using; a later command reloads them from the stream.
+            let idle: Vec<String> = cache
                 .iter()
                 .filter(|(_, e)| Arc::strong_count(e) == 1)
-                .map(|(id, _)| *id)
+                .map(|(id, _)| id.clone())
                 .take(cache.len() / 4 + 1)
                 .collect();
             for id in idle {
@@ -155,25 +154,26 @@ impl ZoneExecutor {
             }
         }
         cache
-            .entry(zone_id)
+            .entry(id.to_owned())
             .or_insert_with(|| Arc::new(tokio::sync::Mutex::new(Entry::empty())))
             .clone()
     }
 
-    /// The zone's current state as this process knows it after catching up with the stream.
-    pub async fn load(&self, zone_id: ZoneId) -> Result<Zone, ExecuteError> {
-        let entry = self.entry(zone_id);
+    /// The aggregate's current state as this process knows it after catching up with the stream, and
+    /// its version.
+    pub async fn load(&self, id: &str) -> Result<(A, u64), ExecuteError<A::Error>> {
+        let entry = self.entry(id);
         let mut entry = entry.lock().await;
-        self.catch_up(zone_id, &mut entry).await?;
-        Ok(entry.zone.clone())
+        self.catch_up(id, &mut entry).await?;
+        Ok((entry.state.clone(), entry.version))
     }
 
-    async fn catch_up(&self, zone_id: ZoneId, entry: &mut Entry) -> anyhow::Result<()> {
-        let subject = subjects::zone_events(&self.store.config().prefix, zone_id);
-        let Some(last) = self.store.last_on_subject(&subject).await? else {
+    async fn catch_up(&self, id: &str, entry: &mut Entry<A>) -> anyhow::Result<()> {
+        let Some(last) = self.store.last::<A::Contract>(id).await? else {
             anyhow::ensure!(
                 entry.last_stream_seq == 0,
-                "zone {zone_id} lost its history in the stream"
+                "{} {id} lost its history in the stream",
+                A::TYPE
             );
             entry.loaded = true;
             return Ok(());
@@ -185,41 +185,51 @@ impl ZoneExecutor {
         if last.envelope.version == entry.version + 1 {
             entry.apply_commit(last)?;
         } else {
-            debug!(%zone_id, from_seq = entry.last_stream_seq, to_seq = last.stream_seq, "catching up");
+            debug!(
+                aggregate = A::TYPE,
+                id,
+                from_seq = entry.last_stream_seq,
+                to_seq = last.stream_seq,
+                "catching up"
+            );
+            let target = last.stream_seq;
             for commit in self
                 .store
-                .commits_between(&subject, entry.last_stream_seq, last.stream_seq)
+                .commits_between::<A::Contract>(id, entry.last_stream_seq, target)
                 .await?
             {
                 entry.apply_commit(commit)?;
             }
             anyhow::ensure!(
-                entry.last_stream_seq == last.stream_seq,
-                "zone {zone_id}: catch-up stopped short"
+                entry.last_stream_seq == target,
+                "{} {id}: catch-up stopped short",
+                A::TYPE
             );
         }
         entry.loaded = true;
         Ok(())
     }
 
-    /// Decides and commits `command` on the zone. `metadata.command` and `metadata.time` are filled in here.
-    /// With `owner` set, a zone of another project is reported as not found (its existence does not leak).
+    /// Decides and commits `command` on the aggregate `id`. `metadata.command` and `metadata.time` are
+    /// filled in here. With `owner` set, an aggregate the caller may not act on is reported as not found.
     pub async fn execute(
         &self,
-        zone_id: ZoneId,
-        command: ZoneCommand,
+        id: &str,
+        command: A::Command,
         mut metadata: Metadata,
         owner: Option<&ProjectId>,
-    ) -> Result<Committed, ExecuteError> {
-        let subject = subjects::zone_events(&self.store.config().prefix, zone_id);
-        let message_id = format!("zone.{zone_id}.{}", metadata.request_id);
-        metadata.command = command.name().to_owned();
-        let entry = self.entry(zone_id);
+    ) -> Result<Committed<A>, ExecuteError<A::Error>>
+    where
+        A::Command: Clone,
+    {
+        let message_id = format!("{}.{id}.{}", A::TYPE, metadata.request_id);
+        metadata.command = A::command_name(&command).to_owned();
+        let entry = self.entry(id);
         let mut entry = entry.lock().await;
         // A rejection decided on a cached state is confirmed against the stream before it is returned.
         let mut fresh = false;
         if !entry.loaded {
-            self.catch_up(zone_id, &mut entry).await?;
+            self.catch_up(id, &mut entry).await?;
             fresh = true;
         }
         let mut conflicts = 0u32;
@@ -227,7 +237,7 @@ impl ZoneExecutor {
         loop {
             if let Some((version, stream_seq)) = entry.committed_request(&metadata.request_id.0) {
                 return Ok(Committed {
-                    zone: entry.zone.clone(),
+                    state: entry.state.clone(),
                     version,
                     stream_seq,
                     events: Vec::new(),
@@ -235,58 +245,54 @@ impl ZoneExecutor {
                 });
             }
             metadata.time = chrono::Utc::now();
-            // Decide in place: the state changes only once the commit is stored.
-            entry.zone.commit_time = metadata.time;
-            let foreign = owner.is_some_and(|caller| !entry.zone.permits(caller, &command));
+            let foreign = owner.is_some_and(|caller| !entry.state.permits(caller, &command));
             let decided = if foreign {
-                Err(ZoneError::NotFound)
+                Err(A::not_found())
             } else {
-                entry.zone.decide(command.clone(), &self.services).await
+                entry.state.decide(command.clone(), &self.services, metadata.time).await
             };
-            let event = match decided {
-                Ok(event) => event,
-                Err(rejection) if fresh => return Err(rejection.into()),
+            let events = match decided {
+                Ok(events) if events.is_empty() => {
+                    return Ok(Committed {
+                        state: entry.state.clone(),
+                        version: entry.version,
+                        stream_seq: entry.last_stream_seq,
+                        events,
+                        replayed: false,
+                    })
+                }
+                Ok(events) => events,
+                Err(rejection) if fresh => return Err(ExecuteError::Rejected(rejection)),
                 Err(_) => {
-                    self.catch_up(zone_id, &mut entry).await?;
+                    self.catch_up(id, &mut entry).await?;
                     fresh = true;
                     continue;
                 }
             };
-            let events = vec![event];
-            let envelope = CommitEnvelope {
-                envelope_version: ENVELOPE_VERSION,
-                aggregate_type: nsplane_schema::subjects::ZONE_AGGREGATE.to_owned(),
-                aggregate_id: zone_id.to_string(),
-                version: entry.version + 1,
-                events: events.clone(),
-                metadata: metadata.clone(),
-            };
-            match self
-                .store
-                .append(&subject, &envelope, entry.last_stream_seq, &message_id)
-                .await
-            {
+            let envelope = CommitEnvelope::new(id.to_owned(), entry.version + 1, events, metadata.clone());
+            match self.store.append(&envelope, entry.last_stream_seq, &message_id).await {
                 Ok(appended) if !appended.duplicate => {
-                    for event in &events {
-                        entry.zone.apply(crate::zone::Event(event.clone()));
+                    for event in &envelope.events {
+                        entry.state.evolve(event, metadata.time);
                     }
                     entry.remember(metadata.request_id.0.clone(), envelope.version, appended.stream_seq);
                     entry.version = envelope.version;
                     entry.last_stream_seq = appended.stream_seq;
                     return Ok(Committed {
-                        zone: entry.zone.clone(),
+                        state: entry.state.clone(),
                         version: envelope.version,
                         stream_seq: appended.stream_seq,
-                        events,
+                        events: envelope.events,
                         replayed: false,
                     });
                 }
                 Ok(_duplicate) => {
                     // An earlier attempt of this request committed; learn what it did.
-                    self.catch_up(zone_id, &mut entry).await?;
+                    self.catch_up(id, &mut entry).await?;
                     if entry.committed_request(&metadata.request_id.0).is_none() {
                         return Err(anyhow::anyhow!(
-                            "zone {zone_id}: JetStream reported {message_id} as a duplicate but the history lacks it"
+                            "{} {id}: JetStream reported {message_id} as a duplicate but the history lacks it",
+                            A::TYPE
                         )
                         .into());
                     }
@@ -294,12 +300,15 @@ impl ZoneExecutor {
                 Err(AppendError::Conflict) => {
                     conflicts += 1;
                     if conflicts >= CONFLICT_ATTEMPTS_MAX {
-                        warn!(%zone_id, conflicts, "giving up after optimistic-concurrency conflicts");
+                        warn!(
+                            aggregate = A::TYPE,
+                            id, conflicts, "giving up after optimistic-concurrency conflicts"
+                        );
                         return Err(ExecuteError::Conflict);
                     }
                     let jitter_us = rand::rng().random_range(0..=200 * u64::from(conflicts.min(10)));
                     tokio::time::sleep(Duration::from_micros(jitter_us)).await;
-                    self.catch_up(zone_id, &mut entry).await?;
+                    self.catch_up(id, &mut entry).await?;
                     fresh = true;
                 }
                 Err(AppendError::Indefinite(reason)) => {
@@ -307,11 +316,11 @@ impl ZoneExecutor {
                     if indefinite >= INDEFINITE_ATTEMPTS_MAX {
                         return Err(ExecuteError::Unavailable(reason));
                     }
-                    warn!(%zone_id, attempt = indefinite, %reason, "append outcome unknown; retrying with the same message id");
+                    warn!(aggregate = A::TYPE, id, attempt = indefinite, %reason, "append outcome unknown; retrying with the same message id");
                     tokio::time::sleep(Duration::from_millis(25 << indefinite.min(5))).await;
                     // Our earlier attempt may have landed: catching up finds it by request id.
-                    if let Err(e) = self.catch_up(zone_id, &mut entry).await {
-                        debug!(%zone_id, error = %e, "catch-up failed while the store is unavailable");
+                    if let Err(e) = self.catch_up(id, &mut entry).await {
+                        debug!(aggregate = A::TYPE, id, error = %e, "catch-up failed while the store is unavailable");
                     }
                 }
                 Err(AppendError::Other(e)) => return Err(ExecuteError::Internal(e)),

@@ -1,19 +1,26 @@
-//! The write side of nsplane: the Zone aggregate, the event store on NATS JetStream, command
-//! execution with optimistic-concurrency retries, and zone-name reservations.
+//! The write side of nsplane: the aggregates (zones, the pool configuration, the naming rules, each
+//! project's quotas), the event store on NATS JetStream, the generic executor (decide, append with
+//! optimistic concurrency, retry), the race-free claims in JetStream KV (zone names, quota slots), and
+//! the workflows every caller shares ([`service::Commands`]).
 //!
 //! Only this crate appends to the event stream.
 
+pub mod aggregate;
 pub mod executor;
+mod kv;
+pub mod legacy;
 pub mod names;
 pub mod naming;
-pub mod nats;
 pub mod pools;
 pub mod quotas;
+pub mod service;
 pub mod store;
 pub mod zone;
 
-pub use executor::{Committed, ExecuteError, ZoneExecutor};
+pub use aggregate::{Decider, Domain};
+pub use executor::{Committed, ExecuteError, Executor};
 pub use names::{ReserveError, ZoneNames};
-pub use nats::{connect, NatsConfig, NatsVersionError};
+pub use pools::{PoolsHandle, PoolsStore};
+pub use service::{Actor, Commands};
 pub use store::{AppendError, EventStore, StoreConfig};
 pub use zone::{Zone, ZoneCommand, ZoneError, ZoneServices};

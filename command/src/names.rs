@@ -5,19 +5,17 @@
 //! Keys are the name's labels in reverse order (`org.example` for `example.org.`), so every zone
 //! below a name shares its key prefix and one wildcard read finds them.
 
-use std::time::Duration;
-
 use anyhow::Context as _;
 use async_nats::jetstream::{self, kv};
 use futures::future::BoxFuture;
+use nsplane_schema::layout::Bucket;
 use nsplane_schema::{DnsName, ProjectId, ZoneId, ZoneName};
 use serde::{Deserialize, Serialize};
 
+use crate::kv::{create_or_read, read, take_over, zone_is_gone, Claim};
 use crate::store::EventStore;
 use crate::zone::ZoneDirectory;
 
-/// A reservation older than this whose zone never committed is taken to be left by a crash.
-const ORPHAN_AFTER: Duration = Duration::from_secs(60);
 /// At most this many zones below a name are examined (a bound on the super-zone check).
 const DESCENDANTS_SCAN_MAX: usize = 10_000;
 
@@ -64,11 +62,12 @@ pub fn key_of(name: &DnsName) -> String {
 }
 
 impl ZoneNames {
-    /// Opens (creating if needed) the bucket `<PREFIX>_zone_names`.
+    /// Opens (creating if needed) the reservations bucket.
     pub async fn open(events: EventStore) -> anyhow::Result<Self> {
-        let (kv, bucket) = events.open_bucket("zone_names").await?;
-        let js = events.jetstream().clone();
-        let stream = js
+        let kv = events.open_bucket(Bucket::ZoneNames).await?;
+        let bucket = events.layout().bucket(Bucket::ZoneNames);
+        let stream = events
+            .jetstream()
             .get_stream(format!("KV_{bucket}"))
             .await
             .with_context(|| format!("failed to open the stream of KV bucket {bucket}"))?;
@@ -81,35 +80,10 @@ impl ZoneNames {
     }
 
     /// The live reservation of a name, if any.
-    pub async fn get(
-        &self,
-        name: &DnsName,
-    ) -> anyhow::Result<Option<(Reservation, u64, chrono::DateTime<chrono::Utc>)>> {
-        let entry = self
-            .kv
-            .entry(key_of(name))
-            .await
-            .context("failed to read a zone-name reservation")?;
-        let Some(entry) = entry else { return Ok(None) };
-        if entry.operation != kv::Operation::Put {
-            return Ok(None);
-        }
-        let reservation: Reservation =
-            serde_json::from_slice(&entry.value).context("undecodable zone-name reservation")?;
-        let created = chrono::DateTime::from_timestamp(entry.created.unix_timestamp(), 0).unwrap_or_default();
-        Ok(Some((reservation, entry.revision, created)))
-    }
-
-    /// Whether the holder's zone is live: it has history and its last commit did not delete it.
-    async fn holder_is_live(&self, zone_id: ZoneId) -> anyhow::Result<Option<bool>> {
-        let subject = nsplane_schema::subjects::zone_events(&self.events.config().prefix, zone_id);
-        Ok(self.events.last_on_subject(&subject).await?.map(|last| {
-            !last
-                .envelope
-                .events
-                .iter()
-                .any(|e| matches!(e, nsplane_schema::ZoneEvent::ZoneDeleted { .. }))
-        }))
+    pub async fn get(&self, name: &DnsName) -> anyhow::Result<Option<Reservation>> {
+        Ok(read::<Reservation>(&self.kv, &key_of(name))
+            .await?
+            .map(|held| held.holder))
     }
 
     /// Reserves `name` for the zone, then checks that no other project owns a zone above or below it.
@@ -121,36 +95,15 @@ impl ZoneNames {
             zone_id,
             project_id: project_id.clone(),
         };
-        let value = serde_json::to_vec(&mine).context("failed to encode a reservation")?;
-        match self.kv.create(&key, value.clone().into()).await {
-            Ok(_) => {}
-            Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => {
-                let Some((holder, revision, created)) = self.get(dns).await? else {
-                    // Deleted between our create and our read: try once more.
-                    self.kv
-                        .create(&key, value.into())
-                        .await
-                        .map_err(|_| ReserveError::Duplicate)?;
-                    return self.check_neighbours(name, project_id, &key).await;
-                };
-                if holder.zone_id != zone_id {
-                    let age = chrono::Utc::now() - created;
-                    // Free if the holder's zone was deleted, or never committed (a crashed create).
-                    let free = match self.holder_is_live(holder.zone_id).await? {
-                        Some(live) => !live,
-                        None => age.to_std().unwrap_or_default() > ORPHAN_AFTER,
-                    };
-                    if !free {
-                        return Err(ReserveError::Duplicate);
-                    }
-                    // Take it over, by revision (a racing taker loses).
-                    self.kv
-                        .update(&key, value.into(), revision)
-                        .await
-                        .map_err(|_| ReserveError::Duplicate)?;
+        if let Claim::Held(held) = create_or_read(&self.kv, &key, &mine).await? {
+            if held.holder.zone_id != zone_id {
+                // Free if the holder's zone was deleted, or never committed (a crashed create); taken
+                // over by revision, so a racing taker loses.
+                let free = zone_is_gone(&self.events, held.holder.zone_id, held.created).await?;
+                if !free || !take_over(&self.kv, &key, &mine, held.revision).await? {
+                    return Err(ReserveError::Duplicate);
                 }
             }
-            Err(e) => return Err(anyhow::Error::new(e).context("failed to reserve a zone name").into()),
         }
         if let Err(refusal) = self.check_neighbours(name, project_id, &key).await {
             self.release(dns, zone_id).await?;
@@ -166,7 +119,7 @@ impl ZoneNames {
             if current.labels().len() < 2 {
                 break;
             }
-            if let Some((holder, _, _)) = self.get(&current).await? {
+            if let Some(holder) = self.get(&current).await? {
                 if &holder.project_id != project_id {
                     return Err(ReserveError::IllegalChild);
                 }
@@ -193,7 +146,7 @@ impl ZoneNames {
                 .to_owned();
             let labels: Vec<&str> = child_key.split('.').rev().collect();
             let child = DnsName::parse(&format!("{}.", labels.join("."))).context("bad key in zone names")?;
-            if let Some((holder, _, _)) = self.get(&child).await? {
+            if let Some(holder) = self.get(&child).await? {
                 if &holder.project_id != project_id {
                     return Err(ReserveError::IllegalParent);
                 }
@@ -204,12 +157,10 @@ impl ZoneNames {
 
     /// Gives the name up, if `zone_id` still holds it.
     pub async fn release(&self, name: &DnsName, zone_id: ZoneId) -> anyhow::Result<()> {
-        if let Some((holder, revision, _)) = self.get(name).await? {
-            if holder.zone_id == zone_id {
-                self.kv
-                    .delete_expect_revision(key_of(name), Some(revision))
-                    .await
-                    .context("failed to release a zone name")?;
+        let key = key_of(name);
+        if let Some(held) = read::<Reservation>(&self.kv, &key).await? {
+            if held.holder.zone_id == zone_id {
+                crate::kv::release(&self.kv, &key, held.revision).await?;
             }
         }
         Ok(())

@@ -1,19 +1,22 @@
-//! Operator rules for zone names, as Designate has them: TLDs (when any exist, a new zone must end in
-//! one and may not be one) and blacklists (regular expressions a zone name may not match, unless an
-//! admin creates it). Both live in the JetStream KV bucket `<prefix>_naming`, one key per entry named
-//! after its TLD name or pattern, so a duplicate is refused by KV `create` even under races.
+//! The naming rules aggregate: the operator's rules for zone names, as Designate has them. TLDs (when
+//! any exist, a new zone must sit under one and may not be one) and blacklists (regular expressions a
+//! zone name may not match, unless an admin creates it). One aggregate holds every rule, so a second
+//! rule with the same name or pattern is refused by the aggregate itself, race-free, and every change is
+//! an event in the audit trail.
 
-use anyhow::Context as _;
-use async_nats::jetstream::kv;
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
-use futures::TryStreamExt as _;
+use cqrs_es::event_sink::EventSink;
+use cqrs_es::Aggregate;
+use nsplane_schema::naming::{normalize_tld, NamingEvent, NAMING_AGGREGATE};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::store::EventStore;
+use crate::aggregate::{Decider, Domain};
 
-/// The two kinds of entries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The two kinds of rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Kind {
     /// A top-level domain zones may be created under.
     Tld,
@@ -21,18 +24,10 @@ pub enum Kind {
     Blacklist,
 }
 
-impl Kind {
-    fn prefix(self) -> &'static str {
-        match self {
-            Kind::Tld => "tld",
-            Kind::Blacklist => "blacklist",
-        }
-    }
-}
-
-/// A TLD (`value` is its name, without the trailing dot) or a blacklist entry (`value` is the pattern).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Entry {
+/// One rule: a TLD (`value` is its name, without the trailing dot) or a blacklist (`value` is the
+/// pattern).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rule {
     /// Id.
     pub id: Uuid,
     /// The TLD's name or the blacklist's pattern.
@@ -45,8 +40,57 @@ pub struct Entry {
     pub updated_at: Option<DateTime<Utc>>,
 }
 
-/// Why a change or a zone name was refused.
-#[derive(Debug, thiserror::Error)]
+/// Every naming rule: the aggregate.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct NamingRules {
+    /// TLDs by id.
+    pub tlds: BTreeMap<Uuid, Rule>,
+    /// Blacklists by id.
+    pub blacklists: BTreeMap<Uuid, Rule>,
+}
+
+/// Commands on the naming rules.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NamingCommand {
+    /// Adds a rule.
+    Create {
+        /// TLD or blacklist.
+        kind: Kind,
+        /// Its id (derived from the request, so a retry names the same rule).
+        id: Uuid,
+        /// Name or pattern.
+        value: String,
+        /// Free text.
+        description: Option<String>,
+    },
+    /// Changes a rule (`None` = unchanged).
+    Update {
+        /// TLD or blacklist.
+        kind: Kind,
+        /// Which.
+        id: Uuid,
+        /// New name or pattern.
+        value: Option<String>,
+        /// New description (`Some(None)` clears it).
+        description: Option<Option<String>>,
+    },
+    /// Removes a rule.
+    Delete {
+        /// TLD or blacklist.
+        kind: Kind,
+        /// Which.
+        id: Uuid,
+    },
+    /// Adds rules kept by an older version outside the event stream (the one-time migration), keeping
+    /// their ids; rules already present are skipped.
+    Import {
+        /// `(kind, id, value, description)`.
+        rules: Vec<(Kind, Uuid, String, Option<String>)>,
+    },
+}
+
+/// Why a naming command was refused, or a zone name breaks a rule. Each variant says how the API answers.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NamingError {
     /// 409 `duplicate_tld` / `duplicate_blacklist`.
     #[error("{} already exists", what(*.0))]
@@ -60,15 +104,6 @@ pub enum NamingError {
     /// 400 `invalid_zone_name`: the zone's name breaks a rule.
     #[error("{0}")]
     Refused(String),
-    /// 500.
-    #[error(transparent)]
-    Internal(#[from] anyhow::Error),
-}
-
-fn key(kind: Kind, value: &str) -> String {
-    // Names and patterns are free text; hex keeps them within KV's key alphabet.
-    let hex: String = value.bytes().map(|b| format!("{b:02x}")).collect();
-    format!("{}.{hex}", kind.prefix())
 }
 
 fn what(kind: Kind) -> &'static str {
@@ -81,14 +116,7 @@ fn what(kind: Kind) -> &'static str {
 /// Normalises and checks a TLD name or a pattern.
 fn check_value(kind: Kind, value: &str) -> Result<String, NamingError> {
     match kind {
-        Kind::Tld => {
-            let name = value.trim_end_matches('.').to_ascii_lowercase();
-            nsplane_schema::DnsName::parse(&format!("{name}."))
-                .ok()
-                .filter(|_| !name.is_empty() && !name.starts_with('*'))
-                .ok_or_else(|| NamingError::Invalid(format!("'{value}' is not a valid TLD name")))?;
-            Ok(name)
-        }
+        Kind::Tld => normalize_tld(value).map_err(|e| NamingError::Invalid(e.to_string())),
         Kind::Blacklist => {
             if value.is_empty() || value.len() > 255 {
                 return Err(NamingError::Invalid("pattern must be 1 to 255 characters".into()));
@@ -100,146 +128,236 @@ fn check_value(kind: Kind, value: &str) -> Result<String, NamingError> {
     }
 }
 
-/// The TLD and blacklist store.
-#[derive(Clone)]
-pub struct Naming {
-    kv: kv::Store,
-}
-
-impl Naming {
-    /// Opens (creating if needed) the bucket `<prefix>_naming`.
-    pub async fn open(events: &EventStore) -> anyhow::Result<Self> {
-        let (kv, _) = events.open_bucket("naming").await?;
-        Ok(Self { kv })
-    }
-
-    /// Every entry of a kind, by value.
-    pub async fn list(&self, kind: Kind) -> anyhow::Result<Vec<Entry>> {
-        let prefix = format!("{}.", kind.prefix());
-        let keys: Vec<String> = self
-            .kv
-            .keys()
-            .await
-            .context("failed to list naming rules")?
-            .try_collect()
-            .await
-            .context("failed to list naming rules")?;
-        let mut entries = Vec::new();
-        for key in keys.into_iter().filter(|k| k.starts_with(&prefix)) {
-            if let Some(value) = self.kv.get(&key).await.context("failed to read a naming rule")? {
-                entries.push(serde_json::from_slice::<Entry>(&value).context("undecodable naming rule")?);
-            }
-        }
-        entries.sort_by(|a, b| a.value.cmp(&b.value));
-        Ok(entries)
-    }
-
-    /// One entry by id.
-    pub async fn get(&self, kind: Kind, id: Uuid) -> Result<Entry, NamingError> {
-        self.list(kind)
-            .await?
-            .into_iter()
-            .find(|e| e.id == id)
-            .ok_or(NamingError::NotFound(kind))
-    }
-
-    /// Adds an entry; a second one with the same value is refused.
-    pub async fn create(&self, kind: Kind, value: &str, description: Option<String>) -> Result<Entry, NamingError> {
-        let value = check_value(kind, value)?;
-        let entry = Entry {
-            id: Uuid::new_v4(),
-            value,
-            description,
-            created_at: Utc::now(),
-            updated_at: None,
-        };
-        let bytes = serde_json::to_vec(&entry).context("failed to encode a naming rule")?;
-        match self.kv.create(key(kind, &entry.value), bytes.into()).await {
-            Ok(_) => Ok(entry),
-            Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => Err(NamingError::Duplicate(kind)),
-            Err(e) => Err(NamingError::Internal(anyhow::anyhow!(
-                "failed to store a naming rule: {e}"
-            ))),
+impl NamingRules {
+    /// The rules of a kind.
+    pub fn rules(&self, kind: Kind) -> &BTreeMap<Uuid, Rule> {
+        match kind {
+            Kind::Tld => &self.tlds,
+            Kind::Blacklist => &self.blacklists,
         }
     }
 
-    /// Changes an entry's value and/or description.
-    pub async fn update(
-        &self,
-        kind: Kind,
-        id: Uuid,
-        value: Option<&str>,
-        description: Option<Option<String>>,
-    ) -> Result<Entry, NamingError> {
-        let mut entry = self.get(kind, id).await?;
-        let old_key = key(kind, &entry.value);
-        if let Some(description) = description {
-            entry.description = description;
+    fn rules_mut(&mut self, kind: Kind) -> &mut BTreeMap<Uuid, Rule> {
+        match kind {
+            Kind::Tld => &mut self.tlds,
+            Kind::Blacklist => &mut self.blacklists,
         }
-        entry.updated_at = Some(Utc::now());
-        let new_value = value.map(|v| check_value(kind, v)).transpose()?;
-        let bytes = |entry: &Entry| serde_json::to_vec(entry).context("failed to encode a naming rule");
-        match new_value {
-            Some(new_value) if new_value != entry.value => {
-                entry.value = new_value;
-                match self.kv.create(key(kind, &entry.value), bytes(&entry)?.into()).await {
-                    Ok(_) => {}
-                    Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => {
-                        return Err(NamingError::Duplicate(kind))
-                    }
-                    Err(e) => {
-                        return Err(NamingError::Internal(anyhow::anyhow!(
-                            "failed to store a naming rule: {e}"
-                        )))
-                    }
-                }
-                self.kv
-                    .purge(old_key)
-                    .await
-                    .context("failed to remove the old naming rule")?;
-            }
-            _ => {
-                self.kv
-                    .put(old_key, bytes(&entry)?.into())
-                    .await
-                    .context("failed to store a naming rule")?;
-            }
-        }
-        Ok(entry)
     }
 
-    /// Removes an entry.
-    pub async fn delete(&self, kind: Kind, id: Uuid) -> Result<(), NamingError> {
-        let entry = self.get(kind, id).await?;
-        self.kv
-            .purge(key(kind, &entry.value))
-            .await
-            .context("failed to remove a naming rule")?;
-        Ok(())
+    fn taken(&self, kind: Kind, value: &str, except: Option<Uuid>) -> bool {
+        self.rules(kind)
+            .values()
+            .any(|rule| rule.value == value && Some(rule.id) != except)
     }
 
     /// Designate's checks of a new zone's name (`name` with its trailing dot): under a TLD and not a
     /// TLD itself when TLDs exist; matching no blacklist pattern unless `admin`.
-    pub async fn check_zone_name(&self, name: &str, admin: bool) -> Result<(), NamingError> {
+    pub fn check_zone_name(&self, name: &str, admin: bool) -> Result<(), NamingError> {
         let bare = name.trim_end_matches('.').to_ascii_lowercase();
-        let tlds = self.list(Kind::Tld).await?;
-        if !tlds.is_empty() {
-            if tlds.iter().any(|t| t.value == bare) {
+        if !self.tlds.is_empty() {
+            if self.tlds.values().any(|t| t.value == bare) {
                 return Err(NamingError::Refused("Zone name cannot be the same as a TLD".into()));
             }
-            let under_a_tld = tlds.iter().any(|t| bare.ends_with(&format!(".{}", t.value)));
+            let under_a_tld = self.tlds.values().any(|t| bare.ends_with(&format!(".{}", t.value)));
             if !under_a_tld {
                 return Err(NamingError::Refused("Invalid TLD".into()));
             }
         }
         if !admin {
-            for entry in self.list(Kind::Blacklist).await? {
+            for rule in self.blacklists.values() {
                 // Patterns were checked when stored; one that no longer compiles blocks nothing.
-                if regex::Regex::new(&entry.value).is_ok_and(|re| re.is_match(name)) {
+                if regex::Regex::new(&rule.value).is_ok_and(|re| re.is_match(name)) {
                     return Err(NamingError::Refused("Blacklisted zone name".into()));
                 }
             }
         }
         Ok(())
+    }
+
+    fn created(kind: Kind, id: Uuid, value: String, description: Option<String>) -> NamingEvent {
+        match kind {
+            Kind::Tld => NamingEvent::TldCreated {
+                tld_id: id,
+                name: value,
+                description,
+            },
+            Kind::Blacklist => NamingEvent::BlacklistCreated {
+                blacklist_id: id,
+                pattern: value,
+                description,
+            },
+        }
+    }
+}
+
+impl Aggregate for NamingRules {
+    const TYPE: &'static str = NAMING_AGGREGATE;
+    type Command = NamingCommand;
+    type Event = Domain<NamingEvent>;
+    type Error = NamingError;
+    type Services = ();
+
+    async fn handle(&mut self, command: NamingCommand, _: &(), sink: &EventSink<Self>) -> Result<(), NamingError> {
+        for event in self.decide(command, &(), Utc::now()).await? {
+            sink.write(Domain(event), self).await;
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, Domain(event): Self::Event) {
+        self.evolve(&event, DateTime::<Utc>::default());
+    }
+}
+
+impl Decider for NamingRules {
+    type Contract = NamingEvent;
+
+    fn command_name(command: &NamingCommand) -> &'static str {
+        match command {
+            NamingCommand::Create { kind: Kind::Tld, .. } => "CreateTld",
+            NamingCommand::Create {
+                kind: Kind::Blacklist, ..
+            } => "CreateBlacklist",
+            NamingCommand::Update { kind: Kind::Tld, .. } => "UpdateTld",
+            NamingCommand::Update {
+                kind: Kind::Blacklist, ..
+            } => "UpdateBlacklist",
+            NamingCommand::Delete { kind: Kind::Tld, .. } => "DeleteTld",
+            NamingCommand::Delete {
+                kind: Kind::Blacklist, ..
+            } => "DeleteBlacklist",
+            NamingCommand::Import { .. } => "ImportNamingRules",
+        }
+    }
+
+    async fn decide(
+        &self,
+        command: NamingCommand,
+        _: &(),
+        _now: DateTime<Utc>,
+    ) -> Result<Vec<NamingEvent>, NamingError> {
+        match command {
+            NamingCommand::Create {
+                kind,
+                id,
+                value,
+                description,
+            } => {
+                let value = check_value(kind, &value)?;
+                if self.taken(kind, &value, None) || self.rules(kind).contains_key(&id) {
+                    return Err(NamingError::Duplicate(kind));
+                }
+                Ok(vec![Self::created(kind, id, value, description)])
+            }
+            NamingCommand::Update {
+                kind,
+                id,
+                value,
+                description,
+            } => {
+                let rule = self.rules(kind).get(&id).ok_or(NamingError::NotFound(kind))?;
+                let value = match value {
+                    Some(value) => check_value(kind, &value)?,
+                    None => rule.value.clone(),
+                };
+                if self.taken(kind, &value, Some(id)) {
+                    return Err(NamingError::Duplicate(kind));
+                }
+                let description = description.unwrap_or_else(|| rule.description.clone());
+                Ok(vec![match kind {
+                    Kind::Tld => NamingEvent::TldUpdated {
+                        tld_id: id,
+                        name: value,
+                        description,
+                    },
+                    Kind::Blacklist => NamingEvent::BlacklistUpdated {
+                        blacklist_id: id,
+                        pattern: value,
+                        description,
+                    },
+                }])
+            }
+            NamingCommand::Delete { kind, id } => {
+                if !self.rules(kind).contains_key(&id) {
+                    return Err(NamingError::NotFound(kind));
+                }
+                Ok(vec![match kind {
+                    Kind::Tld => NamingEvent::TldDeleted { tld_id: id },
+                    Kind::Blacklist => NamingEvent::BlacklistDeleted { blacklist_id: id },
+                }])
+            }
+            NamingCommand::Import { rules } => {
+                let mut events = Vec::new();
+                let mut seen = self.clone();
+                for (kind, id, value, description) in rules {
+                    let Ok(value) = check_value(kind, &value) else { continue };
+                    if seen.taken(kind, &value, None) || seen.rules(kind).contains_key(&id) {
+                        continue;
+                    }
+                    let event = Self::created(kind, id, value, description);
+                    seen.evolve(&event, DateTime::<Utc>::default());
+                    events.push(event);
+                }
+                Ok(events)
+            }
+        }
+    }
+
+    fn evolve(&mut self, event: &NamingEvent, time: DateTime<Utc>) {
+        let (kind, id) = match event {
+            NamingEvent::TldCreated { tld_id, .. }
+            | NamingEvent::TldUpdated { tld_id, .. }
+            | NamingEvent::TldDeleted { tld_id } => (Kind::Tld, *tld_id),
+            NamingEvent::BlacklistCreated { blacklist_id, .. }
+            | NamingEvent::BlacklistUpdated { blacklist_id, .. }
+            | NamingEvent::BlacklistDeleted { blacklist_id } => (Kind::Blacklist, *blacklist_id),
+        };
+        let rules = self.rules_mut(kind);
+        match event {
+            NamingEvent::TldCreated {
+                name: value,
+                description,
+                ..
+            }
+            | NamingEvent::BlacklistCreated {
+                pattern: value,
+                description,
+                ..
+            } => {
+                rules.insert(
+                    id,
+                    Rule {
+                        id,
+                        value: value.clone(),
+                        description: description.clone(),
+                        created_at: time,
+                        updated_at: None,
+                    },
+                );
+            }
+            NamingEvent::TldUpdated {
+                name: value,
+                description,
+                ..
+            }
+            | NamingEvent::BlacklistUpdated {
+                pattern: value,
+                description,
+                ..
+            } => {
+                if let Some(rule) = rules.get_mut(&id) {
+                    rule.value = value.clone();
+                    rule.description = description.clone();
+                    rule.updated_at = Some(time);
+                }
+            }
+            NamingEvent::TldDeleted { .. } | NamingEvent::BlacklistDeleted { .. } => {
+                rules.remove(&id);
+            }
+        }
+    }
+
+    fn not_found() -> NamingError {
+        NamingError::NotFound(Kind::Tld)
     }
 }

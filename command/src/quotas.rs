@@ -1,48 +1,27 @@
 //! Project quotas (Designate's `zones`, `zone_recordsets`, `zone_records`, `recordset_records`,
-//! `api_export_size`): deployment-wide defaults, per-project overrides in a JetStream KV bucket, and
-//! the `zones` quota held race-free as numbered slots (a KV `create` per slot, so two racing creates
-//! cannot both take the last one).
+//! `api_export_size`): deployment-wide defaults (configuration), per-project overrides as an aggregate
+//! on the event stream (one per project, so every change is in the audit trail), and the `zones` quota
+//! held race-free as numbered slots in JetStream KV (a KV `create` per slot, so two racing creates cannot
+//! both take the last one; the slots can be rebuilt from the zones' history).
 
-use std::collections::BTreeMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use async_nats::jetstream::{self, kv};
+use chrono::{DateTime, Utc};
+use cqrs_es::event_sink::EventSink;
+use cqrs_es::Aggregate;
 use futures::future::BoxFuture;
+use nsplane_schema::layout::Bucket;
+use nsplane_schema::quotas::{check_quotas, QuotaEvent, QuotaValueError, Quotas, QUOTAS_AGGREGATE};
 use nsplane_schema::{ProjectId, ZoneId};
 use serde::{Deserialize, Serialize};
 
+use crate::aggregate::{Decider, Domain};
+use crate::executor::{ExecuteError, Executor};
+use crate::kv::{create_or_read, read, take_over, zone_is_gone, Claim};
 use crate::store::EventStore;
 use crate::zone::ZoneQuotas;
-
-/// Every quota resource, in Designate's spelling.
-pub const RESOURCES: [&str; 5] = [
-    "api_export_size",
-    "recordset_records",
-    "zone_records",
-    "zone_recordsets",
-    "zones",
-];
-
-/// A slot whose zone never committed is free again after this long (a crashed create).
-const ORPHAN_AFTER: Duration = Duration::from_secs(60);
-
-/// A project's quotas; negative means unlimited.
-pub type Quotas = BTreeMap<String, i64>;
-
-/// Designate's defaults.
-pub fn designate_defaults() -> Quotas {
-    [
-        ("api_export_size", 1000),
-        ("recordset_records", 20),
-        ("zone_records", 500),
-        ("zone_recordsets", 500),
-        ("zones", 10),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect()
-}
 
 /// Why a quota operation was refused.
 #[derive(Debug, thiserror::Error)]
@@ -51,23 +30,132 @@ pub enum QuotaError {
     #[error("Quota exceeded for {0}.")]
     Over(&'static str),
     /// 400 `invalid_object`: an unknown resource or a value out of range.
-    #[error("{0}")]
-    Invalid(String),
+    #[error(transparent)]
+    Invalid(#[from] QuotaValueError),
     /// 500.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
 
+/// A project's quota overrides: the aggregate.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ProjectQuotas {
+    /// The project (set by the first event).
+    pub project_id: Option<ProjectId>,
+    /// The overrides; resources not named use the deployment's defaults.
+    pub overrides: Quotas,
+}
+
+/// Commands on a project's quotas.
+#[derive(Debug, Clone, PartialEq)]
+pub enum QuotaCommand {
+    /// Sets some resources (checked: known resources, -1..=2147483647).
+    Set {
+        /// The project.
+        project_id: ProjectId,
+        /// The new values.
+        changes: Quotas,
+    },
+    /// Removes every override.
+    Reset {
+        /// The project.
+        project_id: ProjectId,
+    },
+}
+
+/// Why a quota command was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum QuotaCommandError {
+    /// 400: a bad resource or value.
+    #[error(transparent)]
+    Invalid(#[from] QuotaValueError),
+    /// 404: never answered today (every project has quotas, and quota commands carry no owner check).
+    #[error("Could not find the project's quotas")]
+    NotFound,
+}
+
+impl Aggregate for ProjectQuotas {
+    const TYPE: &'static str = QUOTAS_AGGREGATE;
+    type Command = QuotaCommand;
+    type Event = Domain<QuotaEvent>;
+    type Error = QuotaCommandError;
+    type Services = ();
+
+    async fn handle(&mut self, command: QuotaCommand, _: &(), sink: &EventSink<Self>) -> Result<(), Self::Error> {
+        for event in self.decide(command, &(), Utc::now()).await? {
+            sink.write(Domain(event), self).await;
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, Domain(event): Self::Event) {
+        match event {
+            QuotaEvent::QuotasSet { project_id, changes } => {
+                self.project_id = Some(project_id);
+                self.overrides.extend(changes);
+            }
+            QuotaEvent::QuotasReset { project_id } => {
+                self.project_id = Some(project_id);
+                self.overrides.clear();
+            }
+        }
+    }
+}
+
+impl Decider for ProjectQuotas {
+    type Contract = QuotaEvent;
+
+    fn command_name(command: &QuotaCommand) -> &'static str {
+        match command {
+            QuotaCommand::Set { .. } => "SetQuotas",
+            QuotaCommand::Reset { .. } => "ResetQuotas",
+        }
+    }
+
+    async fn decide(
+        &self,
+        command: QuotaCommand,
+        _: &(),
+        _now: DateTime<Utc>,
+    ) -> Result<Vec<QuotaEvent>, QuotaCommandError> {
+        Ok(match command {
+            QuotaCommand::Set { project_id, changes } => {
+                check_quotas(&changes)?;
+                let unchanged = changes.iter().all(|(k, v)| self.overrides.get(k) == Some(v));
+                if unchanged {
+                    Vec::new()
+                } else {
+                    vec![QuotaEvent::QuotasSet { project_id, changes }]
+                }
+            }
+            QuotaCommand::Reset { project_id } if !self.overrides.is_empty() => {
+                vec![QuotaEvent::QuotasReset { project_id }]
+            }
+            QuotaCommand::Reset { .. } => Vec::new(),
+        })
+    }
+
+    fn evolve(&mut self, event: &QuotaEvent, _time: DateTime<Utc>) {
+        self.apply(Domain(event.clone()));
+    }
+
+    fn not_found() -> QuotaCommandError {
+        QuotaCommandError::NotFound
+    }
+}
+
+/// A zone's claim on a `zones` slot.
 #[derive(Serialize, Deserialize)]
 struct Slot {
     zone_id: ZoneId,
 }
 
-/// The quota store.
+/// The quotas of every project: defaults, overrides through the aggregate, and zone slots.
 #[derive(Clone)]
 pub struct QuotaStore {
-    kv: kv::Store,
+    slots: kv::Store,
     events: EventStore,
+    executor: std::sync::Arc<Executor<ProjectQuotas>>,
     defaults: Quotas,
 }
 
@@ -77,10 +165,16 @@ fn project_key(project: &ProjectId) -> String {
 }
 
 impl QuotaStore {
-    /// Opens (creating if needed) the bucket `<prefix>_quotas`.
+    /// Opens the slots bucket; `defaults` apply where a project has no override.
     pub async fn open(events: EventStore, defaults: Quotas) -> anyhow::Result<Self> {
-        let (kv, _) = events.open_bucket("quotas").await?;
-        Ok(Self { kv, events, defaults })
+        let slots = events.open_bucket(Bucket::Quotas).await?;
+        let executor = std::sync::Arc::new(Executor::new(events.clone(), (), 10_000));
+        Ok(Self {
+            slots,
+            events,
+            executor,
+            defaults,
+        })
     }
 
     /// The deployment's defaults.
@@ -88,62 +182,21 @@ impl QuotaStore {
         &self.defaults
     }
 
+    /// The executor of the quota aggregates.
+    pub fn executor(&self) -> &Executor<ProjectQuotas> {
+        &self.executor
+    }
+
     /// A project's quotas: the defaults with its overrides applied.
     pub async fn effective(&self, project: &ProjectId) -> anyhow::Result<Quotas> {
+        let (state, _) = self
+            .executor
+            .load(&project.0)
+            .await
+            .map_err(|e| anyhow::anyhow!("failed to read quotas: {e}"))?;
         let mut quotas = self.defaults.clone();
-        if let Some(value) = self
-            .kv
-            .get(format!("overrides.{}", project_key(project)))
-            .await
-            .context("failed to read quotas")?
-        {
-            let overrides: Quotas = serde_json::from_slice(&value).context("undecodable quota overrides")?;
-            quotas.extend(overrides);
-        }
+        quotas.extend(state.overrides);
         Ok(quotas)
-    }
-
-    /// Sets some of a project's quotas (admin). Unknown resources and values outside -1..=2147483647 are refused.
-    pub async fn set(&self, project: &ProjectId, changes: &Quotas) -> Result<Quotas, QuotaError> {
-        for (resource, value) in changes {
-            if !RESOURCES.contains(&resource.as_str()) {
-                return Err(QuotaError::Invalid(format!("{resource} is not a valid quota resource")));
-            }
-            if !(-1..=2_147_483_647).contains(value) {
-                return Err(QuotaError::Invalid(format!(
-                    "{resource}: {value} is out of range (-1 to 2147483647)"
-                )));
-            }
-        }
-        let key = format!("overrides.{}", project_key(project));
-        for _ in 0..16 {
-            let entry = self.kv.entry(key.clone()).await.context("failed to read quotas")?;
-            let (mut overrides, revision): (Quotas, u64) = match &entry {
-                Some(e) if e.operation == kv::Operation::Put => (
-                    serde_json::from_slice(&e.value).context("undecodable quota overrides")?,
-                    e.revision,
-                ),
-                Some(e) => (Quotas::new(), e.revision),
-                None => (Quotas::new(), 0),
-            };
-            overrides.extend(changes.clone());
-            let value = serde_json::to_vec(&overrides).context("failed to encode quotas")?;
-            if self.kv.update(&key, value.into(), revision).await.is_ok() {
-                return Ok(self.effective(project).await?);
-            }
-        }
-        Err(QuotaError::Internal(anyhow::anyhow!(
-            "quotas kept changing concurrently"
-        )))
-    }
-
-    /// Back to the defaults (admin).
-    pub async fn reset(&self, project: &ProjectId) -> anyhow::Result<()> {
-        self.kv
-            .purge(format!("overrides.{}", project_key(project)))
-            .await
-            .context("failed to reset quotas")?;
-        Ok(())
     }
 
     /// The per-zone quotas of a project.
@@ -157,52 +210,26 @@ impl QuotaStore {
         })
     }
 
-    async fn slot_is_free(&self, holder: ZoneId, created: chrono::DateTime<chrono::Utc>) -> anyhow::Result<bool> {
-        let subject = nsplane_schema::subjects::zone_events(&self.events.config().prefix, holder);
-        Ok(match self.events.last_on_subject(&subject).await? {
-            Some(last) => last
-                .envelope
-                .events
-                .iter()
-                .any(|e| matches!(e, nsplane_schema::ZoneEvent::ZoneDeleted { .. })),
-            None => (chrono::Utc::now() - created).to_std().unwrap_or_default() > ORPHAN_AFTER,
-        })
-    }
-
     /// Takes one of the project's `zones` slots for `zone_id` (again, for a retry of the same zone).
     pub async fn take_zone_slot(&self, project: &ProjectId, zone_id: ZoneId) -> Result<(), QuotaError> {
         let limit = self.effective(project).await?.get("zones").copied().unwrap_or(-1);
         if limit < 0 {
             return Ok(());
         }
-        let value = serde_json::to_vec(&Slot { zone_id }).context("failed to encode a slot")?;
+        let mine = Slot { zone_id };
         let mut held = Vec::new();
         for n in 0..limit {
             let key = format!("zones.{}.{n}", project_key(project));
-            match self.kv.create(&key, value.clone().into()).await {
-                Ok(_) => return Ok(()),
-                Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => {
-                    if let Some(entry) = self.kv.entry(key.clone()).await.context("failed to read a slot")? {
-                        let holder: Slot = serde_json::from_slice(&entry.value).context("undecodable slot")?;
-                        if holder.zone_id == zone_id {
-                            return Ok(());
-                        }
-                        let created =
-                            chrono::DateTime::from_timestamp(entry.created.unix_timestamp(), 0).unwrap_or_default();
-                        held.push((key, entry.revision, holder.zone_id, created));
-                    }
-                }
-                Err(e) => {
-                    return Err(QuotaError::Internal(
-                        anyhow::Error::new(e).context("failed to take a zone slot"),
-                    ))
-                }
+            match create_or_read(&self.slots, &key, &mine).await? {
+                Claim::Created => return Ok(()),
+                Claim::Held(slot) if slot.holder.zone_id == zone_id => return Ok(()),
+                Claim::Held(slot) => held.push((key, slot)),
             }
         }
         // Every slot is taken: reuse one whose zone is gone (deleted, or never committed), by revision.
-        for (key, revision, holder, created) in held {
-            if self.slot_is_free(holder, created).await?
-                && self.kv.update(&key, value.clone().into(), revision).await.is_ok()
+        for (key, slot) in held {
+            if zone_is_gone(&self.events, slot.holder.zone_id, slot.created).await?
+                && take_over(&self.slots, &key, &mine, slot.revision).await?
             {
                 return Ok(());
             }
@@ -212,13 +239,13 @@ impl QuotaStore {
 
     /// Gives back the slot `zone_id` holds, if any.
     pub async fn release_zone_slot(&self, project: &ProjectId, zone_id: ZoneId) -> anyhow::Result<()> {
-        let stream = self.kv.stream_name.clone();
-        let js = self.events.jetstream();
-        let stream = js
-            .get_stream(&stream)
+        let stream = self
+            .events
+            .jetstream()
+            .get_stream(&self.slots.stream_name)
             .await
             .context("failed to open the quota bucket")?;
-        let filter = format!("$KV.{}.zones.{}.>", self.kv.name, project_key(project));
+        let filter = format!("$KV.{}.zones.{}.>", self.slots.name, project_key(project));
         let mut next_seq = 1u64;
         for _ in 0..100_000 {
             let message = match stream.direct_get_next_for_subject(filter.clone(), Some(next_seq)).await {
@@ -229,23 +256,55 @@ impl QuotaStore {
             next_seq = message.sequence + 1;
             let key = message
                 .subject
-                .trim_start_matches(&format!("$KV.{}.", self.kv.name))
+                .trim_start_matches(&format!("$KV.{}.", self.slots.name))
                 .to_owned();
-            if let Some(entry) = self.kv.entry(key.clone()).await? {
-                if entry.operation == kv::Operation::Put {
-                    if let Ok(slot) = serde_json::from_slice::<Slot>(&entry.value) {
-                        if slot.zone_id == zone_id {
-                            self.kv
-                                .delete_expect_revision(&key, Some(entry.revision))
-                                .await
-                                .context("failed to free a slot")?;
-                            return Ok(());
-                        }
-                    }
+            if let Some(slot) = read::<Slot>(&self.slots, &key).await? {
+                if slot.holder.zone_id == zone_id {
+                    crate::kv::release(&self.slots, &key, slot.revision).await?;
+                    return Ok(());
                 }
             }
         }
         Ok(())
+    }
+
+    /// Sets some of a project's quotas (admin). Returns the quotas now in effect and the version of the
+    /// project's quota aggregate.
+    pub async fn set(
+        &self,
+        project: &ProjectId,
+        changes: Quotas,
+        metadata: nsplane_schema::Metadata,
+    ) -> Result<(Quotas, u64), QuotaError> {
+        let command = QuotaCommand::Set {
+            project_id: project.clone(),
+            changes,
+        };
+        let version = self.execute(project, command, metadata).await?;
+        Ok((self.effective(project).await?, version))
+    }
+
+    /// Back to the defaults (admin). Returns the version of the project's quota aggregate.
+    pub async fn reset(&self, project: &ProjectId, metadata: nsplane_schema::Metadata) -> Result<u64, QuotaError> {
+        let command = QuotaCommand::Reset {
+            project_id: project.clone(),
+        };
+        self.execute(project, command, metadata).await
+    }
+
+    async fn execute(
+        &self,
+        project: &ProjectId,
+        command: QuotaCommand,
+        metadata: nsplane_schema::Metadata,
+    ) -> Result<u64, QuotaError> {
+        match self.executor.execute(&project.0, command, metadata, None).await {
+            Ok(committed) => Ok(committed.version),
+            Err(ExecuteError::Rejected(QuotaCommandError::Invalid(e))) => Err(QuotaError::Invalid(e)),
+            Err(other) => Err(QuotaError::Internal(anyhow::anyhow!(
+                "failed to change quotas: {other}"
+            ))),
+        }
     }
 }
 
@@ -265,10 +324,12 @@ impl ZoneQuotaLookup for ZoneQuotas {
 /// `CACHE_FOR`, and a record-set command costs no extra round trip.
 pub struct CachedQuotas {
     store: QuotaStore,
-    cache: std::sync::Mutex<std::collections::HashMap<ProjectId, (std::time::Instant, ZoneQuotas)>>,
+    cache: std::sync::Mutex<std::collections::HashMap<ProjectId, (Instant, ZoneQuotas)>>,
 }
 
 const CACHE_FOR: Duration = Duration::from_secs(2);
+/// Projects whose quotas are cached at most.
+const CACHE_MAX: usize = 100_000;
 
 impl CachedQuotas {
     /// A cache over the store.
@@ -290,10 +351,10 @@ impl ZoneQuotaLookup for CachedQuotas {
             }
             let quotas = self.store.zone_quotas(project).await?;
             let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-            if cache.len() > 100_000 {
+            if cache.len() > CACHE_MAX {
                 cache.clear();
             }
-            cache.insert(project.clone(), (std::time::Instant::now(), quotas));
+            cache.insert(project.clone(), (Instant::now(), quotas));
             Ok(quotas)
         })
     }

@@ -1,6 +1,6 @@
 //! The event store: one JetStream stream, one message per command on `<prefix>.events.<aggregate>.<id>`,
 //! appended with `Nats-Expected-Last-Subject-Sequence` (optimistic concurrency) and `Nats-Msg-Id`
-//! (a retried request commits once).
+//! (a retried request commits once). Commits of every aggregate kind go through the same two functions.
 
 use std::error::Error as _;
 use std::time::Duration;
@@ -8,35 +8,29 @@ use std::time::Duration;
 use anyhow::Context as _;
 use async_nats::jetstream::{self, context::PublishErrorKind, stream, ErrorCode};
 use futures::StreamExt as _;
-use nsplane_schema::{event::CommitEnvelope, subjects};
+use nsplane_schema::envelope::{CommitEnvelope, RawCommit};
+use nsplane_schema::layout::Bucket;
+use nsplane_schema::{Event, Layout};
 
 /// How the event stream is laid out.
 #[derive(Debug, Clone)]
 pub struct StoreConfig {
-    /// Subject prefix, e.g. `nsplane`.
-    pub prefix: String,
-    /// Stream name, e.g. `NSPLANE_EVENTS`.
-    pub stream_name: String,
-    /// Replicas of the stream (1 for dev, 3 in production clusters).
+    /// Every name, from the prefix.
+    pub layout: Layout,
+    /// Replicas of the streams and buckets (1 for dev, 3 in production clusters).
     pub replicas: usize,
     /// How long JetStream remembers a `Nats-Msg-Id` for de-duplication.
     pub duplicate_window: Duration,
 }
 
 impl StoreConfig {
-    /// Defaults for a prefix: stream `<PREFIX>_EVENTS`, one replica, a two-minute duplicate window.
-    pub fn for_prefix(prefix: &str) -> Self {
+    /// One replica and a two-minute duplicate window.
+    pub fn new(layout: Layout) -> Self {
         Self {
-            prefix: prefix.to_owned(),
-            stream_name: format!("{}_EVENTS", prefix.to_uppercase().replace(['.', '-'], "_")),
+            layout,
             replicas: 1,
             duplicate_window: Duration::from_secs(120),
         }
-    }
-
-    /// Name of the ZONE_CHANGES work-queue stream for this prefix.
-    pub fn zone_changes_stream(&self) -> String {
-        format!("{}_ZONE_CHANGES", self.prefix.to_uppercase().replace(['.', '-'], "_"))
     }
 }
 
@@ -67,13 +61,13 @@ pub struct Appended {
 
 /// A commit read back from the stream.
 #[derive(Debug, Clone)]
-pub struct StoredCommit {
+pub struct StoredCommit<E> {
     /// Its stream sequence.
     pub stream_seq: u64,
     /// Its `Nats-Msg-Id`.
     pub message_id: Option<String>,
     /// The decoded envelope.
-    pub envelope: CommitEnvelope,
+    pub envelope: CommitEnvelope<E>,
 }
 
 /// The JetStream event store.
@@ -85,12 +79,13 @@ pub struct EventStore {
 }
 
 impl EventStore {
-    /// Creates (or updates) the event stream and the ZONE_CHANGES work queue, and returns the store.
+    /// Creates (or updates) the event stream and the zone-change work queue, and returns the store.
     pub async fn open(client: async_nats::Client, config: StoreConfig) -> anyhow::Result<Self> {
         let js = jetstream::new(client);
+        let layout = &config.layout;
         let events = stream::Config {
-            name: config.stream_name.clone(),
-            subjects: vec![subjects::all_events(&config.prefix)],
+            name: layout.events_stream(),
+            subjects: vec![layout.all_events()],
             storage: stream::StorageType::File,
             num_replicas: config.replicas,
             duplicate_window: config.duplicate_window,
@@ -101,11 +96,11 @@ impl EventStore {
         };
         js.create_or_update_stream(events)
             .await
-            .with_context(|| format!("failed to create or update stream {}", config.stream_name))?;
+            .with_context(|| format!("failed to create or update stream {}", layout.events_stream()))?;
         // One pending message per zone: a newer change replaces the pending one.
         let changes = stream::Config {
-            name: config.zone_changes_stream(),
-            subjects: vec![subjects::all_zone_changes(&config.prefix)],
+            name: layout.zone_changes_stream(),
+            subjects: vec![layout.all_zone_changes()],
             storage: stream::StorageType::File,
             num_replicas: config.replicas,
             retention: stream::RetentionPolicy::WorkQueue,
@@ -116,17 +111,22 @@ impl EventStore {
         };
         js.create_or_update_stream(changes)
             .await
-            .with_context(|| format!("failed to create or update stream {}", config.zone_changes_stream()))?;
+            .with_context(|| format!("failed to create or update stream {}", layout.zone_changes_stream()))?;
         let stream = js
-            .get_stream(&config.stream_name)
+            .get_stream(layout.events_stream())
             .await
-            .with_context(|| format!("failed to open stream {}", config.stream_name))?;
+            .with_context(|| format!("failed to open stream {}", layout.events_stream()))?;
         Ok(Self { config, js, stream })
     }
 
-    /// The layout.
+    /// The layout and replication.
     pub fn config(&self) -> &StoreConfig {
         &self.config
+    }
+
+    /// Every name of this deployment.
+    pub fn layout(&self) -> &Layout {
+        &self.config.layout
     }
 
     /// The JetStream context (for reservations).
@@ -134,35 +134,25 @@ impl EventStore {
         &self.js
     }
 
-    /// Appends one commit. `expected_subject_seq` is the stream sequence of the subject's last message
-    /// (0 if the aggregate has none yet).
-    pub async fn append(
+    /// Appends one commit of any kind. `expected_subject_seq` is the stream sequence of the subject's last
+    /// message (0 if the aggregate has none yet).
+    pub async fn append<E: Event>(
         &self,
-        subject: &str,
-        envelope: &CommitEnvelope,
+        envelope: &CommitEnvelope<E>,
         expected_subject_seq: u64,
         message_id: &str,
     ) -> Result<Appended, AppendError> {
+        let subject = self
+            .layout()
+            .events_subject(&envelope.aggregate_type, &envelope.aggregate_id);
         let payload = serde_json::to_vec(envelope).map_err(|e| AppendError::Other(e.into()))?;
-        self.append_bytes(subject, payload, expected_subject_seq, message_id)
-            .await
-    }
-
-    /// Appends an encoded commit of any aggregate, with the same concurrency and de-duplication rules.
-    pub async fn append_bytes(
-        &self,
-        subject: &str,
-        payload: Vec<u8>,
-        expected_subject_seq: u64,
-        message_id: &str,
-    ) -> Result<Appended, AppendError> {
         let publish = jetstream::message::PublishMessage::build()
             .payload(payload.into())
             .message_id(message_id)
             .expected_last_subject_sequence(expected_subject_seq);
         let ack = self
             .js
-            .send_publish(subject.to_owned(), publish)
+            .send_publish(subject, publish)
             .await
             .map_err(|e| classify(e.kind(), e.source(), e.to_string()))?
             .await
@@ -173,31 +163,41 @@ impl EventStore {
         })
     }
 
-    /// The last commit on a subject, if any.
-    pub async fn last_on_subject(&self, subject: &str) -> anyhow::Result<Option<StoredCommit>> {
-        match self.stream.direct_get_last_for_subject(subject).await {
-            Ok(message) => Ok(Some(decode(message)?)),
+    /// The last commit of an aggregate, if any.
+    pub async fn last<E: Event>(&self, aggregate_id: &str) -> anyhow::Result<Option<StoredCommit<E>>> {
+        let subject = self.layout().events_subject(E::AGGREGATE_TYPE, aggregate_id);
+        match self.stream.direct_get_last_for_subject(&subject).await {
+            Ok(message) => {
+                let message_id = message.headers.get("Nats-Msg-Id").map(|v| v.as_str().to_owned());
+                let envelope = decode::<E>(&message.payload, message.sequence)?;
+                Ok(Some(StoredCommit {
+                    stream_seq: message.sequence,
+                    message_id,
+                    envelope,
+                }))
+            }
             Err(e) if e.kind() == stream::DirectGetErrorKind::NotFound => Ok(None),
-            Err(e) => Err(anyhow::Error::new(e).context(format!("failed to read last commit of {subject}"))),
+            Err(e) => Err(anyhow::Error::new(e).context(format!("failed to read the last commit of {subject}"))),
         }
     }
 
-    /// Every commit on `subject` with a stream sequence above `after_seq` and at most `up_to_seq`,
-    /// in order. Streams them through an ordered consumer, so a long history costs one round trip per
-    /// batch rather than per commit.
-    pub async fn commits_between(
+    /// Every commit of an aggregate with a stream sequence above `after_seq` and at most `up_to_seq`, in
+    /// order. Streams them through an ordered consumer, so a long history costs one round trip per batch
+    /// rather than per commit.
+    pub async fn commits_between<E: Event>(
         &self,
-        subject: &str,
+        aggregate_id: &str,
         after_seq: u64,
         up_to_seq: u64,
-    ) -> anyhow::Result<Vec<StoredCommit>> {
+    ) -> anyhow::Result<Vec<StoredCommit<E>>> {
         if up_to_seq <= after_seq {
             return Ok(Vec::new());
         }
+        let subject = self.layout().events_subject(E::AGGREGATE_TYPE, aggregate_id);
         let consumer = self
             .stream
             .create_consumer(jetstream::consumer::pull::OrderedConfig {
-                filter_subject: subject.to_owned(),
+                filter_subject: subject.clone(),
                 deliver_policy: jetstream::consumer::DeliverPolicy::ByStartSequence {
                     start_sequence: after_seq + 1,
                 },
@@ -215,20 +215,17 @@ impl EventStore {
             let Some(message) = next else { break };
             let message = message.map_err(|e| anyhow::anyhow!("failed to read a commit: {e}"))?;
             let info = message.info().map_err(|e| anyhow::anyhow!("bad message info: {e}"))?;
-            let seq = info.stream_sequence;
-            let pending = info.pending;
+            let (seq, pending) = (info.stream_sequence, info.pending);
             let message_id = message
                 .headers
                 .as_ref()
                 .and_then(|h| h.get("Nats-Msg-Id"))
                 .map(|v| v.as_str().to_owned());
-            let envelope: CommitEnvelope = serde_json::from_slice(&message.payload)
-                .with_context(|| format!("undecodable commit at stream seq {seq}"))?;
             if seq <= up_to_seq {
                 out.push(StoredCommit {
                     stream_seq: seq,
                     message_id,
-                    envelope,
+                    envelope: decode::<E>(&message.payload, seq)?,
                 });
             }
             if seq >= up_to_seq || pending == 0 {
@@ -238,35 +235,25 @@ impl EventStore {
         Ok(out)
     }
 
-    /// The last message on a subject, undecoded: `(stream seq, payload)`.
-    pub async fn last_raw(&self, subject: &str) -> anyhow::Result<Option<(u64, bytes::Bytes)>> {
-        match self.stream.direct_get_last_for_subject(subject).await {
-            Ok(message) => Ok(Some((message.sequence, message.payload))),
-            Err(e) if e.kind() == stream::DirectGetErrorKind::NotFound => Ok(None),
-            Err(e) => Err(anyhow::Error::new(e).context(format!("failed to read the last message of {subject}"))),
-        }
-    }
-
-    /// Opens (creating if needed) the KV bucket `<prefix>_<suffix>`: file storage, one value per key,
-    /// the event stream's replica count. Returns the bucket and its name.
-    pub async fn open_bucket(&self, suffix: &str) -> anyhow::Result<(jetstream::kv::Store, String)> {
-        let bucket = format!("{}_{suffix}", self.config.prefix.replace(['.', '-'], "_"));
-        let kv = match self.js.get_key_value(&bucket).await {
-            Ok(kv) => kv,
+    /// Opens (creating if needed) one of nsplane's KV buckets: file storage, one value per key, the
+    /// event stream's replica count.
+    pub async fn open_bucket(&self, bucket: Bucket) -> anyhow::Result<jetstream::kv::Store> {
+        let name = self.layout().bucket(bucket);
+        match self.js.get_key_value(&name).await {
+            Ok(kv) => Ok(kv),
             Err(_) => self
                 .js
                 .create_key_value(jetstream::kv::Config {
-                    bucket: bucket.clone(),
+                    bucket: name.clone(),
                     history: 1,
                     storage: stream::StorageType::File,
                     num_replicas: self.config.replicas,
                     ..Default::default()
                 })
                 .await
-                .or(self.js.get_key_value(&bucket).await)
-                .with_context(|| format!("failed to open KV bucket {bucket}"))?,
-        };
-        Ok((kv, bucket))
+                .or(self.js.get_key_value(&name).await)
+                .with_context(|| format!("failed to open KV bucket {name}")),
+        }
     }
 
     /// Number of messages in the event stream (for tests and tools).
@@ -281,15 +268,10 @@ impl EventStore {
     }
 }
 
-fn decode(message: jetstream::message::StreamMessage) -> anyhow::Result<StoredCommit> {
-    let message_id = message.headers.get("Nats-Msg-Id").map(|v| v.as_str().to_owned());
-    let envelope: CommitEnvelope = serde_json::from_slice(&message.payload)
-        .with_context(|| format!("undecodable commit at stream seq {}", message.sequence))?;
-    Ok(StoredCommit {
-        stream_seq: message.sequence,
-        message_id,
-        envelope,
-    })
+fn decode<E: Event>(payload: &[u8], stream_seq: u64) -> anyhow::Result<CommitEnvelope<E>> {
+    RawCommit::decode(payload)
+        .and_then(|raw| raw.typed::<E>())
+        .with_context(|| format!("undecodable commit at stream seq {stream_seq}"))
 }
 
 fn classify(kind: PublishErrorKind, source: Option<&(dyn std::error::Error + 'static)>, text: String) -> AppendError {

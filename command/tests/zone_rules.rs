@@ -5,7 +5,8 @@ use std::sync::Arc;
 use cqrs_es::test::TestFramework;
 use futures::future::BoxFuture;
 use nsplane_command::zone::{Event, Zone, ZoneCommand, ZoneDirectory, ZoneError, ZoneServices};
-use nsplane_schema::event::{NsRecord, SoaTimers};
+use nsplane_command::Domain;
+use nsplane_schema::zone::{NsRecord, SoaTimers};
 use nsplane_schema::{
     DnsName, PoolId, ProjectId, RecordType, RecordsetId, RecordsetName, Ttl, ZoneEvent, ZoneId, ZoneName,
 };
@@ -45,7 +46,7 @@ fn rs_name(s: &str) -> RecordsetName {
 }
 
 fn created() -> Event {
-    Event(ZoneEvent::ZoneCreated {
+    Domain(ZoneEvent::ZoneCreated {
         zone_id: ZONE_ID,
         project_id: ProjectId("p".into()),
         name: ZoneName::parse("example.org.").expect("name"),
@@ -64,7 +65,7 @@ fn created() -> Event {
 }
 
 fn www_a() -> Event {
-    Event(ZoneEvent::RecordsetCreated {
+    Domain(ZoneEvent::RecordsetCreated {
         recordset_id: RS_ID,
         project_id: ProjectId("p".into()),
         name: rs_name("www.example.org."),
@@ -76,13 +77,17 @@ fn www_a() -> Event {
     })
 }
 
+fn records_of(rtype: RecordType, records: &[&str]) -> nsplane_schema::Records {
+    let given: Vec<String> = records.iter().map(|r| (*r).to_owned()).collect();
+    nsplane_schema::Records::validate(rtype, &given).expect("valid records")
+}
+
 fn create_rs(name: &str, rtype: RecordType, records: &[&str]) -> ZoneCommand {
     ZoneCommand::CreateRecordset {
         recordset_id: RecordsetId(Uuid::from_u128(9)),
         project_id: ProjectId("p".into()),
         name: rs_name(name),
-        rtype,
-        records: records.iter().map(|r| (*r).to_owned()).collect(),
+        records: records_of(rtype, records),
         ttl: None,
         description: None,
     }
@@ -96,7 +101,7 @@ fn a_zone_can_only_be_created_once() {
             zone_id: ZONE_ID,
             project_id: ProjectId("p".into()),
             name: ZoneName::parse("example.org.").expect("name"),
-            email: "a@example.org".into(),
+            email: nsplane_schema::email::Email::parse("a@example.org").expect("email"),
             ttl: Ttl::new(60).expect("ttl"),
             description: None,
             pool_id: PoolId(Uuid::from_u128(3)),
@@ -151,7 +156,7 @@ fn cname_may_not_share_its_name() {
 
 #[test]
 fn nothing_may_join_a_cname() {
-    let cname = Event(ZoneEvent::RecordsetCreated {
+    let cname = Domain(ZoneEvent::RecordsetCreated {
         recordset_id: RS_ID,
         project_id: ProjectId("p".into()),
         name: rs_name("alias.example.org."),
@@ -211,7 +216,7 @@ fn managed_record_sets_cannot_be_changed_without_edit_managed() {
         .given(vec![created()])
         .when(ZoneCommand::UpdateRecordset {
             recordset_id: ns_id,
-            records: Some(vec!["ns2.example.net.".into()]),
+            records: Some(records_of(RecordType::NS, &["ns2.example.net."])),
             ttl: None,
             description: None,
             edit_managed: false,
@@ -241,7 +246,7 @@ fn the_soa_cannot_be_deleted() {
 #[test]
 fn a_deleting_zone_refuses_changes() {
     test(vec![])
-        .given(vec![created(), Event(ZoneEvent::ZoneDeleteRequested {})])
+        .given(vec![created(), Domain(ZoneEvent::ZoneDeleteRequested {})])
         .when(create_rs("www.example.org.", RecordType::A, &["192.0.2.1"]))
         .then_expect_error(ZoneError::Deleting);
 }
@@ -258,7 +263,7 @@ fn duplicate_records_collapse_and_the_serial_moves_forward() {
         .inspect_result()
         .expect("accepted");
     match &result[..] {
-        [Event(ZoneEvent::RecordsetCreated { records, serial, .. })] => {
+        [Domain(ZoneEvent::RecordsetCreated { records, serial, .. })] => {
             assert_eq!(records, &vec!["192.0.2.5".to_owned(), "192.0.2.6".to_owned()]);
             // Whatever the clock says, the serial moves forward.
             assert!(*serial > 101);
@@ -285,10 +290,14 @@ fn report(serial: u32, synced: bool) -> ZoneCommand {
     ZoneCommand::ReportSync {
         serial,
         synced,
-        nameservers: vec![nsplane_schema::event::NameserverSync {
+        nameservers: vec![nsplane_schema::zone::NameserverSync {
             nameserver: "127.0.0.1:53".into(),
             serial: Some(serial),
-            status: if synced { "SYNCED" } else { "BEHIND" }.into(),
+            status: if synced {
+                nsplane_schema::NameserverStatus::Synced
+            } else {
+                nsplane_schema::NameserverStatus::Behind
+            },
             error: None,
         }],
     }
@@ -305,13 +314,13 @@ fn a_sync_report_for_the_current_serial_is_recorded() {
     for event in [created(), www_a()].into_iter().chain(events) {
         cqrs_es::Aggregate::apply(&mut zone, event);
     }
-    assert_eq!(zone.status, nsplane_command::zone::Status::Active);
-    assert_eq!(zone.action, nsplane_command::zone::Action::None);
+    assert_eq!(zone.status, nsplane_schema::Status::Active);
+    assert_eq!(zone.action, nsplane_schema::Action::None);
     assert!(zone.pending.is_empty(), "every record set up to serial 101 is served");
     assert!(zone
         .recordsets
         .values()
-        .all(|rs| rs.status == nsplane_command::zone::Status::Active));
+        .all(|rs| rs.status == nsplane_schema::Status::Active));
 }
 
 #[test]
@@ -329,10 +338,10 @@ fn only_a_deleting_zone_can_be_confirmed_deleted() {
         .when(ZoneCommand::ConfirmDeleted { nameservers: vec![] })
         .then_expect_error(ZoneError::Superseded);
     let events = test(vec![])
-        .given(vec![created(), Event(ZoneEvent::ZoneDeleteRequested {})])
+        .given(vec![created(), Domain(ZoneEvent::ZoneDeleteRequested {})])
         .when(ZoneCommand::ConfirmDeleted { nameservers: vec![] })
         .inspect_result();
-    assert!(matches!(events.as_deref(), Ok([Event(ZoneEvent::ZoneDeleted { .. })])));
+    assert!(matches!(events.as_deref(), Ok([Domain(ZoneEvent::ZoneDeleted { .. })])));
 }
 
 #[test]
@@ -358,7 +367,7 @@ fn quotas_bound_a_zone_and_a_record_set() {
         ))
         .inspect_result()
         .expect("3 records fit");
-    let second = Event(ZoneEvent::RecordsetCreated {
+    let second = Domain(ZoneEvent::RecordsetCreated {
         recordset_id: RecordsetId(Uuid::from_u128(7)),
         project_id: ProjectId("p".into()),
         name: rs_name("two.example.org."),
@@ -378,7 +387,7 @@ fn quotas_bound_a_zone_and_a_record_set() {
         .given(vec![created(), www_a(), second])
         .when(ZoneCommand::UpdateRecordset {
             recordset_id: RS_ID,
-            records: Some(vec!["192.0.2.8".into(), "192.0.2.9".into()]),
+            records: Some(records_of(RecordType::A, &["192.0.2.8", "192.0.2.9"])),
             ttl: None,
             description: None,
             edit_managed: false,
@@ -389,7 +398,7 @@ fn quotas_bound_a_zone_and_a_record_set() {
 }
 
 fn shared_with(project: &str) -> Event {
-    Event(ZoneEvent::ZoneShared {
+    Domain(ZoneEvent::ZoneShared {
         share_id: Uuid::from_u128(77),
         target_project_id: ProjectId(project.into()),
     })
@@ -404,7 +413,7 @@ fn a_shared_zone_is_deleted_only_with_its_shares() {
     test(vec![])
         .given(vec![created(), shared_with("guest")])
         .when(ZoneCommand::DeleteZone { hard: true })
-        .then_expect_events(vec![Event(ZoneEvent::ZoneDeleteRequested {})]);
+        .then_expect_events(vec![Domain(ZoneEvent::ZoneDeleteRequested {})]);
 }
 
 #[test]

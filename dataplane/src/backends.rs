@@ -8,7 +8,7 @@ use nsplane_projection::read::ZoneRow;
 use tokio::process::Command;
 use tracing::{debug, warn};
 
-use crate::pools::{Pool, Target};
+use nsplane_schema::pools::{Pool, Target};
 
 /// Makes every target of the pool hold (or drop) the zone. Failures are logged; the serial poll that
 /// follows decides whether the push worked.

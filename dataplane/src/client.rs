@@ -91,11 +91,6 @@ pub async fn soa(addr: SocketAddr, zone: &str, timeout: Duration) -> anyhow::Res
     })
 }
 
-/// RFC 1982: whether `a` is at or past `b` in serial-number space.
-pub fn serial_reached(a: u32, b: u32) -> bool {
-    a == b || (a.wrapping_sub(b) as i32) > 0
-}
-
 /// A full zone transfer over TCP: every record of every message, the leading and trailing SOA included.
 /// Reads all messages itself (hickory-net's client drops messages of long transfers).
 pub async fn axfr(addr: SocketAddr, zone: &str, timeout: Duration) -> anyhow::Result<Vec<hickory_proto::rr::Record>> {
@@ -158,18 +153,4 @@ pub async fn axfr_signed(
     })
     .await
     .with_context(|| format!("AXFR of {zone} from {addr} timed out"))?
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn serials_compare_in_sequence_space() {
-        assert!(serial_reached(5, 5));
-        assert!(serial_reached(6, 5));
-        assert!(!serial_reached(4, 5));
-        assert!(serial_reached(2, u32::MAX));
-        assert!(!serial_reached(u32::MAX, 2));
-    }
 }

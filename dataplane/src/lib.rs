@@ -7,12 +7,11 @@
 pub mod backends;
 pub mod client;
 pub mod mdns;
-pub mod pools;
+pub mod records;
 pub mod tsig;
 pub mod worker;
 pub mod zonedata;
 
 pub use mdns::Mdns;
-pub use pools::{Pools, PoolsHandle};
 pub use worker::{Worker, WorkerConfig};
 pub use zonedata::ZoneSource;

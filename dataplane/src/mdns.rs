@@ -24,12 +24,18 @@ use tokio::sync::watch;
 use tracing::{debug, info, warn};
 use uuid::Uuid;
 
-use crate::pools::PoolsHandle;
-use crate::tsig::{self, Auth, Chain, Keys};
-use crate::zonedata::{catalog_snapshot, journal_records, Snapshot, ZoneHead, ZoneSource};
+use nsplane_command::PoolsHandle;
+use nsplane_projection::read::dataplane::ZoneHead;
 
-/// Records per transfer message: well under 64 KiB even with long TXT data.
+use crate::records;
+use crate::tsig::{self, Auth, Chain, Keys};
+use crate::zonedata::{catalog_snapshot, Snapshot, ZoneSource};
+
+/// Records per transfer message at most.
 const RECORDS_PER_MESSAGE: usize = 200;
+/// Bytes of records per transfer message at most (estimated from each record's owner and data, names
+/// uncompressed), so a message stays under 64 KiB whatever the records' sizes.
+const BYTES_PER_MESSAGE: usize = 48 * 1024;
 /// Messages a TCP connection may queue: a transfer of up to about 800,000 records.
 const TCP_QUEUE_MESSAGES: usize = 4096;
 
@@ -146,7 +152,7 @@ impl Mdns {
                     RecordType::IXFR => return self.ixfr(reply, &zone).await,
                     // Serial checks are the most common query: answer them without loading the zone.
                     RecordType::SOA if qname.to_ascii().eq_ignore_ascii_case(&zone.name) => {
-                        let soa = zone.soa_record(zone.serial)?;
+                        let soa = self.source.soa(&zone)?;
                         return reply.send(ResponseCode::NoError, &[&soa], &[]).await;
                     }
                     _ => self.source.snapshot(zone.id).await?,
@@ -203,11 +209,24 @@ impl Mdns {
         reply.send(code, &[], &[&snapshot.soa]).await
     }
 
-    /// Sends `records` as a transfer: as many messages as it takes.
+    /// Sends `records` as a transfer: as many messages as it takes, each within
+    /// [`RECORDS_PER_MESSAGE`] records and [`BYTES_PER_MESSAGE`] bytes.
     async fn stream<R: ResponseHandler>(reply: &mut Reply<'_, R>, records: &[&Record]) -> anyhow::Result<ResponseInfo> {
         let mut info = None;
-        for chunk in records.chunks(RECORDS_PER_MESSAGE) {
-            info = Some(reply.send(ResponseCode::NoError, chunk, &[]).await?);
+        let mut start = 0;
+        while start < records.len() {
+            let mut end = start;
+            let mut bytes = 0;
+            while end < records.len() && end - start < RECORDS_PER_MESSAGE {
+                let size = record_size(records[end]);
+                if end > start && bytes + size > BYTES_PER_MESSAGE {
+                    break;
+                }
+                bytes += size;
+                end += 1;
+            }
+            info = Some(reply.send(ResponseCode::NoError, &records[start..end], &[]).await?);
+            start = end;
         }
         info.context("empty transfer")
     }
@@ -233,7 +252,7 @@ impl Mdns {
             RData::SOA(soa) => Some(soa.serial),
             _ => None,
         });
-        let current = zone.soa_record(zone.serial)?;
+        let current = self.source.soa(zone)?;
         let steps = match client_serial {
             // Up to date: the current SOA alone.
             Some(serial) if serial == zone.serial => return reply.send(ResponseCode::NoError, &[&current], &[]).await,
@@ -251,11 +270,11 @@ impl Mdns {
         };
         // SOA(new), then per step SOA(old), removed, SOA(new), added; then SOA(new).
         let mut owned: Vec<Record> = Vec::new();
-        for step in &steps {
-            for (lines, serial) in [(&step.removed, step.prev_serial), (&step.added, step.serial)] {
-                owned.push(zone.soa_record(serial)?);
-                owned.extend(journal_records(lines)?);
-            }
+        for step in steps {
+            owned.push(records::soa(zone, step.prev_serial)?);
+            owned.extend(step.removed);
+            owned.push(records::soa(zone, step.serial)?);
+            owned.extend(step.added);
         }
         let mut all: Vec<&Record> = vec![&current];
         all.extend(owned.iter());
@@ -263,7 +282,7 @@ impl Mdns {
         if request.protocol() != Protocol::Tcp && all.len() > 64 {
             return reply.send(ResponseCode::NoError, &[&current], &[]).await;
         }
-        debug!(zone = %zone.name, steps = steps.len(), records = all.len(), "IXFR");
+        debug!(zone = %zone.name, records = all.len(), "IXFR");
         Self::stream(reply, &all).await
     }
 
@@ -352,8 +371,63 @@ impl RequestHandler for Mdns {
     }
 }
 
-/// Serves DNS on `udp` and `tcp` until `shutdown` turns true.
+/// A record's size on the wire, estimated without encoding it: owner and data names uncompressed.
+fn record_size(record: &Record) -> usize {
+    let data = match &record.data {
+        RData::Unknown { rdata, .. } => rdata.anything.len(),
+        RData::TXT(txt) => txt.txt_data.iter().map(|s| s.len() + 1).sum(),
+        RData::A(_) => 4,
+        RData::AAAA(_) => 16,
+        _ => 2 * 256,
+    };
+    record.name.len() + 1 + 10 + data
+}
+
+/// Everything mdns needs, validated.
+#[derive(Clone)]
+pub struct MdnsConfig {
+    /// NATS (for the committed pools).
+    pub nats: nsplane_runtime::NatsConfig,
+    /// The event stream's layout.
+    pub store: nsplane_command::StoreConfig,
+    /// The read models.
+    pub pg: nsplane_projection::PgConfig,
+    /// TSIG keys.
+    pub keys: Keys,
+    /// Refuse unsigned transfers.
+    pub require_tsig: bool,
+}
+
+/// `nsplane mdns`: connects to NATS and PostgreSQL, follows the committed pools, and serves DNS on `udp`
+/// and `tcp` (bound to the same address) until `shutdown` turns true.
 pub async fn run(
+    config: MdnsConfig,
+    udp: tokio::net::UdpSocket,
+    tcp: tokio::net::TcpListener,
+    shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let client = nsplane_runtime::connect(&config.nats, "nsplane-mdns").await?;
+    let store = nsplane_command::EventStore::open(client, config.store.clone()).await?;
+    let pool = nsplane_projection::connect_pool(&config.pg)?;
+    nsplane_projection::migrate(&pool)
+        .await
+        .context("failed to migrate the read models")?;
+    let pools_store = nsplane_command::PoolsStore::new(store);
+    let pools = pools_store.handle().await?;
+    let follower = tokio::spawn(nsplane_command::pools::follow(
+        pools_store,
+        pools.clone(),
+        shutdown.clone(),
+    ));
+    let source = ZoneSource::new(nsplane_projection::ReadModels::new(pool));
+    let mdns = Mdns::new(source, pools, config.keys, config.require_tsig);
+    let result = serve(mdns, udp, tcp, shutdown).await;
+    follower.abort();
+    result
+}
+
+/// Serves DNS on `udp` and `tcp` until `shutdown` turns true.
+pub async fn serve(
     mdns: Mdns,
     udp: tokio::net::UdpSocket,
     tcp: tokio::net::TcpListener,
@@ -372,4 +446,20 @@ pub async fn run(
         .await
         .context("mdns did not shut down cleanly")?;
     Ok(())
+}
+
+/// Binds mdns's UDP socket and TCP listener on one address (port 0: the same free port for both).
+pub async fn bind(addr: std::net::SocketAddr) -> anyhow::Result<(tokio::net::UdpSocket, tokio::net::TcpListener)> {
+    for _ in 0..20 {
+        let tcp = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("failed to bind mdns to tcp {addr}"))?;
+        let bound = tcp.local_addr()?;
+        match tokio::net::UdpSocket::bind(bound).await {
+            Ok(udp) => return Ok((udp, tcp)),
+            Err(e) if addr.port() == 0 => debug!(error = %e, "udp port taken; trying another"),
+            Err(e) => return Err(anyhow::Error::new(e).context(format!("failed to bind mdns to udp {addr}"))),
+        }
+    }
+    anyhow::bail!("found no port free for both udp and tcp")
 }

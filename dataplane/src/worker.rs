@@ -9,31 +9,34 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use async_nats::jetstream::{self, consumer::pull, AckKind};
-use deadpool_postgres::Pool as PgPool;
 use futures::StreamExt as _;
-use nsplane_command::quotas::QuotaStore;
+use nsplane_command::service::Actor;
 use nsplane_command::zone::ZoneCommand;
-use nsplane_command::{ExecuteError, ZoneError, ZoneExecutor, ZoneNames};
-use nsplane_projection::read::{self, ZoneRow};
-use nsplane_projection::ZoneChange;
-use nsplane_schema::event::{Metadata, NameserverSync};
-use nsplane_schema::{DnsName, ProjectId, RequestId, ZoneId};
+use nsplane_command::{Commands, EventStore, ExecuteError, PoolsHandle, StoreConfig, ZoneError};
+use nsplane_projection::read::{ReadModels, ZoneRow};
+use nsplane_projection::PgConfig;
+use nsplane_runtime::NatsConfig;
+use nsplane_schema::messages::ZoneChange;
+use nsplane_schema::pools::Pool;
+use nsplane_schema::serial::serial_reached;
+use nsplane_schema::zone::NameserverSync;
+use nsplane_schema::{Action, Metadata, NameserverStatus, ProjectId, RequestId, ZoneId};
 use tokio::sync::{watch, Semaphore};
-use tracing::{debug, info, warn};
+use tracing::{debug, info, warn, Instrument as _};
 
 use crate::backends;
-use crate::client::{self, serial_reached, SoaAnswer};
-use crate::pools::{Pool, PoolsHandle};
+use crate::client::{self, SoaAnswer};
+use crate::zonedata::{SourceError, ZoneSource};
 
-/// Worker settings.
+/// Everything the worker needs, validated.
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
-    /// Subject prefix.
-    pub prefix: String,
-    /// The ZONE_CHANGES stream.
-    pub zone_changes_stream: String,
-    /// Durable consumer shared by every worker.
-    pub durable_name: String,
+    /// NATS.
+    pub nats: NatsConfig,
+    /// The event stream's layout (the zone-change stream, the durable consumer every worker shares).
+    pub store: StoreConfig,
+    /// The read models.
+    pub pg: PgConfig,
     /// Zones pushed at once by one worker.
     pub in_flight_max: usize,
     /// How long name servers get to serve a serial before the zone is reported ERROR.
@@ -43,18 +46,45 @@ pub struct WorkerConfig {
 }
 
 impl WorkerConfig {
-    /// Defaults for a prefix.
-    pub fn for_prefix(prefix: &str, zone_changes_stream: String) -> Self {
+    /// Defaults for a deployment.
+    pub fn new(nats: NatsConfig, store: StoreConfig, pg: PgConfig) -> Self {
         Self {
-            prefix: prefix.to_owned(),
-            zone_changes_stream,
-            durable_name: format!("{}_worker", prefix.replace(['.', '-'], "_")),
+            nats,
+            store,
+            pg,
             in_flight_max: 64,
             sync_timeout: Duration::from_secs(10),
             query_timeout: Duration::from_millis(500),
         }
     }
 }
+
+/// `nsplane worker`: connects to NATS and PostgreSQL, opens the write side (for its reports), follows the
+/// committed pools, and pushes zone changes until `shutdown` turns true.
+pub async fn run(config: WorkerConfig, shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
+    let client = nsplane_runtime::connect(&config.nats, "nsplane-worker").await?;
+    let store = EventStore::open(client.clone(), config.store.clone()).await?;
+    let pool = nsplane_projection::connect_pool(&config.pg)?;
+    nsplane_projection::migrate(&pool)
+        .await
+        .context("failed to migrate the read models")?;
+    // The worker only reports sync results; it never adds records, so quotas do not bind it.
+    let commands =
+        Arc::new(Commands::open(store, Default::default(), Default::default(), WORKER_ZONE_CACHE, false).await?);
+    let pools = commands.pools().handle().await?;
+    let follower = tokio::spawn(nsplane_command::pools::follow(
+        commands.pools().clone(),
+        pools.clone(),
+        shutdown.clone(),
+    ));
+    let worker = Arc::new(Worker::new(config, pools, ReadModels::new(pool), commands));
+    let result = worker.consume(client, shutdown).await;
+    follower.abort();
+    result
+}
+
+/// Zones the worker's write side keeps per process.
+const WORKER_ZONE_CACHE: usize = 1000;
 
 /// Delays before a failed push is retried: the n-th retry waits `RETRY_DELAYS[min(n, len-1)]`.
 const RETRY_DELAYS: [Duration; 6] = [
@@ -70,10 +100,10 @@ const RETRY_DELAYS: [Duration; 6] = [
 pub struct Worker {
     config: WorkerConfig,
     pools: PoolsHandle,
-    pg: PgPool,
-    executor: Arc<ZoneExecutor>,
-    names: ZoneNames,
-    quotas: QuotaStore,
+    read: ReadModels,
+    commands: Arc<Commands>,
+    /// Builds a zone's snapshot as mdns does, to say why a zone that was not served cannot be.
+    source: ZoneSource,
 }
 
 /// How a push ended.
@@ -86,40 +116,34 @@ enum Pushed {
 
 impl Worker {
     /// A worker.
-    pub fn new(
-        config: WorkerConfig,
-        pools: PoolsHandle,
-        pg: PgPool,
-        executor: Arc<ZoneExecutor>,
-        names: ZoneNames,
-        quotas: QuotaStore,
-    ) -> Self {
+    pub fn new(config: WorkerConfig, pools: PoolsHandle, read: ReadModels, commands: Arc<Commands>) -> Self {
         Self {
             config,
             pools,
-            pg,
-            executor,
-            names,
-            quotas,
+            source: ZoneSource::new(read.clone()),
+            read,
+            commands,
         }
     }
 
-    /// Runs until `shutdown` turns true.
-    pub async fn run(
+    /// Consumes zone changes until `shutdown` turns true; pushes in flight finish first.
+    pub async fn consume(
         self: Arc<Self>,
         client: async_nats::Client,
         mut shutdown: watch::Receiver<bool>,
     ) -> anyhow::Result<()> {
         let js = jetstream::new(client);
+        let layout = &self.config.store.layout;
         let stream = js
-            .get_stream(&self.config.zone_changes_stream)
+            .get_stream(layout.zone_changes_stream())
             .await
-            .context("failed to open ZONE_CHANGES")?;
+            .context("failed to open the zone-change queue")?;
+        let durable = layout.worker_consumer();
         let consumer: jetstream::consumer::Consumer<pull::Config> = stream
             .get_or_create_consumer(
-                &self.config.durable_name,
+                &durable,
                 pull::Config {
-                    durable_name: Some(self.config.durable_name.clone()),
+                    durable_name: Some(durable.clone()),
                     ack_policy: jetstream::consumer::AckPolicy::Explicit,
                     ack_wait: self.config.sync_timeout * 3,
                     max_ack_pending: i64::try_from(self.config.in_flight_max * 4).unwrap_or(256),
@@ -140,10 +164,10 @@ impl Worker {
         };
         let mut messages = start_pull().await?;
         let permits = Arc::new(Semaphore::new(self.config.in_flight_max));
-        info!(consumer = %self.config.durable_name, "worker consuming");
+        info!(consumer = %durable, "worker consuming");
         loop {
             let next = tokio::select! {
-                _ = shutdown.changed() => break,
+                _ = shutdown.wait_for(|stop| *stop) => break,
                 next = messages.next() => next,
             };
             let Some(message) = next else {
@@ -196,7 +220,7 @@ impl Worker {
                 return;
             }
         };
-        let outcome = self.push(change.zone_id).await;
+        let outcome = self.push(change.zone_id, deliveries > 1).await;
         let ack = match outcome {
             Ok(Pushed::Done) => AckKind::Ack,
             Ok(Pushed::Retry(reason)) | Err(PushError(reason)) => {
@@ -212,9 +236,12 @@ impl Worker {
         }
     }
 
-    async fn push(&self, zone_id: ZoneId) -> Result<Pushed, PushError> {
-        let client = self.pg.get().await.map_err(|e| PushError(format!("postgres: {e}")))?;
-        let Some(zone) = read::zone(&**client, zone_id.0)
+    /// Makes the pool serve the zone's current state and reports the outcome. `again` says an earlier
+    /// push of this change failed.
+    async fn push(&self, zone_id: ZoneId, again: bool) -> Result<Pushed, PushError> {
+        let Some(zone) = self
+            .read
+            .zone(zone_id.0)
             .await
             .map_err(|e| PushError(format!("{e:#}")))?
         else {
@@ -222,59 +249,58 @@ impl Worker {
             // now; a change for a zone that is projected later comes with its own message.
             return Ok(Pushed::Done);
         };
-        drop(client);
         let pools = self.pools.current();
         let Some(pool) = pools.get(nsplane_schema::PoolId(zone.pool_id)) else {
-            warn!(%zone_id, pool_id = %zone.pool_id, "the zone's pool is not in the pools file");
+            warn!(%zone_id, pool_id = %zone.pool_id, "the zone's pool is not in the pool configuration");
             return Ok(Pushed::Retry("unknown pool".into()));
         };
-        let deleting = zone.action == "DELETE";
+        let deleting = zone.action == Action::Delete;
         let span = tracing::info_span!("push", %zone_id, zone = %zone.name, serial = zone.serial, deleting);
-        let _enter = span.enter();
-        // 1. Make sure the targets know the zone exists (or no longer exists).
-        backends::ensure(pool, &zone, deleting, self.config.query_timeout).await;
+        self.push_to(pool, &zone, deleting, again).instrument(span).await
+    }
+
+    async fn push_to(&self, pool: &Pool, zone: &ZoneRow, deleting: bool, again: bool) -> Result<Pushed, PushError> {
+        let zone_id = ZoneId(zone.id);
+        // 1. Make sure the targets know the zone exists (or no longer exists): when it is new, or when an
+        // earlier push failed (a target may have lost it); a change to a zone they hold needs only NOTIFY.
+        if deleting || zone.action == Action::Create || again {
+            backends::ensure(pool, zone, deleting, self.config.query_timeout).await;
+        }
         // 2. NOTIFY the zone's targets and also_notifies.
-        self.notify_all(pool, &zone, deleting).await;
+        self.notify_all(pool, zone, deleting).await;
         // 3. Poll the name servers.
-        let (met, nameservers) = self.poll(pool, &zone, deleting).await;
+        let (met, mut nameservers) = self.poll(pool, zone, deleting).await;
+        if !met && !deleting {
+            self.explain(zone_id, &mut nameservers).await;
+        }
         // 4. Report.
-        let command = if deleting && met {
-            ZoneCommand::ConfirmDeleted { nameservers }
+        let actor = Actor {
+            metadata: Metadata {
+                project_id: ProjectId(zone.project_id.clone()),
+                user_id: "nsplane-worker".into(),
+                roles: vec!["admin".into()],
+                request_id: RequestId::generate(),
+                source_role: "worker".into(),
+                command: String::new(),
+                time: chrono::Utc::now(),
+            },
+            admin: true,
+            scope: None,
+        };
+        let reported = if deleting && met {
+            self.commands.confirm_zone_deleted(zone_id, nameservers, &actor).await
         } else {
-            ZoneCommand::ReportSync {
+            let command = ZoneCommand::ReportSync {
                 serial: u32::try_from(zone.serial).unwrap_or(0),
                 synced: met,
                 nameservers,
-            }
+            };
+            self.commands.zone(zone_id, command, &actor).await
         };
-        let metadata = Metadata {
-            project_id: ProjectId(zone.project_id.clone()),
-            user_id: "nsplane-worker".into(),
-            roles: vec!["admin".into()],
-            request_id: RequestId::generate(),
-            source_role: "worker".into(),
-            command: String::new(),
-            time: chrono::Utc::now(),
-        };
-        match self.executor.execute(zone_id, command, metadata, None).await {
-            Ok(_) => {
-                if deleting && met {
-                    info!(zone = %zone.name, "zone removed from the pool");
-                    if let Ok(name) = DnsName::parse(&zone.name) {
-                        let project = ProjectId(zone.project_id.clone());
-                        if let Err(e) = self.quotas.release_zone_slot(&project, zone_id).await {
-                            warn!(error = %e, "failed to give the deleted zone's quota slot back; a later create takes it over");
-                        }
-                        if let Err(e) = self.names.release(&name, zone_id).await {
-                            warn!(error = %e, "failed to give the deleted zone's name back; a later create takes it over");
-                        }
-                    }
-                } else if met {
-                    info!(zone = %zone.name, serial = zone.serial, "zone served by the pool");
-                } else {
-                    warn!(zone = %zone.name, serial = zone.serial, "name servers did not serve the serial in time");
-                }
-            }
+        match reported {
+            Ok(_) if deleting && met => {}
+            Ok(_) if met => info!(zone = %zone.name, serial = zone.serial, "zone served by the pool"),
+            Ok(_) => warn!(zone = %zone.name, serial = zone.serial, "name servers did not serve the serial in time"),
             Err(ExecuteError::Rejected(ZoneError::Superseded | ZoneError::NotFound)) => {
                 debug!("report superseded by a newer change");
                 return Ok(Pushed::Done);
@@ -288,8 +314,21 @@ impl Worker {
         })
     }
 
+    /// When the name servers did not take a serial, says so if the reason is that mdns cannot serve the
+    /// zone at it (a stored value the wire cannot carry): each name server still behind gets the reason.
+    async fn explain(&self, zone_id: ZoneId, nameservers: &mut [NameserverSync]) {
+        if let Err(SourceError::Unservable { reason, .. }) = self.source.snapshot(zone_id.0).await {
+            for ns in nameservers
+                .iter_mut()
+                .filter(|ns| ns.status != NameserverStatus::Synced)
+            {
+                ns.error = Some(format!("mdns cannot serve this zone: {reason}"));
+            }
+        }
+    }
+
     async fn notify_all(&self, pool: &Pool, zone: &ZoneRow, deleting: bool) {
-        let membership_changed = deleting || zone.action == "CREATE";
+        let membership_changed = deleting || zone.action == Action::Create;
         let mut sends = Vec::new();
         for target in &pool.targets {
             let Ok(addr) = target.notify_addr() else { continue };
@@ -331,7 +370,7 @@ impl Worker {
             .map(|a| NameserverSync {
                 nameserver: a.to_string(),
                 serial: None,
-                status: "PENDING".into(),
+                status: NameserverStatus::Pending,
                 error: None,
             })
             .collect();
@@ -339,7 +378,9 @@ impl Worker {
         let deadline = tokio::time::Instant::now() + self.config.sync_timeout;
         let mut delay = Duration::from_millis(2);
         loop {
-            let pending: Vec<usize> = (0..addrs.len()).filter(|i| states[*i].status != "SYNCED").collect();
+            let pending: Vec<usize> = (0..addrs.len())
+                .filter(|i| states[*i].status != NameserverStatus::Synced)
+                .collect();
             let answers = futures::future::join_all(
                 pending
                     .iter()
@@ -353,11 +394,10 @@ impl Worker {
                         state.serial = Some(served);
                         state.error = None;
                         state.status = if !deleting && serial_reached(served, serial) {
-                            "SYNCED"
+                            NameserverStatus::Synced
                         } else {
-                            "BEHIND"
-                        }
-                        .into();
+                            NameserverStatus::Behind
+                        };
                     }
                     Ok(SoaAnswer::NotServed(code)) => {
                         state.serial = None;
@@ -366,15 +406,19 @@ impl Worker {
                         } else {
                             Some(format!("answered {code}"))
                         };
-                        state.status = if deleting { "SYNCED" } else { "BEHIND" }.into();
+                        state.status = if deleting {
+                            NameserverStatus::Synced
+                        } else {
+                            NameserverStatus::Behind
+                        };
                     }
                     Err(e) => {
-                        state.status = "ERROR".into();
+                        state.status = NameserverStatus::Error;
                         state.error = Some(format!("{e:#}"));
                     }
                 }
             }
-            let synced = states.iter().filter(|s| s.status == "SYNCED").count();
+            let synced = states.iter().filter(|s| s.status == NameserverStatus::Synced).count();
             if synced >= needed {
                 return (true, states);
             }

@@ -1,20 +1,28 @@
-//! Zone snapshots for mdns: one zone at one serial, read from the read models in one REPEATABLE READ
-//! transaction (so a transfer never mixes two versions), turned into wire records, and cached per
-//! (zone, serial). Catalog zones (RFC 9432, version 2) are synthesised the same way.
+//! Zone snapshots for mdns: one zone at one serial, read from the read models in one consistent
+//! snapshot (so a transfer never mixes two versions), turned into wire records from schema's validated
+//! values, and cached per (zone, serial). Catalog zones (RFC 9432, version 2) are synthesised the same
+//! way. A stored record that cannot be served fails its own zone at that serial (remembered, logged once,
+//! counted), never the catalog or another zone.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context as _;
-use deadpool_postgres::Pool as PgPool;
-use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
-use hickory_proto::serialize::binary::BinEncodable as _;
-use hickory_proto::serialize::txt::Parser;
-use nsplane_schema::event::{email_to_rname, SoaTimers};
+use hickory_proto::rr::rdata;
+use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType as WireType};
+use nsplane_projection::read::dataplane::{JournalRecord, ServedRecordset, ZoneHead};
+use nsplane_projection::read::{ReadError, ReadModels};
+use nsplane_schema::RecordData;
+use tracing::{error, warn};
 use uuid::Uuid;
+
+use crate::records;
 
 /// Snapshots kept in memory.
 const CACHE_MAX: usize = 1024;
+/// Zones remembered as unservable at a serial.
+const UNSERVABLE_MAX: usize = 10_000;
 
 /// One zone at one serial.
 #[derive(Debug)]
@@ -28,9 +36,9 @@ pub struct Snapshot {
     /// The SOA record.
     pub soa: Record,
     /// Every other record, grouped by owner and type.
-    pub rrsets: BTreeMap<(Name, RecordType), Vec<Record>>,
+    pub rrsets: BTreeMap<(Name, WireType), Vec<Record>>,
     /// Owner names present (for NXDOMAIN versus NODATA).
-    pub names: std::collections::HashSet<Name>,
+    pub names: HashSet<Name>,
 }
 
 impl Snapshot {
@@ -38,155 +46,91 @@ impl Snapshot {
     pub fn records(&self) -> impl Iterator<Item = &Record> {
         self.rrsets.values().flatten()
     }
-}
 
-/// The zone header mdns needs to render an SOA.
-#[derive(Debug, Clone)]
-pub struct ZoneHead {
-    /// Zone id.
-    pub id: Uuid,
-    /// Name.
-    pub name: String,
-    /// Current serial.
-    pub serial: u32,
-    /// Default TTL.
-    pub ttl: u32,
-    /// The pool that serves it.
-    pub pool_id: Uuid,
-    mname: String,
-    email: String,
-    timers: SoaTimers,
-}
-
-impl ZoneHead {
-    /// The SOA record at a serial.
-    pub fn soa_record(&self, serial: u32) -> anyhow::Result<Record> {
-        let origin = Name::from_ascii(&self.name).context("bad zone name")?;
-        parse_lines(&origin, &self.soa_line(serial))?
-            .remove(&(origin, RecordType::SOA))
-            .and_then(|mut v| v.pop())
-            .context("the SOA did not parse")
-    }
-
-    /// The SOA line at a serial, in zone-file syntax.
-    pub fn soa_line(&self, serial: u32) -> String {
-        format!(
-            "{} {} IN SOA {} {} {} {} {} {} {}",
-            self.name,
-            self.ttl,
-            self.mname,
-            email_to_rname(&self.email),
-            serial,
-            self.timers.refresh,
-            self.timers.retry,
-            self.timers.expire,
-            self.timers.minimum
-        )
-    }
-}
-
-/// SPF (type 99): hickory knows no such type, so it is served as an unknown type with TXT's wire form.
-const SPF: RecordType = RecordType::Unknown(99);
-
-fn record_type(name: &str) -> anyhow::Result<RecordType> {
-    if name == "SPF" {
-        return Ok(SPF);
-    }
-    name.parse().with_context(|| format!("bad record type {name:?}"))
-}
-
-/// Record data from its (validated) presentation form.
-fn rdata(rtype: RecordType, data: &str) -> anyhow::Result<RData> {
-    if rtype == SPF {
-        let txt = RData::try_from_str(RecordType::TXT, data)
-            .with_context(|| format!("stored SPF data {data:?} did not parse"))?;
-        let wire = txt
-            .to_bytes()
-            .map_err(|e| anyhow::anyhow!("failed to encode SPF data: {e}"))?;
-        return Ok(RData::Unknown {
-            code: SPF,
-            rdata: hickory_proto::rr::rdata::NULL::with(wire),
-        });
-    }
-    RData::try_from_str(rtype, data).with_context(|| format!("stored {rtype} data {data:?} did not parse"))
-}
-
-/// Parses zone-file lines (`owner ttl IN type data`) into records, grouped by owner and type.
-pub fn parse_lines(origin: &Name, lines: &str) -> anyhow::Result<BTreeMap<(Name, RecordType), Vec<Record>>> {
-    let text = format!("$ORIGIN {}\n{lines}", origin.to_ascii());
-    let (_, sets) = Parser::new(text, None, Some(origin.clone()))
-        .parse()
-        .context("stored record data did not parse")?;
-    let mut out: BTreeMap<(Name, RecordType), Vec<Record>> = BTreeMap::new();
-    for (_, set) in sets {
-        for record in set {
-            out.entry((record.name.clone(), record.record_type()))
+    fn new(zone_id: Uuid, origin: Name, serial: u32, soa: Record, records: Vec<Record>) -> Self {
+        let mut rrsets: BTreeMap<(Name, WireType), Vec<Record>> = BTreeMap::new();
+        for record in records {
+            rrsets
+                .entry((record.name.clone(), record.record_type()))
                 .or_default()
                 .push(record);
         }
+        let names = rrsets.keys().map(|(n, _)| n.clone()).chain([origin.clone()]).collect();
+        Self {
+            zone_id,
+            origin,
+            serial,
+            soa,
+            rrsets,
+            names,
+        }
     }
-    Ok(out)
+}
+
+/// Why a zone could not be served.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// The read models could not be read (transient).
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    /// A stored value of the zone cannot be put on the wire: the zone fails at this serial.
+    #[error("zone {zone} cannot be served at serial {serial}: {reason}")]
+    Unservable {
+        /// The zone's name.
+        zone: String,
+        /// The serial.
+        serial: u32,
+        /// What cannot be served.
+        reason: String,
+    },
+}
+
+/// One IXFR step, as wire records.
+#[derive(Debug, Clone)]
+pub struct Step {
+    /// Serial before.
+    pub prev_serial: u32,
+    /// Serial after.
+    pub serial: u32,
+    /// Removed records.
+    pub removed: Vec<Record>,
+    /// Added records.
+    pub added: Vec<Record>,
 }
 
 /// Reads zones from the read models, with a snapshot cache.
 pub struct ZoneSource {
-    pg: PgPool,
+    read: ReadModels,
     cache: Mutex<HashMap<(Uuid, u32), Arc<Snapshot>>>,
+    /// Zones whose snapshot failed to build, with the serial and why: their SOA is not answered either,
+    /// so no server takes a serial mdns cannot transfer.
+    unservable: Mutex<HashMap<Uuid, (u32, String)>>,
+    unservable_total: AtomicU64,
 }
-
-/// A read-only transaction that sees one snapshot for all its statements.
-async fn snapshot_transaction(
-    client: &mut deadpool_postgres::Object,
-) -> anyhow::Result<deadpool_postgres::Transaction<'_>> {
-    client
-        .build_transaction()
-        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
-        .read_only(true)
-        .start()
-        .await
-        .context("failed to begin a snapshot")
-}
-
-fn timer(row: &tokio_postgres::Row, idx: usize) -> u32 {
-    u32::try_from(row.get::<_, i32>(idx)).unwrap_or(0)
-}
-
-fn head(row: &tokio_postgres::Row) -> ZoneHead {
-    ZoneHead {
-        id: row.get(0),
-        name: row.get(1),
-        serial: u32::try_from(row.get::<_, i64>(2)).unwrap_or(0),
-        ttl: u32::try_from(row.get::<_, i32>(3)).unwrap_or(0),
-        pool_id: row.get(10),
-        mname: row.get(4),
-        email: row.get(5),
-        timers: SoaTimers {
-            refresh: timer(row, 6),
-            retry: timer(row, 7),
-            expire: timer(row, 8),
-            minimum: timer(row, 9),
-        },
-    }
-}
-
-const HEAD_COLUMNS: &str = "id, name, serial, ttl, mname, email, refresh, retry, expire, minimum, pool_id";
 
 impl ZoneSource {
-    /// A source over a PostgreSQL pool.
-    pub fn new(pg: PgPool) -> Self {
+    /// A source over the read models.
+    pub fn new(read: ReadModels) -> Self {
         Self {
-            pg,
+            read,
             cache: Mutex::new(HashMap::new()),
+            unservable: Mutex::new(HashMap::new()),
+            unservable_total: AtomicU64::new(0),
         }
     }
 
-    /// The pool to read from.
-    pub fn pg(&self) -> &PgPool {
-        &self.pg
+    /// The read models.
+    pub fn read_models(&self) -> &ReadModels {
+        &self.read
+    }
+
+    /// How many times a zone was found unservable since start.
+    pub fn unservable_total(&self) -> u64 {
+        self.unservable_total.load(Ordering::Relaxed)
     }
 
     /// The served zone that is the closest enclosing zone of `qname` (zones being deleted are not served).
-    pub async fn find_zone(&self, qname: &Name) -> anyhow::Result<Option<ZoneHead>> {
+    pub async fn find_zone(&self, qname: &Name) -> Result<Option<ZoneHead>, SourceError> {
         let mut candidates = Vec::new();
         let mut name = qname.clone();
         name.set_fqdn(true);
@@ -194,68 +138,81 @@ impl ZoneSource {
             candidates.push(name.to_ascii().to_lowercase());
             name = name.base_name();
         }
-        if candidates.is_empty() {
-            return Ok(None);
+        Ok(self.read.enclosing_zone(&candidates).await?)
+    }
+
+    /// Why the zone cannot be served at its current serial, if a snapshot of it failed to build.
+    pub fn unservable_reason(&self, zone: &ZoneHead) -> Option<String> {
+        let unservable = self.unservable.lock().unwrap_or_else(|p| p.into_inner());
+        unservable
+            .get(&zone.id)
+            .filter(|(serial, _)| *serial == zone.serial)
+            .map(|(_, reason)| reason.clone())
+    }
+
+    /// The zone's SOA at its serial, unless the zone cannot be served at that serial.
+    pub fn soa(&self, zone: &ZoneHead) -> Result<Record, SourceError> {
+        if let Some(reason) = self.unservable_reason(zone) {
+            return Err(SourceError::Unservable {
+                zone: zone.name.clone(),
+                serial: zone.serial,
+                reason,
+            });
         }
-        let client = self.pg.get().await.context("postgres unavailable")?;
-        let sql = format!(
-            "SELECT {HEAD_COLUMNS} FROM zones WHERE name = ANY($1) AND action <> 'DELETE' ORDER BY length(name) DESC LIMIT 1"
-        );
-        let row = client
-            .query_opt(&sql, &[&candidates])
-            .await
-            .context("failed to find a zone")?;
-        Ok(row.as_ref().map(head))
+        records::soa(zone, zone.serial).map_err(|e| self.fail(zone, format!("{e:#}")))
     }
 
     /// The zone's snapshot at its current serial (one consistent read, then cached).
-    pub async fn snapshot(&self, zone_id: Uuid) -> anyhow::Result<Option<Arc<Snapshot>>> {
-        let mut client = self.pg.get().await.context("postgres unavailable")?;
-        let txn = snapshot_transaction(&mut client).await?;
-        let sql = format!("SELECT {HEAD_COLUMNS} FROM zones WHERE id = $1 AND action <> 'DELETE'");
-        let Some(row) = txn.query_opt(&sql, &[&zone_id]).await? else {
+    pub async fn snapshot(&self, zone_id: Uuid) -> Result<Option<Arc<Snapshot>>, SourceError> {
+        let read = self
+            .read
+            .zone_snapshot(zone_id, |zone| self.cached(zone.id, zone.serial).is_some())
+            .await?;
+        let Some((zone, recordsets)) = read else {
             return Ok(None);
         };
-        let zone = head(&row);
-        if let Some(hit) = self.cached(zone.id, zone.serial) {
-            return Ok(Some(hit));
-        }
-        let rows = txn
-            .query(
-                "SELECT name, type, ttl, records FROM recordsets WHERE zone_id = $1 AND type <> 'SOA'",
-                &[&zone_id],
-            )
-            .await?;
-        txn.commit().await?;
-        // Records are built directly from their data (the zone-file parser is several times slower).
-        let origin = Name::from_ascii(&zone.name).context("bad zone name")?;
-        let soa = zone.soa_record(zone.serial)?;
-        let mut rrsets: BTreeMap<(Name, RecordType), Vec<Record>> = BTreeMap::new();
-        for row in &rows {
-            let (name, rtype, ttl, records): (String, String, Option<i32>, Vec<String>) =
-                (row.get(0), row.get(1), row.get(2), row.get(3));
-            let ttl = ttl.map(|t| u32::try_from(t).unwrap_or(0)).unwrap_or(zone.ttl);
-            let owner = Name::from_ascii(&name).with_context(|| format!("bad owner name {name:?}"))?;
-            let rtype = record_type(&rtype)?;
-            let set = rrsets.entry((owner.clone(), rtype)).or_default();
-            for data in records {
-                let rdata = rdata(rtype, &data)?;
-                let mut record = Record::from_rdata(owner.clone(), ttl, rdata);
-                record.dns_class = DNSClass::IN;
-                set.push(record);
+        let Some(recordsets) = recordsets else {
+            if let Some(hit) = self.cached(zone.id, zone.serial) {
+                return Ok(Some(hit));
             }
-        }
-        let names = rrsets.keys().map(|(n, _)| n.clone()).chain([origin.clone()]).collect();
-        let snapshot = Arc::new(Snapshot {
-            zone_id: zone.id,
-            origin,
-            serial: zone.serial,
-            soa,
-            rrsets,
-            names,
-        });
+            // Evicted between the check and now: read again.
+            return Box::pin(self.snapshot(zone_id)).await;
+        };
+        let snapshot = match build(&zone, &recordsets) {
+            Ok(snapshot) => Arc::new(snapshot),
+            Err(reason) => return Err(self.fail(&zone, reason)),
+        };
+        self.forget_failure(&zone);
         self.store(snapshot.clone());
         Ok(Some(snapshot))
+    }
+
+    /// Records that the zone cannot be served at its serial: logged the first time, counted always.
+    fn fail(&self, zone: &ZoneHead, reason: String) -> SourceError {
+        self.unservable_total.fetch_add(1, Ordering::Relaxed);
+        let mut unservable = self.unservable.lock().unwrap_or_else(|p| p.into_inner());
+        let first = unservable
+            .get(&zone.id)
+            .is_none_or(|(serial, _)| *serial != zone.serial);
+        if first {
+            error!(zone = %zone.name, zone_id = %zone.id, serial = zone.serial, %reason, "mdns cannot serve this zone at this serial; other zones are not affected");
+            if unservable.len() >= UNSERVABLE_MAX {
+                unservable.clear();
+            }
+            unservable.insert(zone.id, (zone.serial, reason.clone()));
+        }
+        SourceError::Unservable {
+            zone: zone.name.clone(),
+            serial: zone.serial,
+            reason,
+        }
+    }
+
+    fn forget_failure(&self, zone: &ZoneHead) {
+        self.unservable
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&zone.id);
     }
 
     fn cached(&self, zone_id: Uuid, serial: u32) -> Option<Arc<Snapshot>> {
@@ -279,139 +236,90 @@ impl ZoneSource {
         cache.insert((snapshot.zone_id, snapshot.serial), snapshot);
     }
 
-    /// The journal from `from_serial` to the zone's current serial: each step's `(prev serial, serial,
-    /// removed lines, added lines)`, or `None` if the journal does not reach back to `from_serial`.
-    pub async fn journal(&self, zone: &ZoneHead, from_serial: u32) -> anyhow::Result<Option<Vec<Step>>> {
-        let client = self.pg.get().await.context("postgres unavailable")?;
-        let rows = client
-            .query(
-                "SELECT serial, prev_serial, op, name, type, ttl, data FROM zone_journal \
-                 WHERE zone_id = $1 AND serial > $2 ORDER BY serial, seq",
-                &[&zone.id, &i64::from(from_serial)],
-            )
-            .await
-            .context("failed to read the zone journal")?;
-        let mut steps: Vec<Step> = Vec::new();
-        for row in &rows {
-            let serial = u32::try_from(row.get::<_, i64>(0)).unwrap_or(0);
-            let prev = u32::try_from(row.get::<_, i64>(1)).unwrap_or(0);
-            if steps.last().is_none_or(|s| s.serial != serial) {
-                steps.push(Step {
-                    prev_serial: prev,
-                    serial,
-                    removed: Vec::new(),
-                    added: Vec::new(),
-                });
-            }
-            let op: String = row.get(2);
-            if op == "=" {
-                continue;
-            }
-            let entry = (
-                row.get::<_, String>(3),
-                row.get::<_, String>(4),
-                row.get::<_, i32>(5),
-                row.get::<_, String>(6),
-            );
-            if let Some(step) = steps.last_mut() {
-                if op == "-" {
-                    step.removed.push(entry);
-                } else {
-                    step.added.push(entry);
-                }
-            }
+    /// The journal from `from_serial` to the zone's current serial as wire records, or `None` if it
+    /// does not reach back to `from_serial` (then a full transfer is the answer).
+    pub async fn journal(&self, zone: &ZoneHead, from_serial: u32) -> Result<Option<Vec<Step>>, SourceError> {
+        let Some(steps) = self.read.journal_since(zone, from_serial).await? else {
+            return Ok(None);
+        };
+        let wire = |entries: &[JournalRecord]| -> Result<Vec<Record>, String> {
+            entries
+                .iter()
+                .map(|entry| {
+                    let data = RecordData::parse(entry.rtype, &entry.data)
+                        .map_err(|e| format!("journal record {} {} {:?}: {e}", entry.name, entry.rtype, entry.data))?;
+                    let owner = records::name(&entry.name).map_err(|e| format!("{e:#}"))?;
+                    records::record(owner, entry.ttl, &data).map_err(|e| format!("{e:#}"))
+                })
+                .collect()
+        };
+        let mut out = Vec::with_capacity(steps.len());
+        for step in steps {
+            let removed = wire(&step.removed).map_err(|reason| self.fail(zone, reason))?;
+            let added = wire(&step.added).map_err(|reason| self.fail(zone, reason))?;
+            out.push(Step {
+                prev_serial: step.prev_serial,
+                serial: step.serial,
+                removed,
+                added,
+            });
         }
-        // The steps must chain from the client's serial to the current one without a gap.
-        let mut at = from_serial;
-        for step in &steps {
-            if step.prev_serial != at {
-                return Ok(None);
-            }
-            at = step.serial;
-        }
-        Ok((at == zone.serial).then_some(steps))
+        Ok(Some(out))
     }
 
     /// Zones of a pool that its catalog lists, and the catalog's serial.
-    pub async fn catalog_members(&self, pool_id: Uuid) -> anyhow::Result<(u32, Vec<(Uuid, String)>)> {
-        let mut client = self.pg.get().await.context("postgres unavailable")?;
-        let txn = snapshot_transaction(&mut client).await?;
-        let serial = txn
-            .query_opt("SELECT serial FROM pool_catalogs WHERE pool_id = $1", &[&pool_id])
-            .await?
-            .map(|r| u32::try_from(r.get::<_, i64>(0)).unwrap_or(1))
-            .unwrap_or(1);
-        let rows = txn
-            .query(
-                "SELECT id, name FROM zones WHERE pool_id = $1 AND action <> 'DELETE' ORDER BY id",
-                &[&pool_id],
-            )
-            .await?;
-        txn.commit().await?;
-        Ok((serial, rows.iter().map(|r| (r.get(0), r.get(1))).collect()))
+    pub async fn catalog_members(&self, pool_id: Uuid) -> Result<(u32, Vec<(Uuid, String)>), SourceError> {
+        Ok(self.read.catalog_members(pool_id).await?)
     }
 }
 
-/// One journal record: `(owner, type, ttl, data)`.
-pub type JournalEntry = (String, String, i32, String);
-
-/// Wire records of journal entries.
-pub fn journal_records(entries: &[JournalEntry]) -> anyhow::Result<Vec<Record>> {
-    entries
-        .iter()
-        .map(|(name, rtype, ttl, data)| {
-            let owner = Name::from_ascii(name).with_context(|| format!("bad owner name {name:?}"))?;
-            let mut record = Record::from_rdata(
-                owner,
-                u32::try_from(*ttl).unwrap_or(0),
-                rdata(record_type(rtype)?, data)?,
-            );
-            record.dns_class = DNSClass::IN;
-            Ok(record)
-        })
-        .collect()
-}
-
-/// One IXFR step.
-#[derive(Debug, Clone)]
-pub struct Step {
-    /// Serial before.
-    pub prev_serial: u32,
-    /// Serial after.
-    pub serial: u32,
-    /// Removed records: `(owner, type, ttl, data)`.
-    pub removed: Vec<JournalEntry>,
-    /// Added records.
-    pub added: Vec<JournalEntry>,
-}
-
-/// Builds a snapshot from zone-file lines whose first line is the SOA.
-pub fn build(zone_id: Uuid, origin: Name, serial: u32, lines: &str) -> anyhow::Result<Snapshot> {
-    let mut rrsets = parse_lines(&origin, lines)?;
-    let soa = rrsets
-        .remove(&(origin.clone(), RecordType::SOA))
-        .and_then(|mut v| v.pop())
-        .context("the zone has no SOA")?;
-    let names = rrsets.keys().map(|(n, _)| n.clone()).chain([origin.clone()]).collect();
-    Ok(Snapshot {
-        zone_id,
-        origin,
-        serial,
-        soa,
-        rrsets,
-        names,
-    })
+/// Builds a zone's snapshot from its stored record sets, or says which value cannot be served.
+fn build(zone: &ZoneHead, recordsets: &[ServedRecordset]) -> Result<Snapshot, String> {
+    let origin = records::name(&zone.name).map_err(|e| format!("{e:#}"))?;
+    let soa = records::soa(zone, zone.serial).map_err(|e| format!("{e:#}"))?;
+    let mut all = Vec::with_capacity(recordsets.len());
+    for rs in recordsets {
+        let owner = records::name(&rs.name).map_err(|e| format!("{e:#}"))?;
+        let ttl = rs.ttl.unwrap_or(zone.ttl);
+        for text in &rs.records {
+            let data = RecordData::parse(rs.rtype, text)
+                .map_err(|e| format!("record {} {} {text:?}: {e}", rs.name, rs.rtype))?;
+            all.push(records::record(owner.clone(), ttl, &data).map_err(|e| format!("{e:#}"))?);
+        }
+    }
+    Ok(Snapshot::new(zone.id, origin, zone.serial, soa, all))
 }
 
 /// The catalog zone of a pool (RFC 9432 version 2): SOA, `NS invalid.`, `version TXT "2"`, and a PTR
-/// per member zone at `<zone id>.zones.<catalog>`.
+/// per member zone at `<zone id>.zones.<catalog>`. A member whose name cannot be put on the wire (only
+/// possible for data stored before validation matched the wire) is left out and logged; the catalog and
+/// every other member are still served.
 pub fn catalog_snapshot(fqdn: &str, refresh: u32, serial: u32, members: &[(Uuid, String)]) -> anyhow::Result<Snapshot> {
-    let origin = Name::from_ascii(fqdn).context("bad catalog name")?;
-    let mut lines = format!(
-        "{fqdn} 0 IN SOA invalid. hostmaster.invalid. {serial} {refresh} {refresh} 604800 0\n{fqdn} 0 IN NS invalid.\nversion.{fqdn} 0 IN TXT \"2\"\n"
-    );
+    let origin = records::name(fqdn).context("bad catalog name")?;
+    let (soa, ns) = records::catalog_apex(&origin, serial, refresh)?;
+    let catalog_labels: Vec<Vec<u8>> = origin.iter().map(<[u8]>::to_vec).collect();
+    let at = |prefix: &[&[u8]]| -> anyhow::Result<Name> {
+        let labels = prefix.iter().map(|l| l.to_vec()).chain(catalog_labels.iter().cloned());
+        let mut name = Name::from_labels(labels)?;
+        name.set_fqdn(true);
+        Ok(name)
+    };
+    let mut all = vec![ns];
+    let mut version = Record::from_rdata(at(&[b"version"])?, 0, RData::TXT(rdata::TXT::from_bytes(vec![b"2"])));
+    version.dns_class = DNSClass::IN;
+    all.push(version);
     for (id, name) in members {
-        lines.push_str(&format!("{}.zones.{fqdn} 0 IN PTR {name}\n", id.simple()));
+        let member = match records::name(name) {
+            Ok(member) => member,
+            Err(e) => {
+                warn!(zone = %name, zone_id = %id, error = format!("{e:#}"), "a catalog member cannot be put on the wire; left out");
+                continue;
+            }
+        };
+        let id = id.simple().to_string();
+        let mut ptr = Record::from_rdata(at(&[id.as_bytes(), b"zones"])?, 0, RData::PTR(rdata::PTR(member)));
+        ptr.dns_class = DNSClass::IN;
+        all.push(ptr);
     }
-    build(Uuid::nil(), origin, serial, &lines)
+    Ok(Snapshot::new(Uuid::nil(), origin, serial, soa, all))
 }

@@ -48,6 +48,13 @@ pub const DEFAULT_POOL_ID: PoolId = PoolId(Uuid::from_u128(0x794ccc2c_d751_44fe_
 /// Namespace for ids derived from request ids, so a retried request names the same resources.
 const DERIVED_ID_NAMESPACE: Uuid = Uuid::from_u128(0x6e73706c_616e_6500_8000_000000000001);
 
+/// A uuid derived from a request, for resources of `kind` that request creates: a retried request
+/// names the same resource.
+pub fn derived_uuid(kind: &str, request: &RequestId) -> Uuid {
+    let key = format!("{kind}/{}", request.0);
+    Uuid::new_v5(&DERIVED_ID_NAMESPACE, key.as_bytes())
+}
+
 impl ZoneId {
     /// The id of the zone a request creates: the same request (retried) creates the same zone.
     pub fn derived(project: &ProjectId, request: &RequestId) -> Self {

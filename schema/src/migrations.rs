@@ -27,4 +27,8 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0004_zone_shares",
         sql: include_str!("../migrations/0004_zone_shares.sql"),
     },
+    Migration {
+        name: "0005_every_change_an_event",
+        sql: include_str!("../migrations/0005_every_change_an_event.sql"),
+    },
 ];

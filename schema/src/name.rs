@@ -124,6 +124,12 @@ impl DnsName {
         &self.0
     }
 
+    /// The length of the name on the wire, uncompressed: every label with its length octet, and the
+    /// root's zero octet (the text's length plus one, since the text ends with a dot).
+    pub fn wire_len(&self) -> usize {
+        self.0.len() + 1
+    }
+
     /// The labels from left to right, without the empty root label.
     pub fn labels(&self) -> Vec<&str> {
         self.body().split('.').collect()

@@ -5,15 +5,18 @@
 use std::path::PathBuf;
 
 use chrono::{TimeZone, Utc};
-use nsplane_schema::event::{
-    CommitEnvelope, Metadata, NameserverSync, NsRecord, SoaTimers, ZoneEvent, ENVELOPE_VERSION,
-};
+use nsplane_schema::envelope::{event_tag, CommitEnvelope, Event, Metadata, RawCommit, ENVELOPE_VERSION};
+use nsplane_schema::naming::NamingEvent;
+use nsplane_schema::pools::PoolsEvent;
+use nsplane_schema::quotas::QuotaEvent;
+use nsplane_schema::zone::{NameserverSync, NsRecord, SoaTimers, ZoneEvent};
 use nsplane_schema::{
-    DnsName, PoolId, ProjectId, RecordType, RecordsetId, RecordsetName, RequestId, Ttl, ZoneId, ZoneName,
+    DnsName, NameserverStatus, PoolId, ProjectId, RecordType, RecordsetId, RecordsetName, RequestId, Ttl, ZoneId,
+    ZoneName,
 };
 use uuid::Uuid;
 
-fn examples() -> Vec<(&'static str, ZoneEvent)> {
+fn zone_examples() -> Vec<(&'static str, ZoneEvent)> {
     let rs = RecordsetId(Uuid::from_u128(0x2222));
     vec![
         (
@@ -102,7 +105,7 @@ fn examples() -> Vec<(&'static str, ZoneEvent)> {
                 nameservers: vec![NameserverSync {
                     nameserver: "192.0.2.53:53".into(),
                     serial: Some(1_795_000_004),
-                    status: "SYNCED".into(),
+                    status: NameserverStatus::Synced,
                     error: None,
                 }],
             },
@@ -113,7 +116,7 @@ fn examples() -> Vec<(&'static str, ZoneEvent)> {
                 nameservers: vec![NameserverSync {
                     nameserver: "192.0.2.53:53".into(),
                     serial: None,
-                    status: "SYNCED".into(),
+                    status: NameserverStatus::Synced,
                     error: None,
                 }],
             },
@@ -142,23 +145,121 @@ fn check(name: &str, value: &serde_json::Value) {
     );
 }
 
-#[test]
-fn every_event_matches_its_golden_file_both_ways() {
-    let examples = examples();
-    for (name, event) in &examples {
+fn pools_examples() -> Vec<(&'static str, PoolsEvent)> {
+    vec![(
+        "PoolsConfigured.v1",
+        PoolsEvent::PoolsConfigured {
+            pools_yaml: "- name: default\n  ns_records:\n    - hostname: ns1.example.net.\n      priority: 1\n".into(),
+        },
+    )]
+}
+
+fn naming_examples() -> Vec<(&'static str, NamingEvent)> {
+    let tld = Uuid::from_u128(0x7777);
+    let blacklist = Uuid::from_u128(0x8888);
+    vec![
+        (
+            "TldCreated.v1",
+            NamingEvent::TldCreated {
+                tld_id: tld,
+                name: "org".into(),
+                description: Some("generic".into()),
+            },
+        ),
+        (
+            "TldUpdated.v1",
+            NamingEvent::TldUpdated {
+                tld_id: tld,
+                name: "net".into(),
+                description: None,
+            },
+        ),
+        ("TldDeleted.v1", NamingEvent::TldDeleted { tld_id: tld }),
+        (
+            "BlacklistCreated.v1",
+            NamingEvent::BlacklistCreated {
+                blacklist_id: blacklist,
+                pattern: "^example\\.org\\.$".into(),
+                description: None,
+            },
+        ),
+        (
+            "BlacklistUpdated.v1",
+            NamingEvent::BlacklistUpdated {
+                blacklist_id: blacklist,
+                pattern: "^example\\.net\\.$".into(),
+                description: Some("reserved".into()),
+            },
+        ),
+        (
+            "BlacklistDeleted.v1",
+            NamingEvent::BlacklistDeleted {
+                blacklist_id: blacklist,
+            },
+        ),
+    ]
+}
+
+fn quota_examples() -> Vec<(&'static str, QuotaEvent)> {
+    vec![
+        (
+            "QuotasSet.v1",
+            QuotaEvent::QuotasSet {
+                project_id: ProjectId("project-a".into()),
+                changes: [("zones".to_owned(), 20), ("zone_records".to_owned(), -1)].into(),
+            },
+        ),
+        (
+            "QuotasReset.v1",
+            QuotaEvent::QuotasReset {
+                project_id: ProjectId("project-a".into()),
+            },
+        ),
+    ]
+}
+
+/// Checks each example against its golden file both ways, and that every variant of `E` has one.
+fn check_kind<E: Event>(examples: &[(&'static str, E)], variants: usize) {
+    for (name, event) in examples {
         assert_eq!(*name, format!("{}.v{}", event.event_type(), event.event_version()));
         let value = serde_json::to_value(event).expect("serialize");
         assert_eq!(value["type"], *name);
         check(name, &value);
         let golden = std::fs::read_to_string(golden_dir().join(format!("{name}.json"))).expect("golden");
-        let parsed: ZoneEvent = serde_json::from_str(&golden).expect("golden parses");
+        let parsed: E = serde_json::from_str(&golden).expect("golden parses");
         assert_eq!(&parsed, event);
+        let raw = serde_json::value::RawValue::from_string(golden).expect("raw");
+        let tag = event_tag(&raw).expect("tag");
+        assert_eq!(
+            (tag.name.as_str(), tag.version),
+            (event.event_type(), event.event_version())
+        );
     }
     // Every variant has an example: a new event type needs its golden file.
     let mut types: Vec<&str> = examples.iter().map(|(_, e)| e.event_type()).collect();
     types.sort();
     types.dedup();
-    assert_eq!(types.len(), 10);
+    assert_eq!(types.len(), variants, "examples of {}", E::AGGREGATE_TYPE);
+}
+
+#[test]
+fn every_event_matches_its_golden_file_both_ways() {
+    check_kind(&zone_examples(), 10);
+    check_kind(&pools_examples(), 1);
+    check_kind(&naming_examples(), 6);
+    check_kind(&quota_examples(), 2);
+}
+
+fn metadata() -> Metadata {
+    Metadata {
+        project_id: ProjectId("project-a".into()),
+        user_id: "user-a".into(),
+        roles: vec!["member".into(), "reader".into()],
+        request_id: RequestId("req-00000000-0000-0000-0000-000000000001".into()),
+        source_role: "api".into(),
+        command: "DeleteRecordset".into(),
+        time: Utc.with_ymd_and_hms(2026, 11, 24, 12, 0, 0).single().expect("time"),
+    }
 }
 
 #[test]
@@ -172,20 +273,41 @@ fn the_envelope_matches_its_golden_file() {
             recordset_id: RecordsetId(Uuid::from_u128(0x2222)),
             serial: 9,
         }],
-        metadata: Metadata {
-            project_id: ProjectId("project-a".into()),
-            user_id: "user-a".into(),
-            roles: vec!["member".into(), "reader".into()],
-            request_id: RequestId("req-00000000-0000-0000-0000-000000000001".into()),
-            source_role: "api".into(),
-            command: "DeleteRecordset".into(),
-            time: Utc.with_ymd_and_hms(2026, 11, 24, 12, 0, 0).single().expect("time"),
-        },
+        metadata: metadata(),
     };
     let value = serde_json::to_value(&envelope).expect("serialize");
     check("CommitEnvelope.v1", &value);
-    let parsed: CommitEnvelope = serde_json::from_value(value).expect("parse");
+    let parsed: CommitEnvelope<ZoneEvent> = serde_json::from_value(value).expect("parse");
     assert_eq!(parsed, envelope);
+    // Readers of every kind see the same commit with its events undecoded.
+    let golden = std::fs::read(golden_dir().join("CommitEnvelope.v1.json")).expect("golden");
+    let raw = RawCommit::decode(&golden).expect("raw decode");
+    assert_eq!(raw.aggregate_type, "zone");
+    assert_eq!(raw.typed::<ZoneEvent>().expect("typed"), envelope);
+    assert!(
+        raw.typed::<PoolsEvent>().is_err(),
+        "a zone commit is not a pools commit"
+    );
+}
+
+/// Before the envelope was generic, the pool configuration was committed in a shape of its own. Data
+/// dirs hold such commits; they must keep reading, as one `PoolsConfigured.v1` event.
+#[test]
+fn the_legacy_pools_commit_still_reads() {
+    let golden = std::fs::read(golden_dir().join("legacy").join("PoolsCommit.v1.json")).expect("golden");
+    let raw = RawCommit::decode(&golden).expect("the legacy shape decodes");
+    let commit = raw.typed::<PoolsEvent>().expect("as pools events");
+    assert_eq!(commit.aggregate_type, "pools");
+    assert_eq!(commit.aggregate_id, "all");
+    assert_eq!(commit.version, 2);
+    assert_eq!(commit.metadata.command, "UpdatePools");
+    assert_eq!(
+        commit.events,
+        vec![PoolsEvent::PoolsConfigured {
+            pools_yaml: "- name: default\n  ns_records:\n    - hostname: ns1.example.net.\n      priority: 1\n".into()
+        }]
+    );
+    assert!(RawCommit::decode(b"{\"something\": \"else\"}").is_err());
 }
 
 #[test]

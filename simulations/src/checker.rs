@@ -9,9 +9,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use nsplane_dataplane::client::{self, SoaAnswer};
+use nsplane_schema::ZoneEvent;
+
+use crate::cluster::layout;
 use serde::Serialize;
 
-use crate::cluster::{Topology, PREFIX};
+use crate::cluster::Topology;
 use crate::load::{Op, OpKind, Outcome, ZoneModel};
 
 /// What the checker found.
@@ -93,9 +96,8 @@ async fn check_inner(
     loop {
         let mut lagging = Vec::new();
         for zone in zones {
-            let subject = nsplane_schema::subjects::aggregate_events(PREFIX, "zone", &zone.id);
             // Right after a NATS fault a read may fail or lag; it counts as "not yet" until the deadline.
-            let stream_version = match store.last_on_subject(&subject).await {
+            let stream_version = match store.last::<ZoneEvent>(&zone.id).await {
                 Ok(last) => last.map(|c| c.envelope.version).unwrap_or(0),
                 Err(e) => {
                     lagging.push(format!("{}: {e:#}", zone.name));
@@ -153,21 +155,20 @@ async fn check_inner(
     // Each zone's history: versions 1, 2, 3, ... at increasing stream sequences, one commit per request.
     let mut commits_by_request: HashMap<String, usize> = HashMap::new();
     for zone in zones {
-        let subject = nsplane_schema::subjects::aggregate_events(PREFIX, "zone", &zone.id);
-        let Some(last) = retry(|| store.last_on_subject(&subject)).await? else {
+        let Some(last) = retry(|| store.last::<ZoneEvent>(&zone.id)).await? else {
             result.failures.push(format!("{}: no history in the stream", zone.name));
             continue;
         };
         // A read can stop short when a replica that is still catching up serves it (seen after a NATS
         // node restart; nsplane's executor refuses such a read too). A short read is not a fork: read again.
-        let mut commits = retry(|| store.commits_between(&subject, 0, last.stream_seq)).await?;
+        let mut commits = retry(|| store.commits_between::<ZoneEvent>(&zone.id, 0, last.stream_seq)).await?;
         for _ in 0..40 {
             if commits.last().map(|c| c.stream_seq) == Some(last.stream_seq) {
                 break;
             }
             result.short_reads += 1;
             tokio::time::sleep(Duration::from_millis(250)).await;
-            commits = retry(|| store.commits_between(&subject, 0, last.stream_seq)).await?;
+            commits = retry(|| store.commits_between::<ZoneEvent>(&zone.id, 0, last.stream_seq)).await?;
         }
         let mut fork = None;
         for (i, commit) in commits.iter().enumerate() {
@@ -350,10 +351,10 @@ where
 async fn open_store(topology: &Topology) -> anyhow::Result<nsplane_command::EventStore> {
     let mut last_error = None;
     for url in &topology.nats_urls {
-        let config = nsplane_command::NatsConfig { url: url.clone() };
-        match nsplane_command::connect(&config, "nsplane-sim-checker").await {
+        let config = nsplane_runtime::NatsConfig { url: url.clone() };
+        match nsplane_runtime::connect(&config, "nsplane-sim-checker").await {
             Ok(client) => {
-                let mut store = nsplane_command::StoreConfig::for_prefix(PREFIX);
+                let mut store = nsplane_command::StoreConfig::new(layout());
                 store.replicas = 3;
                 return nsplane_command::EventStore::open(client, store).await;
             }

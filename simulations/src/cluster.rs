@@ -9,13 +9,20 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use nsplane::devmode::{free_port, LocalBind, LocalKnot, LocalPostgres};
+use nsplane_runtime::devmode::{free_port, LocalPostgres};
+use nsplane_testkit::secondaries::{LocalBind, LocalKnot};
 
 use crate::process::Process;
 use crate::proxy::Proxy;
 
 /// The prefix of every subject, stream and bucket in a simulation.
 pub const PREFIX: &str = "sim";
+/// Every name of the simulation's deployment.
+pub fn layout() -> nsplane_schema::Layout {
+    #[allow(clippy::expect_used)]
+    nsplane_schema::Layout::new(PREFIX).expect("the simulation's prefix is valid")
+}
+
 /// The pool's catalog zone.
 pub const CATALOG: &str = "catalog.sim.test.";
 /// The roles, in the order instances are numbered.
@@ -144,7 +151,7 @@ impl Cluster {
         std::fs::create_dir_all(dir)?;
         let dir = dir.canonicalize()?;
         let nsplane = find_nsplane()?;
-        let nats_server = nsplane::devmode::find_nats_server()?;
+        let nats_server = nsplane_runtime::devmode::find_nats_server()?;
 
         // NATS: three routed nodes with fixed ports, so a killed node comes back where it was.
         let mut ports = Vec::new();
@@ -384,7 +391,7 @@ impl Cluster {
     /// The NATS node that leads the event stream, from the monitoring endpoint of any running node.
     pub async fn stream_leader(&mut self) -> anyhow::Result<usize> {
         let http = reqwest::Client::builder().timeout(Duration::from_secs(2)).build()?;
-        let stream = nsplane_command::StoreConfig::for_prefix(PREFIX).stream_name;
+        let stream = layout().events_stream();
         for i in 0..self.nats.len() {
             if !self.nats[i].process.is_running() {
                 continue;

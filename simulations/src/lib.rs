@@ -1,7 +1,10 @@
 //! nsplane's simulations as a library: the cluster builder (three NATS nodes, PostgreSQL, two `nsplane`
 //! processes per role, BIND and Knot secondaries behind proxies), the load generator, the seeded faults,
-//! the checker and the report. `main.rs` wires them to the `nsplane-sim` command line.
+//! the checker and the report; and the benchmarks, which run any nsplane binary as a child and measure
+//! it. `main.rs` wires them to the `nsplane-sim` command line.
 
+pub mod bench;
+pub mod bench_dataplane;
 pub mod checker;
 pub mod cluster;
 pub mod faults;

@@ -1,6 +1,7 @@
 //! `nsplane-sim`: `list` the scenarios, or `run` some of them on one freshly built cluster and print
 //! the report (a table, or JSON with `--json`). Exits non-zero when a scenario's outcome is not the
 //! expected one (a fault scenario failed its checks, or a checker self-test was not caught).
+//! `bench` and `bench-dataplane` measure an nsplane binary.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -53,6 +54,10 @@ enum Command {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+    /// Starts `nsplane all` with its own NATS and PostgreSQL and measures the write path.
+    Bench(nsplane_sim::bench::BenchArgs),
+    /// Adds a BIND secondary and measures how fast changes are served and turn ACTIVE.
+    BenchDataplane(nsplane_sim::bench_dataplane::BenchDataplaneArgs),
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -66,6 +71,8 @@ async fn main() -> anyhow::Result<()> {
         .init();
     let cli = Cli::parse();
     match cli.command {
+        Command::Bench(args) => nsplane_sim::bench::run(args).await,
+        Command::BenchDataplane(args) => nsplane_sim::bench_dataplane::run(args).await,
         Command::List => {
             let mut out = String::new();
             for s in scenario::scenarios() {

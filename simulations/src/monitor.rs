@@ -7,7 +7,8 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use nsplane_dataplane::client::{self, serial_reached, SoaAnswer};
+use nsplane_dataplane::client::{self, SoaAnswer};
+use nsplane_schema::serial::serial_reached;
 use serde::Serialize;
 use tokio::sync::watch;
 

@@ -49,7 +49,7 @@ impl Proxy {
     /// Listens on a free loopback port (the same for TCP and UDP) and forwards to `upstreams`.
     pub async fn start(upstreams: Vec<SocketAddr>) -> anyhow::Result<Proxy> {
         anyhow::ensure!(!upstreams.is_empty(), "a proxy needs an upstream");
-        let (udp, tcp) = nsplane::roles::bind_mdns("127.0.0.1:0".parse()?).await?;
+        let (udp, tcp) = nsplane_dataplane::mdns::bind("127.0.0.1:0".parse()?).await?;
         let addr = tcp.local_addr()?;
         let (cut, _) = watch::channel(false);
         let state = Arc::new(State {

@@ -63,21 +63,15 @@ pub struct ScenarioReport {
     pub max_nats_election_s: Option<f64>,
 }
 
-fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
-    if sorted.is_empty() {
-        return None;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    Some(sorted[rank.clamp(1, sorted.len()) - 1])
-}
-
 fn latency<'a>(ops: impl Iterator<Item = &'a Op>) -> Latency {
-    let mut ms: Vec<f64> = ops.map(|o| (o.end_s - o.start_s) * 1000.0).collect();
-    ms.sort_by(f64::total_cmp);
+    let mut latencies = nsplane_testkit::Latencies::new();
+    for op in ops {
+        latencies.record_ms((op.end_s - op.start_s) * 1000.0);
+    }
     Latency {
-        n: ms.len(),
-        p50_ms: percentile(&ms, 50.0),
-        p99_ms: percentile(&ms, 99.0),
+        n: usize::try_from(latencies.len()).unwrap_or(usize::MAX),
+        p50_ms: latencies.p50_ms(),
+        p99_ms: latencies.p99_ms(),
     }
 }
 

@@ -1,7 +1,8 @@
 //! The commands a zone accepts.
 
-use nsplane_schema::event::{NameserverSync, NsRecord, SoaTimers};
-use nsplane_schema::{PoolId, ProjectId, RecordType, RecordsetId, RecordsetName, Ttl, ZoneId, ZoneName};
+use nsplane_schema::email::Email;
+use nsplane_schema::zone::{NameserverSync, NsRecord, SoaTimers};
+use nsplane_schema::{PoolId, ProjectId, Records, RecordsetId, RecordsetName, Ttl, ZoneId, ZoneName};
 
 /// Commands on a zone.
 #[derive(Debug, Clone, PartialEq)]
@@ -15,7 +16,7 @@ pub enum ZoneCommand {
         /// Name (already reserved).
         name: ZoneName,
         /// Hostmaster address.
-        email: String,
+        email: Email,
         /// Default TTL.
         ttl: Ttl,
         /// Free text.
@@ -32,7 +33,7 @@ pub enum ZoneCommand {
     /// Change e-mail, TTL or description (`None` = unchanged).
     UpdateZone {
         /// New hostmaster address.
-        email: Option<String>,
+        email: Option<Email>,
         /// New default TTL.
         ttl: Option<Ttl>,
         /// New description (`Some(None)` clears it).
@@ -63,10 +64,8 @@ pub enum ZoneCommand {
         project_id: ProjectId,
         /// Owner name.
         name: RecordsetName,
-        /// Type.
-        rtype: RecordType,
-        /// Canonical record data (validated per type by the caller).
-        records: Vec<String>,
+        /// The records, validated for their type (which they carry).
+        records: Records,
         /// TTL or inherit.
         ttl: Option<Ttl>,
         /// Free text.
@@ -76,8 +75,8 @@ pub enum ZoneCommand {
     UpdateRecordset {
         /// Which.
         recordset_id: RecordsetId,
-        /// New data.
-        records: Option<Vec<String>>,
+        /// New data, validated for the record set's type.
+        records: Option<Records>,
         /// New TTL (`Some(None)` = inherit the zone's).
         ttl: Option<Option<Ttl>>,
         /// New description.

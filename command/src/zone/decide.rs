@@ -1,9 +1,10 @@
 //! Deciding a command against the zone's state: the rules, and the event a command would commit.
 
-use nsplane_schema::event::next_serial;
-use nsplane_schema::{RecordType, ZoneEvent};
+use chrono::{DateTime, Utc};
+use nsplane_schema::serial::next_serial;
+use nsplane_schema::{Action, RecordType, Status, ZoneEvent};
 
-use super::{within, Action, Status, Zone, ZoneCommand, ZoneError, ZoneServices};
+use super::{unix_secs, within, Zone, ZoneCommand, ZoneError, ZoneServices};
 
 impl Zone {
     /// The quotas of the zone's owner (they bind whoever writes into the zone).
@@ -18,10 +19,15 @@ impl Zone {
             .map_err(|e| ZoneError::Lookup(e.to_string()))
     }
 
-    /// Decides a command against the current state without changing it: the event it would commit.
-    /// The executor decides in place and applies the event only once the commit is stored, so a
+    /// Decides a command against the current state without changing it: the event it would commit at
+    /// `now`. The executor decides in place and applies the event only once the commit is stored, so a
     /// zone's state is never copied to decide.
-    pub async fn decide(&self, command: ZoneCommand, services: &ZoneServices) -> Result<ZoneEvent, ZoneError> {
+    pub async fn decide_one(
+        &self,
+        command: ZoneCommand,
+        services: &ZoneServices,
+        now: DateTime<Utc>,
+    ) -> Result<ZoneEvent, ZoneError> {
         match command {
             ZoneCommand::CreateZone {
                 zone_id,
@@ -38,12 +44,12 @@ impl Zone {
                 if self.name.is_some() {
                     return Err(ZoneError::AlreadyExists);
                 }
-                let serial = next_serial(0, u32::try_from(self.commit_time.timestamp().max(1)).unwrap_or(1));
+                let serial = next_serial(0, unix_secs(now).max(1));
                 let event = ZoneEvent::ZoneCreated {
                     zone_id,
                     project_id,
                     name,
-                    email,
+                    email: email.into(),
                     ttl,
                     description,
                     pool_id,
@@ -61,10 +67,10 @@ impl Zone {
             } => {
                 self.writable()?;
                 let event = ZoneEvent::ZoneUpdated {
-                    email: email.unwrap_or_else(|| self.email.clone()),
+                    email: email.map(String::from).unwrap_or_else(|| self.email.clone()),
                     ttl: ttl.or(self.ttl).ok_or(ZoneError::NotFound)?,
                     description: description.unwrap_or_else(|| self.description.clone()),
-                    serial: self.next_serial(),
+                    serial: self.next_serial(now),
                 };
                 Ok(event)
             }
@@ -102,7 +108,6 @@ impl Zone {
                 recordset_id,
                 project_id,
                 name,
-                rtype,
                 records,
                 ttl,
                 description,
@@ -111,10 +116,8 @@ impl Zone {
                 if self.recordsets.contains_key(&recordset_id) {
                     return Err(ZoneError::DuplicateRecordset);
                 }
-                let records = dedup(records);
-                if records.is_empty() {
-                    return Err(ZoneError::NoRecords);
-                }
+                let rtype = records.rtype();
+                let records = records.to_strings();
                 let quotas = self.quotas(services).await?;
                 if !within(records.len(), quotas.recordset_records) {
                     return Err(ZoneError::OverQuota {
@@ -155,7 +158,7 @@ impl Zone {
                     records,
                     ttl,
                     description,
-                    serial: self.next_serial(),
+                    serial: self.next_serial(now),
                 };
                 Ok(event)
             }
@@ -175,12 +178,10 @@ impl Zone {
                     return Err(ZoneError::Managed);
                 }
                 let records = match records {
-                    Some(records) => dedup(records),
+                    Some(records) if records.rtype() != rs.rtype => return Err(ZoneError::TypeChanged),
+                    Some(records) => records.to_strings(),
                     None => rs.records.clone(),
                 };
-                if records.is_empty() {
-                    return Err(ZoneError::NoRecords);
-                }
                 if rs.rtype == RecordType::CNAME && records.len() > 1 {
                     return Err(ZoneError::CnameTooManyRecords);
                 }
@@ -201,7 +202,7 @@ impl Zone {
                     records,
                     ttl: ttl.unwrap_or(rs.ttl),
                     description: description.unwrap_or_else(|| rs.description.clone()),
-                    serial: self.next_serial(),
+                    serial: self.next_serial(now),
                 };
                 Ok(event)
             }
@@ -219,7 +220,7 @@ impl Zone {
                 }
                 let event = ZoneEvent::RecordsetDeleted {
                     recordset_id,
-                    serial: self.next_serial(),
+                    serial: self.next_serial(now),
                 };
                 Ok(event)
             }
@@ -253,9 +254,4 @@ impl Zone {
             }
         }
     }
-}
-
-fn dedup(records: Vec<String>) -> Vec<String> {
-    let mut seen = std::collections::HashSet::new();
-    records.into_iter().filter(|r| seen.insert(r.clone())).collect()
 }

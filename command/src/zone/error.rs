@@ -45,9 +45,9 @@ pub enum ZoneError {
     /// 400 `bad_request`: managed record sets need edit-managed.
     #[error("Managed records may not be updated")]
     Managed,
-    /// 400 `invalid_object`: a record set needs at least one record.
-    #[error("records must contain at least one record")]
-    NoRecords,
+    /// 400 `invalid_object`: records of another type than the record set's.
+    #[error("records must be of the record set's type")]
+    TypeChanged,
     /// 500: a lookup the rules needed failed.
     #[error("zone directory lookup failed: {0}")]
     Lookup(String),

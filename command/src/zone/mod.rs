@@ -1,18 +1,22 @@
 //! The Zone aggregate: a zone, its record sets, its serial and its status, and the rules that decide
-//! commands against them (cqrs-es `Aggregate`). Rules that need other aggregates (child zones) ask
-//! [`ZoneServices`].
+//! commands against them (cqrs-es `Aggregate`, run by the executor as a [`Decider`]). Rules that need
+//! other aggregates (child zones, the owner's quotas) ask [`ZoneServices`].
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use cqrs_es::event_sink::EventSink;
-use cqrs_es::{Aggregate, DomainEvent};
+use cqrs_es::Aggregate;
 use futures::future::BoxFuture;
-use nsplane_schema::event::{next_serial, soa_rdata, NameserverSync, NsRecord, SoaTimers};
+use nsplane_schema::serial::next_serial;
+use nsplane_schema::zone::{soa_rdata, NameserverSync, NsRecord, SoaTimers};
 use nsplane_schema::{
-    DnsName, PoolId, ProjectId, RecordType, RecordsetId, RecordsetName, Ttl, ZoneEvent, ZoneId, ZoneName,
+    Action, DnsName, PoolId, ProjectId, RecordType, RecordsetId, RecordsetName, Status, Ttl, ZoneEvent, ZoneId,
+    ZoneName,
 };
 use serde::{Deserialize, Serialize};
+
+use crate::aggregate::{Decider, Domain};
 
 mod command;
 mod decide;
@@ -20,66 +24,6 @@ mod error;
 
 pub use command::ZoneCommand;
 pub use error::ZoneError;
-
-/// Zone and record-set status, as Designate reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-pub enum Status {
-    /// Not yet served by the pool.
-    #[default]
-    #[serde(rename = "PENDING")]
-    Pending,
-    /// Served by the pool at the current serial.
-    #[serde(rename = "ACTIVE")]
-    Active,
-    /// The pool failed to serve it in time.
-    #[serde(rename = "ERROR")]
-    Error,
-    /// Removed from the pool.
-    #[serde(rename = "DELETED")]
-    Deleted,
-}
-
-impl Status {
-    /// Designate's spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Pending => "PENDING",
-            Status::Active => "ACTIVE",
-            Status::Error => "ERROR",
-            Status::Deleted => "DELETED",
-        }
-    }
-}
-
-/// What the pending change is, as Designate reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-pub enum Action {
-    /// Being created.
-    #[default]
-    #[serde(rename = "CREATE")]
-    Create,
-    /// Being changed.
-    #[serde(rename = "UPDATE")]
-    Update,
-    /// Being deleted.
-    #[serde(rename = "DELETE")]
-    Delete,
-    /// Nothing pending.
-    #[serde(rename = "NONE")]
-    None,
-}
-
-impl Action {
-    /// Designate's spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Action::Create => "CREATE",
-            Action::Update => "UPDATE",
-            Action::Delete => "DELETE",
-            Action::None => "NONE",
-        }
-    }
-}
 
 /// A record set as the aggregate keeps it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -214,20 +158,8 @@ pub(crate) fn within(count: usize, limit: i64) -> bool {
     limit < 0 || i64::try_from(count).unwrap_or(i64::MAX) <= limit
 }
 
-/// The aggregate's event type: the contract's [`ZoneEvent`], wrapped so cqrs-es's `DomainEvent` can be
-/// implemented here (the contract crate stays free of framework dependencies).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Event(pub ZoneEvent);
-
-impl DomainEvent for Event {
-    fn event_type(&self) -> String {
-        self.0.event_type().to_owned()
-    }
-    fn event_version(&self) -> String {
-        self.0.event_version().to_string()
-    }
-}
+/// The aggregate's event type: the contract's [`ZoneEvent`] wrapped for cqrs-es.
+pub type Event = Domain<ZoneEvent>;
 
 /// The zone is shared with another project.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -277,9 +209,8 @@ impl Zone {
         Ok(name)
     }
 
-    fn next_serial(&self) -> u32 {
-        let now = u32::try_from(self.commit_time.timestamp().max(0)).unwrap_or(u32::MAX);
-        next_serial(self.serial, now)
+    fn next_serial(&self, now: DateTime<Utc>) -> u32 {
+        next_serial(self.serial, unix_secs(now))
     }
 
     /// The id of the zone's managed SOA record set.
@@ -400,8 +331,43 @@ impl Zone {
     }
 }
 
+/// Seconds since the Unix epoch, clamped to a serial's range.
+pub(crate) fn unix_secs(time: DateTime<Utc>) -> u32 {
+    u32::try_from(time.timestamp().max(0)).unwrap_or(u32::MAX)
+}
+
+impl Decider for Zone {
+    type Contract = ZoneEvent;
+
+    fn command_name(command: &ZoneCommand) -> &'static str {
+        command.name()
+    }
+
+    async fn decide(
+        &self,
+        command: ZoneCommand,
+        services: &ZoneServices,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<ZoneEvent>, ZoneError> {
+        self.decide_one(command, services, now).await.map(|event| vec![event])
+    }
+
+    fn evolve(&mut self, event: &ZoneEvent, time: DateTime<Utc>) {
+        self.commit_time = time;
+        self.apply(Domain(event.clone()));
+    }
+
+    fn not_found() -> ZoneError {
+        ZoneError::NotFound
+    }
+
+    fn permits(&self, caller: &ProjectId, command: &ZoneCommand) -> bool {
+        Zone::permits(self, caller, command)
+    }
+}
+
 impl Aggregate for Zone {
-    const TYPE: &'static str = nsplane_schema::subjects::ZONE_AGGREGATE;
+    const TYPE: &'static str = nsplane_schema::zone::ZONE_AGGREGATE;
     type Command = ZoneCommand;
     type Event = Event;
     type Error = ZoneError;
@@ -413,12 +379,12 @@ impl Aggregate for Zone {
         services: &Self::Services,
         sink: &EventSink<Self>,
     ) -> Result<(), Self::Error> {
-        let event = self.decide(command, services).await?;
-        sink.write(Event(event), self).await;
+        let event = self.decide_one(command, services, Utc::now()).await?;
+        sink.write(Domain(event), self).await;
         Ok(())
     }
 
-    fn apply(&mut self, Event(event): Self::Event) {
+    fn apply(&mut self, Domain(event): Self::Event) {
         let now = self.commit_time;
         match event {
             ZoneEvent::ZoneCreated {

@@ -1,0 +1,414 @@
+//! The workflows every caller of the write side shares (the API today; the worker, and later the
+//! producer, the sink, imports, transfers and the CLI): zone creation with its cross-aggregate steps,
+//! record-set changes whose data is validated into [`Records`], the confirmation of a zone's deletion
+//! that gives its name and quota slot back, and the operator's rules. Callers map their input to these
+//! and their errors to their own answers; none of them repeats a step.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use nsplane_schema::email::Email;
+use nsplane_schema::rdata::validate_owner_name;
+use nsplane_schema::zone::{NameserverSync, SoaTimers};
+use nsplane_schema::{
+    Metadata, ProjectId, RdataError, RecordType, Records, RecordsetId, RecordsetName, Ttl, ZoneId, ZoneName,
+};
+use tracing::{info, warn};
+use uuid::Uuid;
+
+use crate::executor::{Committed, ExecuteError, Executor};
+use crate::names::{ReserveError, ZoneNames};
+use crate::naming::{Kind, NamingCommand, NamingError, NamingRules};
+use crate::pools::{PoolsHandle, PoolsStore};
+use crate::quotas::{CachedQuotas, QuotaError, QuotaStore};
+use crate::store::EventStore;
+use crate::zone::{Zone, ZoneCommand, ZoneError, ZoneServices};
+
+/// Who runs a command: what the commit records (who, why, when), whether the caller is an admin, and
+/// which project's resources it may act on (`None`: every project).
+#[derive(Debug, Clone)]
+pub struct Actor {
+    /// The commit's metadata (`command` and `time` are filled in when it commits).
+    pub metadata: Metadata,
+    /// The caller has the admin role (blacklists do not bind it).
+    pub admin: bool,
+    /// The project whose resources the caller may act on; `None` for every project.
+    pub scope: Option<ProjectId>,
+}
+
+impl Actor {
+    /// A role or tool acting on its own behalf: admin, every project.
+    pub fn service(source_role: &str) -> Self {
+        Self {
+            metadata: Metadata::service(source_role),
+            admin: true,
+            scope: None,
+        }
+    }
+}
+
+/// What new zones get unless the request says otherwise.
+#[derive(Debug, Clone, Copy)]
+pub struct ZoneDefaults {
+    /// TTL of zones created without one.
+    pub ttl: Ttl,
+    /// SOA timers of new zones.
+    pub soa: SoaTimers,
+}
+
+impl Default for ZoneDefaults {
+    fn default() -> Self {
+        Self {
+            ttl: Ttl::new(3600).expect("3600 is a valid TTL"),
+            soa: SoaTimers {
+                refresh: 3600,
+                retry: 600,
+                expire: 86400,
+                minimum: 3600,
+            },
+        }
+    }
+}
+
+/// A zone to create, its values validated.
+#[derive(Debug, Clone)]
+pub struct NewZone {
+    /// Its name.
+    pub name: ZoneName,
+    /// The hostmaster address.
+    pub email: Email,
+    /// Default TTL of its record sets (the deployment's default when absent).
+    pub ttl: Option<Ttl>,
+    /// Free text.
+    pub description: Option<String>,
+    /// Designate's zone attributes.
+    pub attributes: BTreeMap<String, String>,
+}
+
+/// Why a zone was not created. Each variant says how the API answers.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateZoneError {
+    /// 400 `invalid_zone_name`: a TLD or blacklist rule refused the name.
+    #[error(transparent)]
+    Naming(NamingError),
+    /// 413 `over_quota` (or 500).
+    #[error(transparent)]
+    Quota(#[from] QuotaError),
+    /// 409 `duplicate_zone`, 403 `illegal_child` / `illegal_parent` (or 500).
+    #[error(transparent)]
+    Reserve(#[from] ReserveError),
+    /// The zone's own rules or the store.
+    #[error(transparent)]
+    Execute(#[from] ExecuteError<ZoneError>),
+    /// 500: the pool new zones go to has no name servers.
+    #[error("the default pool has no ns_records")]
+    NoNameservers,
+}
+
+/// A record set to create, as given.
+#[derive(Debug, Clone)]
+pub struct NewRecordset {
+    /// Owner name.
+    pub name: RecordsetName,
+    /// Type.
+    pub rtype: RecordType,
+    /// Record data as given (validated here).
+    pub records: Vec<String>,
+    /// TTL, or inherit the zone's.
+    pub ttl: Option<Ttl>,
+    /// Free text.
+    pub description: Option<String>,
+}
+
+/// A change to a record set (`None` = unchanged), as given.
+#[derive(Debug, Clone)]
+pub struct RecordsetChange {
+    /// New record data as given (validated here against the record set's type).
+    pub records: Option<Vec<String>>,
+    /// New TTL (`Some(None)` = inherit the zone's).
+    pub ttl: Option<Option<Ttl>>,
+    /// New description.
+    pub description: Option<Option<String>>,
+    /// The caller may change managed record sets.
+    pub edit_managed: bool,
+}
+
+/// Why a record-set change was refused. Each variant says how the API answers.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordsetError {
+    /// 400 `invalid_recordset_name`: the name does not fit the type.
+    #[error(transparent)]
+    BadName(RdataError),
+    /// 400 `invalid_object`: the record data.
+    #[error(transparent)]
+    BadRecords(#[from] nsplane_schema::rdata::RecordsError),
+    /// The zone's rules or the store.
+    #[error(transparent)]
+    Execute(#[from] ExecuteError<ZoneError>),
+}
+
+/// The write side, as every role and tool uses it.
+pub struct Commands {
+    zones: Arc<Executor<Zone>>,
+    naming: Arc<Executor<NamingRules>>,
+    names: ZoneNames,
+    quotas: QuotaStore,
+    pools: PoolsStore,
+    defaults: ZoneDefaults,
+}
+
+/// The id of the naming-rules aggregate.
+const NAMING: &str = nsplane_schema::naming::NAMING_ID;
+
+impl Commands {
+    /// Opens the write side over the event store: `quota_defaults` for projects without overrides,
+    /// `zone_cache` zones kept per process, `enforce_quotas` false for roles that only report (the worker).
+    pub async fn open(
+        store: EventStore,
+        quota_defaults: nsplane_schema::quotas::Quotas,
+        defaults: ZoneDefaults,
+        zone_cache: usize,
+        enforce_quotas: bool,
+    ) -> anyhow::Result<Self> {
+        let names = ZoneNames::open(store.clone()).await?;
+        let quotas = QuotaStore::open(store.clone(), quota_defaults).await?;
+        let zone_quotas: Arc<dyn crate::quotas::ZoneQuotaLookup> = if enforce_quotas {
+            Arc::new(CachedQuotas::new(quotas.clone()))
+        } else {
+            Arc::new(crate::zone::ZoneQuotas::UNLIMITED)
+        };
+        let services = ZoneServices {
+            directory: Arc::new(names.clone()),
+            quotas: zone_quotas,
+        };
+        Ok(Self {
+            zones: Arc::new(Executor::new(store.clone(), services, zone_cache)),
+            naming: Arc::new(Executor::new(store.clone(), (), 16)),
+            names,
+            quotas,
+            pools: PoolsStore::new(store),
+            defaults,
+        })
+    }
+
+    /// The zone executor (commands on one zone, and its current state).
+    pub fn zones(&self) -> &Executor<Zone> {
+        &self.zones
+    }
+
+    /// The event store.
+    pub fn store(&self) -> &EventStore {
+        self.zones.store()
+    }
+
+    /// Quotas and zone slots.
+    pub fn quotas(&self) -> &QuotaStore {
+        &self.quotas
+    }
+
+    /// The pool configuration.
+    pub fn pools(&self) -> &PoolsStore {
+        &self.pools
+    }
+
+    /// Zone-name reservations.
+    pub fn names(&self) -> &ZoneNames {
+        &self.names
+    }
+
+    /// Creates a zone in the caller's project: checks the operator's naming rules, takes a `zones` quota
+    /// slot, reserves the name, commits `CreateZone` into the default pool, and gives the name and the
+    /// slot back if the zone was not created after all. A retry of the same request creates nothing new.
+    pub async fn create_zone(
+        &self,
+        zone: NewZone,
+        actor: &Actor,
+        pools: &PoolsHandle,
+    ) -> Result<Committed<Zone>, CreateZoneError> {
+        let (rules, _) = self.naming.load(NAMING).await.map_err(internal)?;
+        rules
+            .check_zone_name(zone.name.as_str(), actor.admin)
+            .map_err(CreateZoneError::Naming)?;
+        let project = &actor.metadata.project_id;
+        let current = pools.current();
+        let (pool_id, pool) = current.default_pool();
+        let ns_records = pool.ns_records();
+        if ns_records.is_empty() {
+            return Err(CreateZoneError::NoNameservers);
+        }
+        let zone_id = ZoneId::derived(project, &actor.metadata.request_id);
+        // The zones quota first (a numbered slot per zone: racing creates cannot share the last one).
+        self.quotas.take_zone_slot(project, zone_id).await?;
+        if let Err(refused) = self.names.reserve(&zone.name, zone_id, project).await {
+            let _ = self.quotas.release_zone_slot(project, zone_id).await;
+            return Err(refused.into());
+        }
+        let command = ZoneCommand::CreateZone {
+            zone_id,
+            project_id: project.clone(),
+            name: zone.name.clone(),
+            email: zone.email,
+            ttl: zone.ttl.unwrap_or(self.defaults.ttl),
+            description: zone.description,
+            pool_id,
+            attributes: zone.attributes,
+            ns_records,
+            soa: self.defaults.soa,
+        };
+        match self
+            .zones
+            .execute(&zone_id.to_string(), command, actor.metadata.clone(), None)
+            .await
+        {
+            Ok(committed) => Ok(committed),
+            Err(e) => {
+                // Give the name back unless the zone exists after all (an earlier attempt committed).
+                if !matches!(e, ExecuteError::Unavailable(_)) {
+                    if let Ok((state, _)) = self.zones.load(&zone_id.to_string()).await {
+                        if state.name.is_none() {
+                            let _ = self.names.release(zone.name.as_dns_name(), zone_id).await;
+                            let _ = self.quotas.release_zone_slot(project, zone_id).await;
+                        }
+                    }
+                }
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Runs a command on a zone; with `actor.scope` set, a zone the caller may not act on is not found.
+    pub async fn zone(
+        &self,
+        zone_id: ZoneId,
+        command: ZoneCommand,
+        actor: &Actor,
+    ) -> Result<Committed<Zone>, ExecuteError<ZoneError>> {
+        self.zones
+            .execute(
+                &zone_id.to_string(),
+                command,
+                actor.metadata.clone(),
+                actor.scope.as_ref(),
+            )
+            .await
+    }
+
+    /// A zone's state as this process knows it after catching up with the stream.
+    pub async fn load_zone(&self, zone_id: ZoneId) -> Result<Zone, ExecuteError<ZoneError>> {
+        self.zones.load(&zone_id.to_string()).await.map(|(zone, _)| zone)
+    }
+
+    /// Creates a record set; its name and records are validated for its type first.
+    pub async fn create_recordset(
+        &self,
+        zone_id: ZoneId,
+        recordset: NewRecordset,
+        actor: &Actor,
+    ) -> Result<(RecordsetId, Committed<Zone>), RecordsetError> {
+        validate_owner_name(recordset.rtype, &recordset.name).map_err(RecordsetError::BadName)?;
+        let records = Records::validate(recordset.rtype, &recordset.records)?;
+        let recordset_id = RecordsetId::derived(zone_id, &actor.metadata.request_id);
+        let command = ZoneCommand::CreateRecordset {
+            recordset_id,
+            project_id: actor.metadata.project_id.clone(),
+            name: recordset.name,
+            records,
+            ttl: recordset.ttl,
+            description: recordset.description,
+        };
+        Ok((recordset_id, self.zone(zone_id, command, actor).await?))
+    }
+
+    /// Changes a record set; new record data is validated against the record set's type.
+    pub async fn update_recordset(
+        &self,
+        zone_id: ZoneId,
+        recordset_id: RecordsetId,
+        change: RecordsetChange,
+        actor: &Actor,
+    ) -> Result<Committed<Zone>, RecordsetError> {
+        let records = match change.records {
+            Some(records) => {
+                // The type of a record set never changes, so the cached zone tells it.
+                let zone = self.load_zone(zone_id).await?;
+                let probe = ZoneCommand::DeleteRecordset {
+                    recordset_id,
+                    edit_managed: true,
+                };
+                let visible = actor.scope.as_ref().is_none_or(|p| zone.permits(p, &probe));
+                let rtype = zone
+                    .recordsets
+                    .get(&recordset_id)
+                    .filter(|_| visible)
+                    .map(|rs| rs.rtype)
+                    .ok_or(ExecuteError::Rejected(ZoneError::RecordsetNotFound))?;
+                Some(Records::validate(rtype, &records)?)
+            }
+            None => None,
+        };
+        let command = ZoneCommand::UpdateRecordset {
+            recordset_id,
+            records,
+            ttl: change.ttl,
+            description: change.description,
+            edit_managed: change.edit_managed,
+        };
+        Ok(self.zone(zone_id, command, actor).await?)
+    }
+
+    /// Records that the pool no longer serves a zone being deleted, then gives its name and its quota
+    /// slot back (a failure there only delays their reuse: a later create takes them over).
+    pub async fn confirm_zone_deleted(
+        &self,
+        zone_id: ZoneId,
+        nameservers: Vec<NameserverSync>,
+        actor: &Actor,
+    ) -> Result<Committed<Zone>, ExecuteError<ZoneError>> {
+        let committed = self
+            .zone(zone_id, ZoneCommand::ConfirmDeleted { nameservers }, actor)
+            .await?;
+        if let (Some(name), Some(project)) = (&committed.state.name, &committed.state.project_id) {
+            info!(zone = %name, "zone removed from the pool");
+            if let Err(e) = self.quotas.release_zone_slot(project, zone_id).await {
+                warn!(
+                    error = format!("{e:#}"),
+                    "failed to give the deleted zone's quota slot back; a later create takes it over"
+                );
+            }
+            if let Err(e) = self.names.release(name.as_dns_name(), zone_id).await {
+                warn!(
+                    error = format!("{e:#}"),
+                    "failed to give the deleted zone's name back; a later create takes it over"
+                );
+            }
+        }
+        Ok(committed)
+    }
+
+    /// The operator's naming rules now.
+    pub async fn naming_rules(&self) -> Result<NamingRules, ExecuteError<NamingError>> {
+        self.naming.load(NAMING).await.map(|(rules, _)| rules)
+    }
+
+    /// Adds, changes or removes a naming rule.
+    pub async fn naming(
+        &self,
+        command: NamingCommand,
+        actor: &Actor,
+    ) -> Result<Committed<NamingRules>, ExecuteError<NamingError>> {
+        self.naming.execute(NAMING, command, actor.metadata.clone(), None).await
+    }
+}
+
+/// The id of a rule a request creates: the same request (retried) names the same rule.
+pub fn rule_id(kind: Kind, actor: &Actor) -> Uuid {
+    let tag = match kind {
+        Kind::Tld => "tld",
+        Kind::Blacklist => "blacklist",
+    };
+    nsplane_schema::ids::derived_uuid(tag, &actor.metadata.request_id)
+}
+
+fn internal<E: std::fmt::Display>(error: E) -> CreateZoneError {
+    CreateZoneError::Execute(ExecuteError::Internal(anyhow::anyhow!("{error}")))
+}

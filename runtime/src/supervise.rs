@@ -1,0 +1,88 @@
+//! Several roles in one process (`nsplane all`), supervised: a role that ends while the process is not
+//! shutting down has failed for good (roles ride out outages by retrying, so ending means they could
+//! not); the supervisor then stops every other role, lets them drain, and returns that role's error, so
+//! the process exits non-zero with it.
+
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use tokio::task::JoinSet;
+use tracing::{error, info, warn};
+
+use crate::Shutdown;
+
+/// A role to run: its name and its `run` future.
+pub struct Role {
+    /// `api`, `central`, `mdns`, `worker`, ...
+    pub name: &'static str,
+    /// The role's `run(config, listeners, shutdown)`.
+    pub task: BoxFuture<'static, anyhow::Result<()>>,
+}
+
+impl Role {
+    /// A role from its future.
+    pub fn new(
+        name: &'static str,
+        task: impl std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
+    ) -> Self {
+        Self {
+            name,
+            task: Box::pin(task),
+        }
+    }
+}
+
+/// Runs `roles` until `shutdown` turns on or one of them ends. Every role then gets `drain` to finish
+/// the work it has in flight; any still running after that is aborted. Returns the error of the first
+/// role that ended on its own.
+pub async fn supervise(roles: Vec<Role>, shutdown: &Shutdown, drain: Duration) -> anyhow::Result<()> {
+    let mut set = JoinSet::new();
+    for role in roles {
+        let name = role.name;
+        let task = role.task;
+        set.spawn(async move { (name, task.await) });
+    }
+    let mut signal = shutdown.receiver();
+    let mut failure: Option<anyhow::Error> = None;
+    tokio::select! {
+        _ = signal.wait_for(|stop| *stop) => {}
+        ended = set.join_next() => {
+            if let Some(ended) = ended {
+                let error = ended_on_its_own(ended);
+                error!(error = format!("{error:#}"), "a role failed; stopping the others");
+                failure = Some(error);
+            }
+            shutdown.trigger();
+        }
+    }
+    let drained = tokio::time::timeout(drain, async {
+        while let Some(ended) = set.join_next().await {
+            match ended {
+                Ok((name, Ok(()))) => info!(role = name, "role stopped"),
+                Ok((name, Err(e))) => {
+                    warn!(role = name, error = format!("{e:#}"), "role stopped with an error");
+                    failure.get_or_insert(e.context(format!("role {name} failed while stopping")));
+                }
+                Err(e) => warn!(error = %e, "a role's task failed while stopping"),
+            }
+        }
+    })
+    .await;
+    if drained.is_err() {
+        warn!(left = set.len(), ?drain, "roles did not stop in time; aborting them");
+        set.abort_all();
+    }
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+fn ended_on_its_own(ended: Result<(&'static str, anyhow::Result<()>), tokio::task::JoinError>) -> anyhow::Error {
+    match ended {
+        Ok((name, Err(e))) => e.context(format!("role {name} failed")),
+        Ok((name, Ok(()))) => anyhow::anyhow!("role {name} stopped on its own"),
+        Err(e) if e.is_panic() => anyhow::anyhow!("a role panicked: {e}"),
+        Err(e) => anyhow::Error::new(e).context("a role's task ended"),
+    }
+}

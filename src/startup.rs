@@ -1,0 +1,47 @@
+//! What a process does before its roles run: opening the event store for tools, and committing the pool
+//! configuration a role was started with (`--pools`, or dev mode's own pool) so every role of every
+//! process uses the same pools.
+
+use anyhow::Context as _;
+use nsplane_command::{EventStore, PoolsStore};
+use nsplane_schema::pools::{Pools, DEV_POOL_MARK};
+use nsplane_schema::Metadata;
+use tracing::info;
+
+use crate::config::Connections;
+
+/// Connects to NATS (refusing servers older than 2.11) and opens the event store, creating the streams.
+pub async fn open_store(connections: &Connections, client_name: &str) -> anyhow::Result<EventStore> {
+    let client = nsplane_runtime::connect(&connections.nats, client_name).await?;
+    EventStore::open(client, connections.store.clone()).await
+}
+
+/// Commits the pools a process was started with: the validated `file` if given; else, with `dev_mdns`,
+/// dev mode's pool served by that mdns (kept following the mdns's address across restarts, and never
+/// replacing an operator's configuration). Without either nothing is committed and roles use what is.
+pub async fn commit_pools(
+    connections: &Connections,
+    file: Option<String>,
+    dev_mdns: Option<std::net::SocketAddr>,
+) -> anyhow::Result<()> {
+    if file.is_none() && dev_mdns.is_none() {
+        return Ok(());
+    }
+    let pools = PoolsStore::new(open_store(connections, "nsplane-startup").await?);
+    let yaml = match (file, pools.current().await?) {
+        (Some(yaml), _) => Some(yaml),
+        (None, Some((_, committed))) => match dev_mdns {
+            Some(mdns) if committed.contains(DEV_POOL_MARK) => Some(Pools::dev_yaml(mdns)),
+            _ => None,
+        },
+        (None, None) => dev_mdns.map(Pools::dev_yaml),
+    };
+    if let Some(yaml) = yaml {
+        let version = pools
+            .update(&yaml, Metadata::service("config"))
+            .await
+            .context("failed to commit the pool configuration")?;
+        info!(version, "pool configuration committed");
+    }
+    Ok(())
+}

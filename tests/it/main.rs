@@ -1,0 +1,12 @@
+//! The integration tests, one binary so the real NATS and PostgreSQL start once for all of them (each
+//! test has its own namespace): the API, the write path, tenancy, projection, the data plane with real
+//! BIND, Knot and PowerDNS secondaries, a real Keystone, the real openstack CLI, and schemathesis.
+
+mod api;
+mod dataplane;
+mod keystone;
+mod openstack_cli;
+mod projection;
+mod schemathesis;
+mod tenancy;
+mod write_path;
