@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # Sets up what is missing, builds nsplane and runs every role in one process (`nsplane all`), with its
 # own NATS and PostgreSQL under ./.nsplane; creates a demo zone and prints how to use it. Ctrl-C stops all.
+# NSPLANE_DATA_DIR, NSPLANE_API_LISTEN and NSPLANE_MDNS_LISTEN move it; other flags pass to nsplane all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
-cargo build --release --locked
+cargo build --release --locked -p nsplane --bin nsplane
 API="${NSPLANE_API_LISTEN:-127.0.0.1:9001}"
-"$CARGO_TARGET_DIR/release/nsplane" all --data-dir "${NSPLANE_DATA_DIR:-./.nsplane}" --api-listen "$API" "$@" &
+MDNS="${NSPLANE_MDNS_LISTEN:-127.0.0.1:5354}"
+DATA="${NSPLANE_DATA_DIR:-./.nsplane}"
+"$CARGO_TARGET_DIR/release/nsplane" all --data-dir "$DATA" --api-listen "$API" --mdns-listen "$MDNS" "$@" &
 pid=$!
-trap 'kill -INT $pid 2>/dev/null; wait $pid' INT TERM
-for _ in $(seq 1 300); do
+trap 'kill -INT $pid 2>/dev/null; wait $pid; exit $?' INT TERM
+for _ in $(seq 1 600); do
   curl -fsS "http://$API/" >/dev/null 2>&1 && break
   kill -0 $pid 2>/dev/null || { wait $pid; exit 1; }
   sleep 0.1
@@ -22,13 +25,15 @@ if ! curl -fsS "$base/zones?name=demo.nsplane.test." | grep -q '"demo.nsplane.te
   curl -fsS -X POST "$base/zones/$zone_id/recordsets" -H 'Content-Type: application/json' \
     -d '{"name": "www.demo.nsplane.test.", "type": "A", "records": ["192.0.2.10"]}' >/dev/null
 fi
+mdns_host="${MDNS%:*}"
+mdns_port="${MDNS##*:}"
 cat <<MSG
 
-nsplane is running (API http://$API, mdns 127.0.0.1:5354, data in ${NSPLANE_DATA_DIR:-./.nsplane}).
+nsplane is running (API http://$API, mdns $MDNS, data in $DATA).
 A demo zone exists; mdns serves it, and the worker turns it ACTIVE once mdns answers its serial:
 
-  dig @127.0.0.1 -p 5354 www.demo.nsplane.test A
-  dig @127.0.0.1 -p 5354 demo.nsplane.test AXFR
+  dig @$mdns_host -p $mdns_port www.demo.nsplane.test A
+  dig @$mdns_host -p $mdns_port demo.nsplane.test AXFR
 
   curl -s $base/zones | python3 -m json.tool
   curl -s -X POST $base/zones -H 'Content-Type: application/json' \\

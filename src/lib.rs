@@ -8,4 +8,5 @@ pub mod config;
 pub mod startup;
 
 /// The log filter when `RUST_LOG` is not set: INFO, but quiet about every DNS query hickory handles.
-pub const DEFAULT_LOG_FILTER: &str = "info,hickory_server=warn,hickory_proto=warn,hickory_net=warn";
+pub const DEFAULT_LOG_FILTER: &str =
+    "info,hickory_server=warn,hickory_proto=warn,hickory_net=warn,tokio_postgres=warn,async_nats=warn";
