@@ -90,12 +90,6 @@ impl Consistency {
         }
     }
 
-    /// Waits until this process's writes to the aggregate `id` of kind `E` are projected.
-    pub async fn wait<E: Event>(&self, read: &ReadModels, id: &str, limit: Duration) {
-        self.wait_key(read, &(E::AGGREGATE_TYPE.to_owned(), id.to_owned()), limit)
-            .await;
-    }
-
     /// Read-your-writes across API instances for one aggregate: learns its latest committed version
     /// from the event stream (one direct read), and waits until the read models hold it. Costs a round
     /// trip to NATS and one to PostgreSQL; used for reads of one aggregate.

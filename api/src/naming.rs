@@ -143,11 +143,16 @@ fn committed_rule(kind: Kind, committed: &Committed<NamingRules>, id: Uuid) -> R
     })
 }
 
-/// Every rule of a kind in the read models, after this process's own changes reached them.
+/// Every rule of a kind in the read models, once they hold the latest change (of any instance).
 async fn rules(kind: Kind, state: &AppState) -> Result<Vec<RuleRow>, ApiError> {
     state
         .consistency
-        .wait::<NamingEvent>(&state.read, NAMING_ID, state.config.read_your_writes_wait)
+        .wait_latest::<NamingEvent>(
+            state.commands.store(),
+            &state.read,
+            NAMING_ID,
+            state.config.read_your_writes_wait,
+        )
         .await;
     Ok(state.read.rules(table(kind)).await?)
 }

@@ -45,12 +45,17 @@ fn admin(caller: &Caller) -> Result<(), ApiError> {
     }
 }
 
-/// A project's quotas from the read models (the defaults with its overrides), after this process's own
-/// changes reached them.
+/// A project's quotas from the read models (the defaults with its overrides), once they hold its latest
+/// change (of any instance).
 async fn effective(state: &AppState, project: &ProjectId) -> Result<Quotas, ApiError> {
     state
         .consistency
-        .wait::<QuotaEvent>(&state.read, &project.0, state.config.read_your_writes_wait)
+        .wait_latest::<QuotaEvent>(
+            state.commands.store(),
+            &state.read,
+            &project.0,
+            state.config.read_your_writes_wait,
+        )
         .await;
     let mut quotas = state.commands.quotas().defaults().clone();
     quotas.extend(state.read.quota_overrides(&project.0).await?);

@@ -3,10 +3,12 @@
 //! BIND, Knot and PowerDNS secondaries, a real Keystone, the real openstack CLI, and schemathesis.
 
 mod api;
+mod contract;
 mod dataplane;
 mod keystone;
 mod openstack_cli;
 mod projection;
 mod schemathesis;
+mod supervision;
 mod tenancy;
 mod write_path;
