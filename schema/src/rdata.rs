@@ -1175,6 +1175,21 @@ fn validate_sshfp(data: &str) -> Result<RecordData, Reason> {
             "fingerprint must be 10 to 40 or exactly 64 hex characters, not `{fp}`"
         ));
     }
+    // A SHA-1 fingerprint is 20 bytes and a SHA-256 one 32 (RFC 4255, RFC 6594); secondaries refuse a
+    // transfer holding any other length, so such a record could never be served.
+    let digest_hex = match fp_type {
+        1 => Some(40),
+        2 => Some(64),
+        _ => None,
+    };
+    if let Some(expected) = digest_hex {
+        if fp.len() != expected {
+            return Err(format!(
+                "fingerprint type {fp_type} needs exactly {expected} hex characters, not {}",
+                fp.len()
+            ));
+        }
+    }
     Ok(RecordData::Sshfp {
         algorithm,
         fp_type,
@@ -1212,6 +1227,13 @@ fn validate_txt(data: &str) -> Result<Text, Reason> {
                         .ok_or_else(|| "the value may not end with a backslash".to_string())?;
                 }
                 '"' => return Err("double quotes inside the value must be escaped with a backslash".to_string()),
+                // Zone-file syntax gives these a meaning outside quotes (`;` starts a comment), so the
+                // canonical text would not say what is served.
+                ';' | '(' | ')' => {
+                    return Err(format!(
+                        "`{c}` must be inside double quotes or escaped with a backslash"
+                    ))
+                }
                 _ => {}
             }
         }

@@ -185,8 +185,16 @@ fn srv_records() {
 
 #[test]
 fn sshfp_records() {
-    assert_eq!(ok(RecordType::SSHFP, "4 2 ABCDEF0123"), "4 2 abcdef0123");
+    assert_eq!(ok(RecordType::SSHFP, "4 0 ABCDEF0123"), "4 0 abcdef0123");
+    assert_eq!(
+        ok(RecordType::SSHFP, &format!("4 2 {}", SHA256.to_uppercase())),
+        format!("4 2 {SHA256}")
+    );
     assert_eq!(ok(RecordType::SSHFP, &format!("1 2 {SHA256}")), format!("1 2 {SHA256}"));
+    // SHA-1 is 20 bytes and SHA-256 32: BIND refuses a transfer with any other length.
+    invalid(RecordType::SSHFP, "4 2 abcdef0123");
+    invalid(RecordType::SSHFP, "1 1 abcdef0123");
+    invalid(RecordType::SSHFP, &format!("1 1 {}", "a".repeat(38)));
     assert!(validate_record(RecordType::SSHFP, &format!("1 1 {}", "a".repeat(40))).is_ok());
     invalid(RecordType::SSHFP, "5 1 abcdef0123");
     invalid(RecordType::SSHFP, "1 3 abcdef0123");
@@ -215,6 +223,11 @@ fn txt_and_spf_records() {
         invalid(t, "trailing\\");
         invalid(t, "\"trailing\\\"");
         invalid(t, "\"a\"b");
+        // `;` starts a comment in zone files, `(` and `)` group lines: quoted or escaped only.
+        invalid(t, "v=spf1;x");
+        invalid(t, "(x)");
+        assert_eq!(ok(t, "\"v=spf1;x\""), "\"v=spf1;x\"");
+        assert_eq!(ok(t, "v=spf1\\;x"), "v=spf1\\;x");
     }
 }
 

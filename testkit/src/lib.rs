@@ -3,6 +3,7 @@
 //! and PowerDNS secondaries), nodes running the roles in-process, a JSON client for the API, a pools
 //! builder, process guards, and latency histograms.
 
+pub mod arbitrary;
 pub mod client;
 pub mod latency;
 pub mod nodes;

@@ -8,6 +8,7 @@ mod dataplane;
 mod keystone;
 mod openstack_cli;
 mod projection;
+mod records;
 mod schemathesis;
 mod supervision;
 mod tenancy;
