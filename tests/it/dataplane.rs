@@ -539,3 +539,93 @@ async fn a_committed_pool_change_reaches_every_role() {
     .await;
     node.node.stop().await;
 }
+
+/// Record data that cannot be served (here an SSHFP fingerprint of the wrong length, which the version
+/// before this one accepted, committed as such a version would have) fails its own zone, with the
+/// reason, and nothing else: the catalog keeps being served and other zones keep reaching BIND.
+/// Regression test for the issue "one door for every change", point 8.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_zone_mdns_cannot_serve_fails_alone_with_its_reason() {
+    let ns = namespace().await;
+    let mdns = mdns_sockets().await;
+    let mdns_addr = mdns.0.local_addr().expect("addr");
+    let bind = start_bind(mdns_addr.port(), CATALOG);
+    let node = FullNode::start(&ns, mdns, &catalog_pool(mdns_addr.port(), &[bind.addr()])).await;
+    let base = node.node.base.clone();
+    let http = http();
+    let bad = create_zone(&http, &base, "bad-data.example.org.").await;
+    let bad_url = format!("{base}/v2/zones/{bad}");
+    eventually("the zone is ACTIVE first", WAIT, || async {
+        get(&http, &bad_url).await.1["status"] == "ACTIVE"
+    })
+    .await;
+    // A record written by an older, laxer validation: committed straight to the stream, as it was.
+    let store = &node.node.shared.store;
+    let last = store
+        .last::<nsplane_schema::ZoneEvent>(&bad)
+        .await
+        .expect("read")
+        .expect("the zone's commits");
+    let serial = match &last.envelope.events[..] {
+        [nsplane_schema::ZoneEvent::ZoneSyncReported { serial, .. }] => *serial + 1,
+        other => panic!("unexpected last commit {other:?}"),
+    };
+    let legacy = nsplane_schema::ZoneEvent::RecordsetCreated {
+        recordset_id: nsplane_schema::RecordsetId(uuid::Uuid::new_v4()),
+        project_id: nsplane_schema::ProjectId("noauth-project".into()),
+        name: nsplane_schema::RecordsetName::parse("ssh.bad-data.example.org.").expect("name"),
+        rtype: nsplane_schema::RecordType::SSHFP,
+        records: vec!["1 1 abcdef0123".into()],
+        ttl: None,
+        description: None,
+        serial,
+    };
+    let envelope = nsplane_schema::CommitEnvelope::new(
+        bad.clone(),
+        last.envelope.version + 1,
+        vec![legacy],
+        nsplane_schema::Metadata::service("test"),
+    );
+    store
+        .append(&envelope, last.stream_seq, &format!("legacy.{bad}"))
+        .await
+        .expect("append");
+    // The zone turns ERROR, and says why.
+    eventually("the zone turns ERROR", WAIT, || async {
+        get(&http, &bad_url).await.1["status"] == "ERROR"
+    })
+    .await;
+    let (_, zone) = get(&http, &bad_url).await;
+    let reason = zone["nameservers_sync"][0]["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(reason.contains("mdns cannot serve this zone"), "{zone}");
+    assert!(
+        reason.contains("SSHFP") && reason.contains("abcdef0123"),
+        "names the record: {reason}"
+    );
+    // mdns refuses that zone at that serial, and nothing else.
+    let reply = client::query(mdns_addr, "bad-data.example.org.", RecordType::SOA, QUERY)
+        .await
+        .expect("answer");
+    assert_eq!(reply.metadata.response_code, ResponseCode::ServFail);
+    let catalog = client::axfr(mdns_addr, CATALOG, Duration::from_secs(5))
+        .await
+        .expect("the catalog is still served");
+    assert!(catalog.iter().any(|r| r.record_type() == RecordType::PTR));
+    let good = create_zone(&http, &base, "good-data.example.org.").await;
+    eventually("a zone created afterwards turns ACTIVE", WAIT, || async {
+        get(&http, &format!("{base}/v2/zones/{good}")).await.1["status"] == "ACTIVE"
+    })
+    .await;
+    assert_eq!(
+        client::soa(bind.addr(), "good-data.example.org.", QUERY)
+            .await
+            .ok()
+            .map(|a| matches!(a, SoaAnswer::Serial(_))),
+        Some(true),
+        "BIND serves the other zone"
+    );
+    node.node.stop().await;
+}
