@@ -47,10 +47,15 @@ pub async fn supervise(roles: Vec<Role>, shutdown: &Shutdown, drain: Duration) -
     tokio::select! {
         _ = signal.wait_for(|stop| *stop) => {}
         ended = set.join_next() => {
-            if let Some(ended) = ended {
-                let error = ended_on_its_own(ended);
-                error!(error = format!("{error:#}"), "a role failed; stopping the others");
-                failure = Some(error);
+            match ended {
+                // The signal and this role's end raced: the role saw the signal first and stopped.
+                Some(Ok((name, Ok(())))) if shutdown.is_triggered() => info!(role = name, "role stopped"),
+                Some(ended) => {
+                    let error = ended_on_its_own(ended);
+                    error!(error = format!("{error:#}"), "a role failed; stopping the others");
+                    failure = Some(error);
+                }
+                None => {}
             }
             shutdown.trigger();
         }
@@ -84,5 +89,50 @@ fn ended_on_its_own(ended: Result<(&'static str, anyhow::Result<()>), tokio::tas
         Ok((name, Ok(()))) => anyhow::anyhow!("role {name} stopped on its own"),
         Err(e) if e.is_panic() => anyhow::anyhow!("a role panicked: {e}"),
         Err(e) => anyhow::Error::new(e).context("a role's task ended"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A role that stops because the signal turned on is not a failure, even when the supervisor sees
+    /// the role end before it sees the signal (both are ready at once; `select!` picks either).
+    #[tokio::test]
+    async fn a_role_that_stops_at_the_signal_is_not_a_failure() {
+        for _ in 0..32 {
+            let shutdown = Shutdown::new();
+            let signal = shutdown.clone();
+            let role = Role::new("central", async move {
+                signal.trigger();
+                Ok(())
+            });
+            supervise(vec![role], &shutdown, Duration::from_secs(1))
+                .await
+                .expect("a clean stop");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_role_that_ends_on_its_own_fails_the_process() {
+        let shutdown = Shutdown::new();
+        let idle = shutdown.receiver();
+        let roles = vec![
+            Role::new("central", async { anyhow::bail!("database gone for good") }),
+            Role::new("api", async move {
+                let mut idle = idle;
+                let _ = idle.wait_for(|stop| *stop).await;
+                Ok(())
+            }),
+        ];
+        let error = supervise(roles, &shutdown, Duration::from_secs(1))
+            .await
+            .expect_err("fails");
+        assert!(shutdown.is_triggered(), "the other roles were told to stop");
+        let text = format!("{error:#}");
+        assert!(
+            text.contains("role central failed") && text.contains("database gone for good"),
+            "{text}"
+        );
     }
 }
