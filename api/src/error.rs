@@ -310,6 +310,7 @@ impl From<ListError> for ApiError {
                 kind: "marker_not_found",
                 message: error.to_string(),
             },
+            ListError::Unavailable(reason) => ApiError::Unavailable(format!("database unavailable: {reason}")),
             ListError::Db(e) => ApiError::Internal(e),
         }
     }

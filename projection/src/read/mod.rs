@@ -64,13 +64,13 @@ impl ReadModels {
 
     /// A page of zones.
     pub async fn zones(&self, query: &ListQuery) -> Result<Page<ZoneRow>, ListError> {
-        let client = self.client().await.map_err(|e| ListError::Db(anyhow::anyhow!("{e}")))?;
+        let client = self.client().await?;
         zones(&**client, query).await
     }
 
     /// A page of record sets (of one zone, or across zones).
     pub async fn recordsets(&self, query: &ListQuery) -> Result<Page<RecordsetRow>, ListError> {
-        let client = self.client().await.map_err(|e| ListError::Db(anyhow::anyhow!("{e}")))?;
+        let client = self.client().await?;
         recordsets(&**client, query).await
     }
 
@@ -190,9 +190,21 @@ pub enum ListError {
     /// 400 `marker_not_found`.
     #[error("Marker {0} could not be found")]
     MarkerNotFound(Uuid),
+    /// 503: no connection could be had.
+    #[error("the read models are unavailable: {0}")]
+    Unavailable(String),
     /// 500.
     #[error(transparent)]
     Db(#[from] anyhow::Error),
+}
+
+impl From<ReadError> for ListError {
+    fn from(error: ReadError) -> Self {
+        match error {
+            ReadError::Unavailable(reason) => ListError::Unavailable(reason),
+            ReadError::Query(e) => ListError::Db(e),
+        }
+    }
 }
 
 const ZONE_COLUMNS: &str = "z.id, z.project_id, z.pool_id, z.name, z.email, z.ttl, z.serial, z.description, z.type, \
