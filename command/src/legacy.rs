@@ -6,7 +6,6 @@
 
 use anyhow::Context as _;
 use async_nats::jetstream::kv;
-use chrono::{DateTime, Utc};
 use futures::TryStreamExt as _;
 use nsplane_schema::layout::Bucket;
 use nsplane_schema::quotas::Quotas;
@@ -24,8 +23,6 @@ struct LegacyRule {
     id: Uuid,
     value: String,
     description: Option<String>,
-    #[allow(dead_code)]
-    created_at: DateTime<Utc>,
 }
 
 /// What the migration moved.

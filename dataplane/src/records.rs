@@ -20,8 +20,8 @@ pub fn name(text: &str) -> anyhow::Result<Name> {
 
 /// A DNS name from a validated name.
 pub fn dns_name(dns: &DnsName) -> anyhow::Result<Name> {
-    let labels = dns.labels();
-    let mut name = Name::from_labels(labels.iter().map(|l| l.as_bytes())).with_context(|| format!("name {dns}"))?;
+    let body = dns.as_str().strip_suffix('.').unwrap_or(dns.as_str());
+    let mut name = Name::from_labels(body.split('.').map(str::as_bytes)).with_context(|| format!("name {dns}"))?;
     name.set_fqdn(true);
     Ok(name)
 }
