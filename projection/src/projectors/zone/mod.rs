@@ -3,6 +3,8 @@
 //! in order without waiting for each other's answers, so a batch costs about one round trip plus
 //! PostgreSQL's work.
 
+use std::collections::HashMap;
+
 use anyhow::Context as _;
 use chrono::NaiveDateTime;
 use futures::future::BoxFuture;
@@ -43,26 +45,125 @@ impl Projector for ZoneProjector {
     }
 }
 
+/// A zone as the batch sees it while its events are applied in order: its serial and TTL, and the
+/// record-set changes not yet written to its row.
+struct Cursor {
+    serial: i64,
+    ttl: i32,
+    /// Changes since the zone's row was last written: `(count, the last change's time)`.
+    touched: Option<(i64, NaiveDateTime)>,
+}
+
+/// Sends the zone's pending row changes (serial, version, status, SOA) as two statements, however many
+/// record-set changes the batch made: the per-change updates of one row were most of a batch's work.
+fn flush<'a>(
+    txn: &'a Txn<'a>,
+    st: &'a Statements,
+    zone_id: Uuid,
+    cursor: &mut Cursor,
+) -> Option<BoxFuture<'a, anyhow::Result<Option<Effect>>>> {
+    let (count, time) = cursor.touched.take()?;
+    let serial = cursor.serial;
+    Some(Box::pin(async move {
+        let soa_id = RecordsetId::managed(ZoneId(zone_id), "SOA").0;
+        let zone_params: [Param<'_>; 4] = [&zone_id, &serial, &count, &time];
+        let soa_params: [Param<'_>; 4] = [&soa_id, &serial, &count, &time];
+        tokio::try_join!(
+            txn.execute(&st.zone_touch, &zone_params),
+            txn.execute(&st.soa_touch_n, &soa_params)
+        )
+        .context("failed to record the zone's changes")?;
+        Ok(None)
+    }))
+}
+
 async fn apply_commits(txn: &Txn<'_>, commits: &[&Delivered]) -> anyhow::Result<()> {
     let statements = Statements::prepare(txn).await?;
     let mut typed = Vec::with_capacity(commits.len());
     for commit in commits {
         typed.push(commit.commit.typed::<ZoneEvent>()?);
     }
+    // Each zone's serial and TTL as the batch starts (zones created in the batch come with their event).
+    let mut ids: Vec<Uuid> = typed
+        .iter()
+        .map(|c| Uuid::try_parse(&c.aggregate_id).context("zone aggregate id is not a uuid"))
+        .collect::<anyhow::Result<_>>()?;
+    ids.sort_unstable();
+    ids.dedup();
+    let mut cursors: HashMap<Uuid, Cursor> = txn
+        .query(&statements.zones_head, &[&ids])
+        .await
+        .context("failed to read the batch's zones")?
+        .iter()
+        .map(|row| {
+            let cursor = Cursor {
+                serial: row.get(1),
+                ttl: row.get(2),
+                touched: None,
+            };
+            (row.get(0), cursor)
+        })
+        .collect();
     let mut pending: Vec<BoxFuture<'_, anyhow::Result<Option<Effect>>>> = Vec::new();
     let mut effects = Vec::new();
     for envelope in &typed {
         let zone_id = Uuid::try_parse(&envelope.aggregate_id).context("zone aggregate id is not a uuid")?;
         let time = envelope.metadata.time.naive_utc();
         for event in &envelope.events {
-            if matches!(event, ZoneEvent::ZoneUpdated { .. }) {
-                // It reads record sets: let everything before it land first.
-                effects.extend(futures::future::try_join_all(pending.drain(..)).await?);
-                effects.push(apply_event(txn, &statements, zone_id, event, time).await?);
-            } else {
-                pending.push(Box::pin(apply_event(txn, &statements, zone_id, event, time)));
+            match event {
+                ZoneEvent::RecordsetCreated { serial, .. }
+                | ZoneEvent::RecordsetUpdated { serial, .. }
+                | ZoneEvent::RecordsetDeleted { serial, .. } => {
+                    let cursor = cursors
+                        .get_mut(&zone_id)
+                        .with_context(|| format!("a record-set change for zone {zone_id}, which has no row"))?;
+                    let step = Step {
+                        prev_serial: cursor.serial,
+                        zone_ttl: cursor.ttl,
+                    };
+                    cursor.serial = i64::from(*serial);
+                    let count = cursor.touched.map_or(0, |(n, _)| n);
+                    cursor.touched = Some((count + 1, time));
+                    pending.push(Box::pin(apply_recordset_event(
+                        txn,
+                        &statements,
+                        zone_id,
+                        event,
+                        time,
+                        step,
+                    )));
+                }
+                _ => {
+                    // Anything else may read or check the zone's row: write its pending changes first.
+                    if let Some(cursor) = cursors.get_mut(&zone_id) {
+                        pending.extend(flush(txn, &statements, zone_id, cursor));
+                    }
+                    match event {
+                        ZoneEvent::ZoneCreated { serial, ttl, .. } | ZoneEvent::ZoneUpdated { serial, ttl, .. } => {
+                            cursors.insert(
+                                zone_id,
+                                Cursor {
+                                    serial: i64::from(*serial),
+                                    ttl: ttl_i32(*ttl),
+                                    touched: None,
+                                },
+                            );
+                        }
+                        _ => {}
+                    }
+                    if matches!(event, ZoneEvent::ZoneUpdated { .. }) {
+                        // It reads record sets: let everything before it land first.
+                        effects.extend(futures::future::try_join_all(pending.drain(..)).await?);
+                        effects.push(apply_event(txn, &statements, zone_id, event, time).await?);
+                    } else {
+                        pending.push(Box::pin(apply_event(txn, &statements, zone_id, event, time)));
+                    }
+                }
             }
         }
+    }
+    for (zone_id, cursor) in &mut cursors {
+        pending.extend(flush(txn, &statements, *zone_id, cursor));
     }
     effects.extend(
         futures::future::try_join_all(pending)
@@ -74,6 +175,15 @@ async fn apply_commits(txn: &Txn<'_>, commits: &[&Delivered]) -> anyhow::Result<
         effect.write(&mut rows);
     }
     write_journal(txn, rows).await
+}
+
+/// Where a record-set change sits in its zone's chain of serials.
+#[derive(Clone, Copy)]
+struct Step {
+    /// The zone's serial before the change.
+    prev_serial: i64,
+    /// The zone's TTL at the change (record sets without their own inherit it).
+    zone_ttl: i32,
 }
 
 /// One journal change: `(op, name, type, ttl or inherit the zone's, records)`.
@@ -308,6 +418,25 @@ async fn apply_event(
             .context("failed to remove the zone")?;
             Ok(None)
         }
+        ZoneEvent::RecordsetCreated { .. }
+        | ZoneEvent::RecordsetUpdated { .. }
+        | ZoneEvent::RecordsetDeleted { .. } => {
+            anyhow::bail!("record-set changes are applied with their zone's step")
+        }
+    }
+}
+
+/// Sends the statement of one record-set change (its zone's row is written by [`flush`]) and turns the
+/// answer into its journal effect.
+async fn apply_recordset_event(
+    txn: &Transaction<'_>,
+    st: &Statements,
+    zone_id: Uuid,
+    event: &ZoneEvent,
+    time: NaiveDateTime,
+    step: Step,
+) -> anyhow::Result<Option<Effect>> {
+    match event {
         ZoneEvent::RecordsetCreated {
             recordset_id,
             project_id,
@@ -320,8 +449,6 @@ async fn apply_event(
         } => {
             let serial_i = i64::from(*serial);
             let ttl_i: Option<i32> = ttl.map(ttl_i32);
-            let touch_params: [Param<'_>; 3] = [&zone_id, &serial_i, &time];
-            let soa_params: [Param<'_>; 3] = [&soa_id, &serial_i, &time];
             let insert_params: [Param<'_>; 10] = [
                 &recordset_id.0,
                 &zone_id,
@@ -334,17 +461,14 @@ async fn apply_event(
                 &serial_i,
                 &time,
             ];
-            let (zone, _, _) = tokio::try_join!(
-                txn.query_one(&st.zone_touch, &touch_params),
-                txn.execute(&st.soa_touch, &soa_params),
-                txn.execute(&st.recordset_insert, &insert_params),
-            )
-            .context("failed to insert the record set")?;
+            txn.execute(&st.recordset_insert, &insert_params)
+                .await
+                .context("failed to insert the record set")?;
             Ok(Some(Effect {
                 zone_id,
                 serial: serial_i,
-                prev_serial: zone.get(0),
-                zone_ttl: zone.get(1),
+                prev_serial: step.prev_serial,
+                zone_ttl: step.zone_ttl,
                 changes: vec![(
                     JournalOp::Add,
                     name.to_string(),
@@ -363,16 +487,12 @@ async fn apply_event(
         } => {
             let serial_i = i64::from(*serial);
             let ttl_i: Option<i32> = ttl.map(ttl_i32);
-            let touch_params: [Param<'_>; 3] = [&zone_id, &serial_i, &time];
-            let soa_params: [Param<'_>; 3] = [&soa_id, &serial_i, &time];
             let update_params: [Param<'_>; 6] = [&recordset_id.0, records, &ttl_i, description, &serial_i, &time];
-            let (zone, _, row) = tokio::try_join!(
-                txn.query_one(&st.zone_touch, &touch_params),
-                txn.execute(&st.soa_touch, &soa_params),
-                txn.query_one(&st.recordset_update, &update_params),
-            )
-            .context("failed to update the record set")?;
-            let zone_ttl: i32 = zone.get(1);
+            let row = txn
+                .query_one(&st.recordset_update, &update_params)
+                .await
+                .context("failed to update the record set")?;
+            let zone_ttl = step.zone_ttl;
             let (name, rtype, old_records, old_ttl): (String, String, Vec<String>, Option<i32>) =
                 (row.get(0), row.get(1), row.get(2), row.get(3));
             let (old_eff, new_eff) = (old_ttl.unwrap_or(zone_ttl), ttl_i.unwrap_or(zone_ttl));
@@ -398,22 +518,18 @@ async fn apply_event(
             Ok(Some(Effect {
                 zone_id,
                 serial: serial_i,
-                prev_serial: zone.get(0),
+                prev_serial: step.prev_serial,
                 zone_ttl,
                 changes,
             }))
         }
         ZoneEvent::RecordsetDeleted { recordset_id, serial } => {
             let serial_i = i64::from(*serial);
-            let touch_params: [Param<'_>; 3] = [&zone_id, &serial_i, &time];
-            let soa_params: [Param<'_>; 3] = [&soa_id, &serial_i, &time];
             let delete_params: [Param<'_>; 1] = [&recordset_id.0];
-            let (zone, _, row) = tokio::try_join!(
-                txn.query_one(&st.zone_touch, &touch_params),
-                txn.execute(&st.soa_touch, &soa_params),
-                txn.query_opt(&st.recordset_delete, &delete_params),
-            )
-            .context("failed to delete the record set")?;
+            let row = txn
+                .query_opt(&st.recordset_delete, &delete_params)
+                .await
+                .context("failed to delete the record set")?;
             let changes = match row {
                 Some(row) => {
                     let (name, rtype, records, ttl): (String, String, Vec<String>, Option<i32>) =
@@ -425,10 +541,11 @@ async fn apply_event(
             Ok(Some(Effect {
                 zone_id,
                 serial: serial_i,
-                prev_serial: zone.get(0),
-                zone_ttl: zone.get(1),
+                prev_serial: step.prev_serial,
+                zone_ttl: step.zone_ttl,
                 changes,
             }))
         }
+        _ => anyhow::bail!("not a record-set change"),
     }
 }

@@ -3,9 +3,17 @@
 use anyhow::Context as _;
 use tokio_postgres::Statement;
 
-const ZONE_TOUCH: &str = "UPDATE zones z SET serial = $2, version = z.version + 1, status = 'PENDING', \
-     action = CASE WHEN z.action = 'CREATE' THEN 'CREATE' ELSE 'UPDATE' END, updated_at = $3 \
-     FROM (SELECT serial FROM zones WHERE id = $1) old WHERE z.id = $1 RETURNING old.serial, z.ttl";
+/// A batch's record-set changes to one zone, at once: the last serial, one version per change.
+const ZONE_TOUCH: &str = "UPDATE zones z SET serial = $2, version = z.version + $3, status = 'PENDING', \
+     action = CASE WHEN z.action = 'CREATE' THEN 'CREATE' ELSE 'UPDATE' END, updated_at = $4 WHERE z.id = $1";
+
+/// The same for the zone's SOA record set.
+const SOA_TOUCH_N: &str =
+    "UPDATE recordsets SET serial = $2, version = version + $3, updated_at = $4, status = 'PENDING', \
+     action = CASE WHEN action = 'CREATE' THEN 'CREATE' ELSE 'UPDATE' END WHERE id = $1";
+
+/// The serial and TTL of the batch's zones as it starts.
+const ZONES_HEAD: &str = "SELECT id, serial, ttl FROM zones WHERE id = ANY($1)";
 
 const SOA_TOUCH: &str =
     "UPDATE recordsets SET serial = $2, version = version + 1, updated_at = $3, status = 'PENDING', \
@@ -68,7 +76,9 @@ pub(super) fn ttl_i32(ttl: nsplane_schema::Ttl) -> i32 {
 
 /// The statements of a projection, prepared once per connection.
 pub(super) struct Statements {
+    pub(super) zones_head: Statement,
     pub(super) zone_touch: Statement,
+    pub(super) soa_touch_n: Statement,
     pub(super) soa_touch: Statement,
     pub(super) zone_insert: Statement,
     pub(super) managed_insert: Statement,
@@ -88,7 +98,9 @@ pub(super) struct Statements {
 impl Statements {
     pub(super) async fn prepare(txn: &deadpool_postgres::Transaction<'_>) -> anyhow::Result<Self> {
         let sqls = [
+            ZONES_HEAD,
             ZONE_TOUCH,
+            SOA_TOUCH_N,
             SOA_TOUCH,
             ZONE_INSERT,
             MANAGED_INSERT,
@@ -110,7 +122,9 @@ impl Statements {
         let mut it = prepared.into_iter();
         let mut next = || it.next().context("missing prepared statement");
         Ok(Self {
+            zones_head: next()?,
             zone_touch: next()?,
+            soa_touch_n: next()?,
             soa_touch: next()?,
             zone_insert: next()?,
             managed_insert: next()?,
