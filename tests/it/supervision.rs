@@ -95,7 +95,10 @@ async fn nsplane_all_rides_out_a_postgres_restart_and_stops_cleanly() {
         "a PostgreSQL outage does not stop nsplane all"
     );
     let (status, body) = get(&http, &format!("{base}/v2/zones")).await;
-    assert_eq!(status, 503, "a list without its database is unavailable, not an error: {body}");
+    assert_eq!(
+        status, 503,
+        "a list without its database is unavailable, not an error: {body}"
+    );
     assert_eq!(body["code"], 503, "Designate's error shape: {body}");
     let postgres = LocalPostgres::start(&dir, port).expect("postgres again");
     let (status, _) = post(
