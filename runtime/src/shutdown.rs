@@ -45,7 +45,7 @@ impl Shutdown {
                 _ = term => {}
             }
             info!("shutting down");
-            let _ = tx.send(true);
+            tx.send_replace(true);
         });
         shutdown
     }
@@ -57,11 +57,29 @@ impl Shutdown {
 
     /// Turns the signal on.
     pub fn trigger(&self) {
-        let _ = self.tx.send(true);
+        self.tx.send_replace(true);
     }
 
     /// Whether the signal is on.
     pub fn is_triggered(&self) -> bool {
         *self.tx.borrow()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A signal turned on while no role listens is not lost: roles that start listening later see it.
+    #[tokio::test]
+    async fn a_signal_with_no_listener_is_kept() {
+        let shutdown = Shutdown::new();
+        shutdown.trigger();
+        assert!(shutdown.is_triggered());
+        let mut late = shutdown.receiver();
+        tokio::time::timeout(std::time::Duration::from_secs(1), late.wait_for(|stop| *stop))
+            .await
+            .expect("seen at once")
+            .expect("sender alive");
     }
 }

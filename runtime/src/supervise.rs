@@ -34,7 +34,7 @@ impl Role {
 
 /// Runs `roles` until `shutdown` turns on or one of them ends. Every role then gets `drain` to finish
 /// the work it has in flight; any still running after that is aborted. Returns the error of the first
-/// role that ended on its own.
+/// role that ended on its own, or else of a role that failed or overran `drain` while stopping.
 pub async fn supervise(roles: Vec<Role>, shutdown: &Shutdown, drain: Duration) -> anyhow::Result<()> {
     let mut set = JoinSet::new();
     for role in roles {
@@ -68,13 +68,20 @@ pub async fn supervise(roles: Vec<Role>, shutdown: &Shutdown, drain: Duration) -
                     warn!(role = name, error = format!("{e:#}"), "role stopped with an error");
                     failure.get_or_insert(e.context(format!("role {name} failed while stopping")));
                 }
-                Err(e) => warn!(error = %e, "a role's task failed while stopping"),
+                Err(e) => {
+                    warn!(error = %e, "a role's task failed while stopping");
+                    failure.get_or_insert(anyhow::anyhow!("a role's task failed while stopping: {e}"));
+                }
             }
         }
     })
     .await;
     if drained.is_err() {
         warn!(left = set.len(), ?drain, "roles did not stop in time; aborting them");
+        failure.get_or_insert(anyhow::anyhow!(
+            "{} roles did not stop within {drain:?} and were aborted",
+            set.len()
+        ));
         set.abort_all();
     }
     match failure {
@@ -134,5 +141,20 @@ mod tests {
             text.contains("role central failed") && text.contains("database gone for good"),
             "{text}"
         );
+    }
+
+    #[tokio::test]
+    async fn a_role_that_does_not_stop_in_time_fails_the_process() {
+        let shutdown = Shutdown::new();
+        let roles = vec![Role::new("worker", async {
+            std::future::pending::<()>().await;
+            Ok(())
+        })];
+        let signal = shutdown.clone();
+        tokio::spawn(async move { signal.trigger() });
+        let error = supervise(roles, &shutdown, Duration::from_millis(50))
+            .await
+            .expect_err("fails");
+        assert!(format!("{error:#}").contains("did not stop within"), "{error:#}");
     }
 }
