@@ -203,14 +203,17 @@ pub(crate) async fn versions(
     .into_response()
 }
 
-/// `GET /v2/limits`: Designate's absolute limits (quota defaults; quotas arrive with their issue).
+/// `GET /v2/limits`: Designate's absolute limits: the deployment's quota defaults (a project's own
+/// quotas are under `/v2/quotas`) and fixed limits on names and pages.
 #[utoipa::path(get, path = "/v2/limits", tag = "limits", responses((status = 200, body = crate::openapi::Limits), crate::openapi::Errors))]
-pub(crate) async fn limits() -> Response {
+pub(crate) async fn limits(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
+    let defaults = state.commands.quotas().defaults();
+    let quota = |name: &str| defaults.get(name).copied().unwrap_or(-1);
     Json(serde_json::json!({
-        "max_zones": 10,
-        "max_zone_recordsets": 500,
-        "max_zone_records": 500,
-        "max_recordset_records": 20,
+        "max_zones": quota("zones"),
+        "max_zone_recordsets": quota("zone_recordsets"),
+        "max_zone_records": quota("zone_records"),
+        "max_recordset_records": quota("recordset_records"),
         "min_ttl": 0,
         "max_zone_name_length": 255,
         "max_recordset_name_length": 255,

@@ -20,6 +20,9 @@ async fn nameservers_limits_and_the_recordset_redirect() {
     let (status, body) = get(&http, &format!("{}/v2/limits", node.base)).await;
     assert_eq!(status, 200);
     assert_eq!(body["max_page_limit"], 1000);
+    // The deployment's quota defaults (the test API's `zones` is unlimited).
+    assert_eq!(body["max_zones"], -1, "{body}");
+    assert_eq!(body["max_zone_recordsets"], 500, "{body}");
     let (status, created) = post(
         &http,
         &format!("{}/v2/zones/{zone_id}/recordsets", node.base),
