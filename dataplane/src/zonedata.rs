@@ -119,11 +119,6 @@ impl ZoneSource {
         }
     }
 
-    /// The read models.
-    pub fn read_models(&self) -> &ReadModels {
-        &self.read
-    }
-
     /// How many times a zone was found unservable since start.
     pub fn unservable_total(&self) -> u64 {
         self.unservable_total.load(Ordering::Relaxed)
@@ -237,7 +232,8 @@ impl ZoneSource {
     }
 
     /// The journal from `from_serial` to the zone's current serial as wire records, or `None` if it
-    /// does not reach back to `from_serial` (then a full transfer is the answer).
+    /// does not reach back to `from_serial`, or holds a record mdns cannot serve (then a full transfer is
+    /// the answer: a removed record older validation let through says nothing about the zone's data now).
     pub async fn journal(&self, zone: &ZoneHead, from_serial: u32) -> Result<Option<Vec<Step>>, SourceError> {
         let Some(steps) = self.read.journal_since(zone, from_serial).await? else {
             return Ok(None);
@@ -255,8 +251,13 @@ impl ZoneSource {
         };
         let mut out = Vec::with_capacity(steps.len());
         for step in steps {
-            let removed = wire(&step.removed).map_err(|reason| self.fail(zone, reason))?;
-            let added = wire(&step.added).map_err(|reason| self.fail(zone, reason))?;
+            let (removed, added) = match (wire(&step.removed), wire(&step.added)) {
+                (Ok(removed), Ok(added)) => (removed, added),
+                (Err(reason), _) | (_, Err(reason)) => {
+                    warn!(zone = %zone.name, from_serial, %reason, "the journal holds a record mdns cannot serve; sending a full transfer instead");
+                    return Ok(None);
+                }
+            };
             out.push(Step {
                 prev_serial: step.prev_serial,
                 serial: step.serial,

@@ -570,8 +570,9 @@ async fn a_zone_mdns_cannot_serve_fails_alone_with_its_reason() {
         [nsplane_schema::ZoneEvent::ZoneSyncReported { serial, .. }] => *serial + 1,
         other => panic!("unexpected last commit {other:?}"),
     };
+    let legacy_id = uuid::Uuid::new_v4();
     let legacy = nsplane_schema::ZoneEvent::RecordsetCreated {
-        recordset_id: nsplane_schema::RecordsetId(uuid::Uuid::new_v4()),
+        recordset_id: nsplane_schema::RecordsetId(legacy_id),
         project_id: nsplane_schema::ProjectId("noauth-project".into()),
         name: nsplane_schema::RecordsetName::parse("ssh.bad-data.example.org.").expect("name"),
         rtype: nsplane_schema::RecordType::SSHFP,
@@ -626,6 +627,20 @@ async fn a_zone_mdns_cannot_serve_fails_alone_with_its_reason() {
             .map(|a| matches!(a, SoaAnswer::Serial(_))),
         Some(true),
         "BIND serves the other zone"
+    );
+    // Deleting the record mends the zone. The journal from the serial BIND has still holds the record,
+    // so mdns answers that IXFR with a full transfer of the zone as it is now.
+    let (status, body) = call(&http, "DELETE", &format!("{bad_url}/recordsets/{legacy_id}"), &[], None).await;
+    assert_eq!(status, 202, "{body}");
+    eventually("the zone is ACTIVE again", WAIT, || async {
+        get(&http, &bad_url).await.1["status"] == "ACTIVE"
+    })
+    .await;
+    let serial = get(&http, &bad_url).await.1["serial"].as_u64().expect("serial");
+    assert_eq!(
+        client::soa(bind.addr(), "bad-data.example.org.", QUERY).await.ok(),
+        Some(SoaAnswer::Serial(u32::try_from(serial).expect("u32"))),
+        "BIND serves the mended zone at its serial"
     );
     node.node.stop().await;
 }
