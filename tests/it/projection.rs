@@ -133,9 +133,21 @@ async fn a_commit_delivered_twice_changes_nothing_and_one_delivered_early_waits(
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_central_instances_build_what_one_builds() {
     let ns = namespace().await;
-    // A workload across zones, written with no central running.
+    // A workload across zones, written with no central running, so central later meets it in batches:
+    // record-set changes, a zone TTL change and sync reports between them, and a zone created, changed
+    // and removed.
     let node = Node::start(&ns, false).await;
     let http = http();
+    let commands = nsplane_command::Commands::open(
+        node.shared.store.clone(),
+        Default::default(),
+        Default::default(),
+        100,
+        false,
+    )
+    .await
+    .expect("commands");
+    let worker = nsplane_command::Actor::service("worker");
     let mut zones = Vec::new();
     for z in 0..4 {
         zones.push(create_zone(&http, &node.base, &format!("z{z}.twice.example.org.")).await);
@@ -165,35 +177,77 @@ async fn two_central_instances_build_what_one_builds() {
                     let response = http.delete(format!("{url}/{id}")).send().await.expect("delete");
                     assert_eq!(response.status().as_u16(), 202);
                 }
+                if n == 20 {
+                    // Record sets after this inherit the new TTL, in the journal too.
+                    let response = http
+                        .patch(format!("{base}/v2/zones/{zone_id}"))
+                        .json(&json!({"ttl": 600 + z}))
+                        .send()
+                        .await
+                        .expect("patch");
+                    assert_eq!(response.status().as_u16(), 202);
+                }
             }
         }));
     }
     for task in tasks {
         task.await.expect("writer");
     }
+    for zone_id in &zones {
+        let id = nsplane_schema::ZoneId(uuid::Uuid::parse_str(zone_id).expect("uuid"));
+        let serial = commands.load_zone(id).await.expect("zone").serial;
+        let report = nsplane_command::ZoneCommand::ReportSync {
+            serial,
+            synced: true,
+            nameservers: Vec::new(),
+        };
+        commands.zone(id, report, &worker).await.expect("sync report");
+        let url = format!("{}/v2/zones/{zone_id}/recordsets", node.base);
+        let body = json!({"name": format!("after.{zone_id}.twice.example.org."), "type": "TXT", "records": ["\"after the report\""]});
+        let _ = post(&http, &url, body).await;
+    }
+    let gone = create_zone(&http, &node.base, "gone.twice.example.org.").await;
+    for n in 0..5 {
+        let name = format!("h{n}.gone.twice.example.org.");
+        create_recordset(&http, &node.base, &gone, &name, "A", &["192.0.2.1"]).await;
+    }
+    let response = http
+        .delete(format!("{}/v2/zones/{gone}", node.base))
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(response.status().as_u16(), 202);
+    let gone_id = nsplane_schema::ZoneId(uuid::Uuid::parse_str(&gone).expect("uuid"));
+    commands
+        .confirm_zone_deleted(gone_id, Vec::new(), &worker)
+        .await
+        .expect("removed");
     let total = node.shared.store.message_count().await.expect("count");
-    // Database A: two central instances sharing one durable consumer. Database B: one instance.
+    // Database A: two central instances sharing one durable consumer, in small batches so they
+    // interleave within zones. Database B: one instance, one commit at a time (nothing coalesced).
+    // Database C: one instance in large batches (a zone's changes coalesced across many commits).
     let db_b = ns.second_database("single").await;
+    let db_c = ns.second_database("large").await;
     let (stop, shutdown) = watch::channel(false);
-    let config = |durable: &str, url: &str| {
+    let config = |durable: &str, url: &str, batch_max: usize| {
         let mut config = nsplane_projection::CentralConfig::new(ns.nats(), ns.pg_of(url), ns.layout());
         config.consumer = durable.to_owned();
-        // Small batches so the two instances interleave within zones.
-        config.batch_max = 4;
+        config.batch_max = batch_max;
         config
     };
     let mut tasks = Vec::new();
-    for (durable, url) in [
-        ("dup_a", ns.database_url.clone()),
-        ("dup_a", ns.database_url.clone()),
-        ("single_b", db_b.clone()),
+    for (durable, url, batch_max) in [
+        ("dup_a", ns.database_url.clone(), 4),
+        ("dup_a", ns.database_url.clone(), 4),
+        ("single_b", db_b.clone(), 1),
+        ("large_c", db_c.clone(), 1024),
     ] {
-        let (shutdown, config) = (shutdown.clone(), config(durable, &url));
+        let (shutdown, config) = (shutdown.clone(), config(durable, &url, batch_max));
         tasks.push(tokio::spawn(async move {
             nsplane_projection::central::run(config, shutdown).await
         }));
     }
-    for url in [&ns.database_url, &db_b] {
+    for url in [&ns.database_url, &db_b, &db_c] {
         let client = pg(url).await;
         eventually("projection caught up", Duration::from_secs(60), || {
             let client = &client;
@@ -212,16 +266,31 @@ async fn two_central_instances_build_what_one_builds() {
     }
     let two = dump_read_models(&ns.database_url).await;
     let one = dump_read_models(&db_b).await;
+    let large = dump_read_models(&db_c).await;
     assert!(two.len() > 200, "the workload produced rows: {}", two.len());
     assert_eq!(two.len(), one.len());
     assert_eq!(two, one, "two instances and one instance built the same read models");
+    assert_eq!(large.len(), one.len());
+    assert_eq!(large, one, "large batches build what single commits build");
+    // The removed zone leaves only its audit trail: no zone, record-set or journal rows.
+    let client = pg(&db_c).await;
+    let left: i64 = client
+        .query_one(
+            "SELECT (SELECT count(*) FROM zones WHERE id = $1) + (SELECT count(*) FROM recordsets WHERE zone_id = $1) \
+             + (SELECT count(*) FROM zone_journal WHERE zone_id = $1)",
+            &[&gone_id.0],
+        )
+        .await
+        .expect("count")
+        .get(0);
+    assert_eq!(left, 0, "rows of the removed zone");
     // The work queue holds one pending change per zone.
     let js = async_nats::jetstream::new(node.shared.client.clone());
     let mut stream = js.get_stream(ns.layout().zone_changes_stream()).await.expect("stream");
     assert_eq!(
         stream.info().await.expect("info").state.messages,
-        4,
-        "one pending change per zone"
+        5,
+        "one pending change per zone (the removed one's included)"
     );
     node.stop().await;
 }

@@ -3,7 +3,7 @@
 //! in order without waiting for each other's answers, so a batch costs about one round trip plus
 //! PostgreSQL's work.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use anyhow::Context as _;
 use chrono::NaiveDateTime;
@@ -106,6 +106,8 @@ async fn apply_commits(txn: &Txn<'_>, commits: &[&Delivered]) -> anyhow::Result<
         .collect();
     let mut pending: Vec<BoxFuture<'_, anyhow::Result<Option<Effect>>>> = Vec::new();
     let mut effects = Vec::new();
+    // Zones this batch removes: their journal goes with them, so none of the batch's steps are written.
+    let mut removed = HashSet::new();
     for envelope in &typed {
         let zone_id = Uuid::try_parse(&envelope.aggregate_id).context("zone aggregate id is not a uuid")?;
         let time = envelope.metadata.time.naive_utc();
@@ -149,6 +151,10 @@ async fn apply_commits(txn: &Txn<'_>, commits: &[&Delivered]) -> anyhow::Result<
                                 },
                             );
                         }
+                        ZoneEvent::ZoneDeleted { .. } => {
+                            cursors.remove(&zone_id);
+                            removed.insert(zone_id);
+                        }
                         _ => {}
                     }
                     if matches!(event, ZoneEvent::ZoneUpdated { .. }) {
@@ -172,7 +178,9 @@ async fn apply_commits(txn: &Txn<'_>, commits: &[&Delivered]) -> anyhow::Result<
     );
     let mut rows = Vec::new();
     for effect in effects.into_iter().flatten() {
-        effect.write(&mut rows);
+        if !removed.contains(&effect.zone_id) {
+            effect.write(&mut rows);
+        }
     }
     write_journal(txn, rows).await
 }
