@@ -163,6 +163,15 @@ impl<A: Decider> Executor<A> {
     /// its version.
     pub async fn load(&self, id: &str) -> Result<(A, u64), ExecuteError<A::Error>> {
         let entry = self.entry(id);
+        // Where the stream is, read before taking the lock: readers of an aggregate that many requests
+        // consult (the naming rules at every zone create) then hold it only to copy the state.
+        let head = self.store.last_seq::<A::Contract>(id).await?;
+        {
+            let current = entry.lock().await;
+            if current.loaded && current.last_stream_seq == head {
+                return Ok((current.state.clone(), current.version));
+            }
+        }
         let mut entry = entry.lock().await;
         self.catch_up(id, &mut entry).await?;
         Ok((entry.state.clone(), entry.version))

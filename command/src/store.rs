@@ -181,6 +181,16 @@ impl EventStore {
         }
     }
 
+    /// The stream sequence of an aggregate's last commit (0 if it has none).
+    pub async fn last_seq<E: Event>(&self, aggregate_id: &str) -> anyhow::Result<u64> {
+        let subject = self.layout().events_subject(E::AGGREGATE_TYPE, aggregate_id);
+        match self.stream.direct_get_last_for_subject(&subject).await {
+            Ok(message) => Ok(message.sequence),
+            Err(e) if e.kind() == stream::DirectGetErrorKind::NotFound => Ok(0),
+            Err(e) => Err(anyhow::Error::new(e).context(format!("failed to read the last commit of {subject}"))),
+        }
+    }
+
     /// Every commit of an aggregate with a stream sequence above `after_seq` and at most `up_to_seq`, in
     /// order. Streams them through an ordered consumer, so a long history costs one round trip per batch
     /// rather than per commit.
@@ -254,6 +264,27 @@ impl EventStore {
                 .or(self.js.get_key_value(&name).await)
                 .with_context(|| format!("failed to open KV bucket {name}")),
         }
+    }
+
+    /// The id of every aggregate of `E`'s kind that has a commit, sorted (for tools that walk them all).
+    pub async fn aggregate_ids<E: Event>(&self) -> anyhow::Result<Vec<String>> {
+        let filter = self.layout().all_events_of(E::AGGREGATE_TYPE);
+        let prefix = filter.trim_end_matches('>').to_owned();
+        let mut subjects = self
+            .stream
+            .info_with_subjects(&filter)
+            .await
+            .with_context(|| format!("failed to list the subjects of {filter}"))?;
+        let mut ids = Vec::new();
+        while let Some(subject) = subjects.next().await {
+            let (subject, _) = subject.context("failed to list subjects")?;
+            let token = subject.strip_prefix(&prefix).unwrap_or(&subject);
+            let id = nsplane_schema::layout::id_of_token(token)
+                .with_context(|| format!("subject {subject} names no aggregate id"))?;
+            ids.push(id);
+        }
+        ids.sort_unstable();
+        Ok(ids)
     }
 
     /// Number of messages in the event stream (for tests and tools).

@@ -153,9 +153,43 @@ pub fn subject_token(id: &str) -> String {
     token
 }
 
+/// The aggregate id a subject token stands for (the inverse of [`subject_token`]); `None` for a token
+/// no id becomes.
+pub fn id_of_token(token: &str) -> Option<String> {
+    let Some(hex) = token.strip_prefix('~') else {
+        return (subject_token(token) == token).then(|| token.to_owned());
+    };
+    if hex.len() % 2 != 0 {
+        return None;
+    }
+    let bytes = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+        .collect::<Option<Vec<u8>>>()?;
+    let id = String::from_utf8(bytes).ok()?;
+    (subject_token(&id) == token).then_some(id)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tokens_read_back_as_their_ids() {
+        for id in [
+            "9f1c3a2e-0000-4000-8000-000000000001",
+            "ops",
+            "project with spaces",
+            "é.x",
+            "~",
+        ] {
+            assert_eq!(id_of_token(&subject_token(id)).as_deref(), Some(id), "{id}");
+        }
+        // Not made by subject_token: odd hex, bad hex, a plain id spelled in hex, a dot.
+        for token in ["~6", "~zz", "~6f7073", "a.b", ""] {
+            assert_eq!(id_of_token(token), None, "{token}");
+        }
+    }
 
     #[test]
     fn names_keep_the_spelling_data_dirs_already_have() {
