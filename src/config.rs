@@ -50,6 +50,32 @@ pub enum Command {
     All(AllArgs),
     /// Pool configuration tools.
     Pool(PoolArgs),
+    /// Zone-name reservations and quota slots (JetStream KV) as the event stream says they are.
+    Claims(ClaimsArgs),
+}
+
+/// `nsplane claims` settings.
+#[derive(Debug, Clone, Args)]
+pub struct ClaimsArgs {
+    /// Shared settings (the quota defaults must be the API's: slots are counted against them).
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// What to do.
+    #[command(subcommand)]
+    pub action: ClaimsAction,
+}
+
+/// Claim tools.
+#[derive(Debug, Clone, Subcommand)]
+pub enum ClaimsAction {
+    /// Puts back the name and quota slot of every zone the stream holds that is not deleted (after a
+    /// KV bucket was lost or restored from an older backup). Safe while the API runs; run it again
+    /// to check: a second run restores nothing.
+    Rebuild {
+        /// Print the report as JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Settings every role shares.

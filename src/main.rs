@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use clap::Parser as _;
-use nsplane::config::{Cli, Command, LogFormat, PoolAction};
+use nsplane::config::{ClaimsAction, Cli, Command, LogFormat, PoolAction};
 use nsplane::{all, startup};
 use nsplane_runtime::{supervise, Role, Shutdown};
 use tracing::info;
@@ -109,6 +109,62 @@ async fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Claims(args) => {
+            let connections = args.common.connections()?;
+            let store = startup::open_store(&connections, "nsplane-claims").await?;
+            let commands =
+                nsplane_command::Commands::open(store, connections.quotas.clone(), Default::default(), 1_000, true)
+                    .await?;
+            match args.action {
+                ClaimsAction::Rebuild { json } => {
+                    let report = nsplane_command::claims::rebuild(&commands, |step, done, total| {
+                        info!(step, done, total, "rebuilding claims");
+                    })
+                    .await?;
+                    print_claims_report(&report, json)?;
+                    anyhow::ensure!(
+                        report.name_conflicts.is_empty(),
+                        "{} live zones share a name with another; delete one of each pair",
+                        report.name_conflicts.len()
+                    );
+                }
+            }
+            Ok(())
+        }
         Command::All(args) => all::run(args, DRAIN).await,
     }
+}
+
+/// The rebuild's report: a table, or JSON for scripts.
+// The report is the tool's output.
+#[allow(clippy::print_stdout)]
+fn print_claims_report(report: &nsplane_command::claims::Report, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(report)?);
+        return Ok(());
+    }
+    let rows = [
+        ("zones in the stream", report.zones),
+        ("deleted", report.deleted),
+        ("names present", report.names_present),
+        ("names restored", report.names_restored),
+        ("name conflicts", report.name_conflicts.len()),
+        ("slots present", report.slots_present),
+        ("slots restored", report.slots_restored),
+        ("slots not needed", report.slots_not_needed),
+        ("zones over quota", report.over_quota.len()),
+    ];
+    for (what, count) in rows {
+        println!("{what:<22}{count:>10}");
+    }
+    for conflict in &report.name_conflicts {
+        println!(
+            "conflict: {} is held by zone {}, also claimed by zone {}",
+            conflict.name, conflict.held_by, conflict.zone_id
+        );
+    }
+    for over in &report.over_quota {
+        println!("over quota: zone {} of project {}", over.zone_id, over.project_id.0);
+    }
+    Ok(())
 }

@@ -102,3 +102,49 @@ pub(crate) async fn zone_is_gone(store: &EventStore, zone: ZoneId, claimed: Date
         None => (Utc::now() - claimed).to_std().unwrap_or_default() > ORPHAN_AFTER,
     })
 }
+
+/// A claim held for a zone.
+pub(crate) trait ZoneClaim {
+    /// The zone holding it.
+    fn zone(&self) -> ZoneId;
+}
+
+/// What claiming a key for a zone came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Claimed {
+    /// The key was free and is the zone's now.
+    Created,
+    /// The zone held it already (a retry, or a rebuild finding it in place).
+    Already,
+    /// Its holder's zone was gone; the key is the zone's now.
+    TakenOver,
+    /// A live zone holds it.
+    HeldBy(ZoneId),
+}
+
+/// Claims `key` for `mine`'s zone: created if free, kept if the zone holds it already, taken over (by
+/// revision, so of two racing takers one wins) if its holder's zone is gone.
+pub(crate) async fn claim_for_zone<H: Serialize + DeserializeOwned + ZoneClaim>(
+    kv: &kv::Store,
+    events: &EventStore,
+    key: &str,
+    mine: &H,
+) -> anyhow::Result<Claimed> {
+    let held = match create_or_read(kv, key, mine).await? {
+        Claim::Created => return Ok(Claimed::Created),
+        Claim::Held(held) if held.holder.zone() == mine.zone() => return Ok(Claimed::Already),
+        Claim::Held(held) => held,
+    };
+    if !zone_is_gone(events, held.holder.zone(), held.created).await? {
+        return Ok(Claimed::HeldBy(held.holder.zone()));
+    }
+    if take_over(kv, key, mine, held.revision).await? {
+        return Ok(Claimed::TakenOver);
+    }
+    // Another taker won: report who holds the key now.
+    Ok(match read::<H>(kv, key).await? {
+        Some(now) if now.holder.zone() == mine.zone() => Claimed::Already,
+        Some(now) => Claimed::HeldBy(now.holder.zone()),
+        None => Claimed::HeldBy(held.holder.zone()),
+    })
+}

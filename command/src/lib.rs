@@ -1,11 +1,13 @@
 //! The write side of nsplane: the aggregates (zones, the pool configuration, the naming rules, each
 //! project's quotas), the event store on NATS JetStream, the generic executor (decide, append with
 //! optimistic concurrency, retry), the race-free claims in JetStream KV (zone names, quota slots), and
-//! the workflows every caller shares ([`service::Commands`]).
+//! the workflows every caller shares ([`service::Commands`]), and the rebuild of those claims from the
+//! stream ([`claims`]).
 //!
 //! Only this crate appends to the event stream.
 
 pub mod aggregate;
+pub mod claims;
 pub mod executor;
 mod kv;
 pub mod legacy;

@@ -12,7 +12,7 @@ use nsplane_schema::layout::Bucket;
 use nsplane_schema::{DnsName, ProjectId, ZoneId, ZoneName};
 use serde::{Deserialize, Serialize};
 
-use crate::kv::{create_or_read, read, take_over, zone_is_gone, Claim};
+use crate::kv::{claim_for_zone, read, Claimed, ZoneClaim};
 use crate::store::EventStore;
 use crate::zone::ZoneDirectory;
 
@@ -26,6 +26,12 @@ pub struct Reservation {
     pub zone_id: ZoneId,
     /// Its project.
     pub project_id: ProjectId,
+}
+
+impl ZoneClaim for Reservation {
+    fn zone(&self) -> ZoneId {
+        self.zone_id
+    }
 }
 
 /// Why a name could not be reserved. Each variant says how the API answers.
@@ -43,6 +49,18 @@ pub enum ReserveError {
     /// 500.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
+}
+
+/// What restoring a live zone's reservation found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Restored {
+    /// The zone held its name already.
+    Already,
+    /// The name was missing (or held by a zone that is gone) and is the zone's now.
+    Now,
+    /// Another live zone holds the name: two zones have one name (made while the reservations were
+    /// missing); an operator must delete one.
+    HeldBy(ZoneId),
 }
 
 /// The zone-name reservations.
@@ -95,15 +113,9 @@ impl ZoneNames {
             zone_id,
             project_id: project_id.clone(),
         };
-        if let Claim::Held(held) = create_or_read(&self.kv, &key, &mine).await? {
-            if held.holder.zone_id != zone_id {
-                // Free if the holder's zone was deleted, or never committed (a crashed create); taken
-                // over by revision, so a racing taker loses.
-                let free = zone_is_gone(&self.events, held.holder.zone_id, held.created).await?;
-                if !free || !take_over(&self.kv, &key, &mine, held.revision).await? {
-                    return Err(ReserveError::Duplicate);
-                }
-            }
+        // A name whose zone was deleted, or never committed (a crashed create), is free.
+        if let Claimed::HeldBy(_) = claim_for_zone(&self.kv, &self.events, &key, &mine).await? {
+            return Err(ReserveError::Duplicate);
         }
         if let Err(refusal) = self.check_neighbours(name, project_id, &key).await {
             self.release(dns, zone_id).await?;
@@ -153,6 +165,22 @@ impl ZoneNames {
             }
         }
         Ok(())
+    }
+
+    /// Makes sure a live zone holds its name (rebuilding the reservations from the stream). Unlike
+    /// [`Self::reserve`] it checks no neighbours: the zone exists, its name was checked when it was made.
+    pub async fn restore(&self, name: &DnsName, zone_id: ZoneId, project_id: &ProjectId) -> anyhow::Result<Restored> {
+        let mine = Reservation {
+            zone_id,
+            project_id: project_id.clone(),
+        };
+        Ok(
+            match claim_for_zone(&self.kv, &self.events, &key_of(name), &mine).await? {
+                Claimed::Created | Claimed::TakenOver => Restored::Now,
+                Claimed::Already => Restored::Already,
+                Claimed::HeldBy(other) => Restored::HeldBy(other),
+            },
+        )
     }
 
     /// Gives the name up, if `zone_id` still holds it.

@@ -4,6 +4,7 @@
 //! held race-free as numbered slots in JetStream KV (a KV `create` per slot, so two racing creates cannot
 //! both take the last one; the slots can be rebuilt from the zones' history).
 
+use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
@@ -19,7 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::aggregate::{Decider, Domain};
 use crate::executor::{ExecuteError, Executor};
-use crate::kv::{create_or_read, read, take_over, zone_is_gone, Claim};
+use crate::kv::{claim_for_zone, create_or_read, read, Claim, Claimed, Held, ZoneClaim};
 use crate::store::EventStore;
 use crate::zone::ZoneQuotas;
 
@@ -150,6 +151,28 @@ struct Slot {
     zone_id: ZoneId,
 }
 
+impl ZoneClaim for Slot {
+    fn zone(&self) -> ZoneId {
+        self.zone_id
+    }
+}
+
+/// At most this many slot keys of one project are examined.
+const SLOT_SCAN_MAX: usize = 100_000;
+
+/// What restoring a project's slots found.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct SlotsRestored {
+    /// Zones that need no slot (an unlimited `zones` quota).
+    pub not_needed: usize,
+    /// Zones that held a slot already.
+    pub present: usize,
+    /// Zones that took one now.
+    pub restored: usize,
+    /// Zones that found none: live zones hold every slot.
+    pub over: Vec<ZoneId>,
+}
+
 /// The quotas of every project: defaults, overrides through the aggregate, and zone slots.
 #[derive(Clone)]
 pub struct QuotaStore {
@@ -182,11 +205,6 @@ impl QuotaStore {
         &self.defaults
     }
 
-    /// The executor of the quota aggregates.
-    pub fn executor(&self) -> &Executor<ProjectQuotas> {
-        &self.executor
-    }
-
     /// A project's quotas: the defaults with its overrides applied.
     pub async fn effective(&self, project: &ProjectId) -> anyhow::Result<Quotas> {
         let (state, _) = self
@@ -212,60 +230,119 @@ impl QuotaStore {
 
     /// Takes one of the project's `zones` slots for `zone_id` (again, for a retry of the same zone).
     pub async fn take_zone_slot(&self, project: &ProjectId, zone_id: ZoneId) -> Result<(), QuotaError> {
-        let limit = self.effective(project).await?.get("zones").copied().unwrap_or(-1);
+        let limit = self.zones_limit(project).await?;
         if limit < 0 {
             return Ok(());
         }
+        match self.take_slot_from(project, zone_id, limit, 0).await? {
+            Some(_) => Ok(()),
+            None => Err(QuotaError::Over("zones")),
+        }
+    }
+
+    /// Takes a slot for `zone_id`: the first free one from slot `from` on, else any below `limit` whose
+    /// zone is gone (deleted, or never committed), by revision. Its number, or `None` if live zones hold
+    /// every slot.
+    async fn take_slot_from(
+        &self,
+        project: &ProjectId,
+        zone_id: ZoneId,
+        limit: i64,
+        from: i64,
+    ) -> anyhow::Result<Option<i64>> {
         let mine = Slot { zone_id };
-        let mut held = Vec::new();
+        let key = |n: i64| format!("zones.{}.{n}", project_key(project));
+        for n in from..limit {
+            match create_or_read(&self.slots, &key(n), &mine).await? {
+                Claim::Created => return Ok(Some(n)),
+                Claim::Held(slot) if slot.holder.zone_id == zone_id => return Ok(Some(n)),
+                Claim::Held(_) => {}
+            }
+        }
         for n in 0..limit {
-            let key = format!("zones.{}.{n}", project_key(project));
-            match create_or_read(&self.slots, &key, &mine).await? {
-                Claim::Created => return Ok(()),
-                Claim::Held(slot) if slot.holder.zone_id == zone_id => return Ok(()),
-                Claim::Held(slot) => held.push((key, slot)),
+            if !matches!(
+                claim_for_zone(&self.slots, &self.events, &key(n), &mine).await?,
+                Claimed::HeldBy(_)
+            ) {
+                return Ok(Some(n));
             }
         }
-        // Every slot is taken: reuse one whose zone is gone (deleted, or never committed), by revision.
-        for (key, slot) in held {
-            if zone_is_gone(&self.events, slot.holder.zone_id, slot.created).await?
-                && take_over(&self.slots, &key, &mine, slot.revision).await?
-            {
-                return Ok(());
-            }
-        }
-        Err(QuotaError::Over("zones"))
+        Ok(None)
+    }
+
+    /// A project's `zones` quota (negative: unlimited, no slots are kept).
+    async fn zones_limit(&self, project: &ProjectId) -> anyhow::Result<i64> {
+        Ok(self.effective(project).await?.get("zones").copied().unwrap_or(-1))
     }
 
     /// Gives back the slot `zone_id` holds, if any.
     pub async fn release_zone_slot(&self, project: &ProjectId, zone_id: ZoneId) -> anyhow::Result<()> {
+        let held = self.held_slots(project).await?;
+        if let Some((key, slot)) = held.into_iter().find(|(_, slot)| slot.holder.zone_id == zone_id) {
+            crate::kv::release(&self.slots, &key, slot.revision).await?;
+        }
+        Ok(())
+    }
+
+    /// Makes sure each of a project's live `zones` holds one of its slots (rebuilding the slots from the
+    /// stream). Zones earlier in `zones` get slots first; with a quota lowered below the zones the
+    /// project has, the last ones find none.
+    pub async fn restore_zone_slots(&self, project: &ProjectId, zones: &[ZoneId]) -> anyhow::Result<SlotsRestored> {
+        let mut out = SlotsRestored::default();
+        let limit = self.zones_limit(project).await?;
+        if limit < 0 {
+            out.not_needed = zones.len();
+            return Ok(out);
+        }
+        let holders: HashSet<ZoneId> = self
+            .held_slots(project)
+            .await?
+            .into_iter()
+            .map(|(_, slot)| slot.holder.zone_id)
+            .collect();
+        // Slots below `from` were found held, so the next zone starts looking above them.
+        let mut from = 0;
+        for &zone_id in zones {
+            if holders.contains(&zone_id) {
+                out.present += 1;
+                continue;
+            }
+            match self.take_slot_from(project, zone_id, limit, from).await? {
+                Some(n) => {
+                    out.restored += 1;
+                    from = from.max(n + 1);
+                }
+                None => out.over.push(zone_id),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every slot of the project that is held, with its key.
+    async fn held_slots(&self, project: &ProjectId) -> anyhow::Result<Vec<(String, Held<Slot>)>> {
         let stream = self
             .events
             .jetstream()
             .get_stream(&self.slots.stream_name)
             .await
             .context("failed to open the quota bucket")?;
-        let filter = format!("$KV.{}.zones.{}.>", self.slots.name, project_key(project));
+        let prefix = format!("$KV.{}.", self.slots.name);
+        let filter = format!("{prefix}zones.{}.>", project_key(project));
+        let mut held = Vec::new();
         let mut next_seq = 1u64;
-        for _ in 0..100_000 {
+        for _ in 0..SLOT_SCAN_MAX {
             let message = match stream.direct_get_next_for_subject(filter.clone(), Some(next_seq)).await {
                 Ok(m) => m,
                 Err(e) if e.kind() == jetstream::stream::DirectGetErrorKind::NotFound => break,
                 Err(e) => return Err(anyhow::Error::new(e).context("failed to scan zone slots")),
             };
             next_seq = message.sequence + 1;
-            let key = message
-                .subject
-                .trim_start_matches(&format!("$KV.{}.", self.slots.name))
-                .to_owned();
+            let key = message.subject.trim_start_matches(&prefix).to_owned();
             if let Some(slot) = read::<Slot>(&self.slots, &key).await? {
-                if slot.holder.zone_id == zone_id {
-                    crate::kv::release(&self.slots, &key, slot.revision).await?;
-                    return Ok(());
-                }
+                held.push((key, slot));
             }
         }
-        Ok(())
+        Ok(held)
     }
 
     /// Sets some of a project's quotas (admin). Returns the quotas now in effect and the version of the
