@@ -27,6 +27,11 @@ pub struct BenchArgs {
     /// Seconds of the throughput run.
     #[arg(long, default_value_t = 10)]
     pub seconds: u64,
+    /// Offered load of the throughput run, creates per second over all clients (0: as fast as they
+    /// can). Projection lag is only comparable between builds at the same offered load: flat out, a
+    /// faster API queues more work for central.
+    #[arg(long, default_value_t = 0)]
+    pub rate: u64,
     /// Also write the JSON report to this file.
     #[arg(long)]
     pub json_out: Option<PathBuf>,
@@ -140,16 +145,32 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         let name = format!("c{c}.bench.test.");
         zones.push((create_zone(&http, &base, &name).await?, name));
     }
+    let (client, connection) = tokio_postgres::connect(&database_url, tokio_postgres::NoTls).await?;
+    tokio::spawn(connection);
+    // The sequential phase is projected before the throughput run starts, so the run's projection
+    // rate counts only the run's own changes.
+    let sequential_total = args.sequential as u64 + 50;
+    let settle_deadline = Instant::now() + Duration::from_secs(60);
+    while projected(&client).await? < sequential_total && Instant::now() < settle_deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let projected_before = projected(&client).await?;
     let acked = Arc::new(AtomicU64::new(0));
     let failed = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let stop_at = started + Duration::from_secs(args.seconds);
+    // Each client's pace at the offered load (a late client catches up, never skips).
+    let every = (args.rate > 0).then(|| Duration::from_secs_f64(args.clients as f64 / args.rate as f64));
     let mut tasks = Vec::new();
     for (zone_id, name) in zones.clone() {
         let (http, base, acked, failed) = (http.clone(), base.clone(), acked.clone(), failed.clone());
         tasks.push(tokio::spawn(async move {
             let mut n = 0u64;
+            let mut pace = every.map(pacer);
             while Instant::now() < stop_at {
+                if let Some(pace) = pace.as_mut() {
+                    pace.tick().await;
+                }
                 match create_recordset(&http, &base, &zone_id, &name, n).await {
                     Ok(()) => acked.fetch_add(1, Ordering::Relaxed),
                     Err(_) => failed.fetch_add(1, Ordering::Relaxed),
@@ -162,33 +183,30 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         task.await?;
     }
     let elapsed = started.elapsed().as_secs_f64();
+    let projected_during = projected(&client).await?.saturating_sub(projected_before);
     let acked = acked.load(Ordering::Relaxed);
     let failed = failed.load(Ordering::Relaxed);
 
     // Read-model visibility and projection lag, from the read models themselves.
-    let (client, connection) = tokio_postgres::connect(&database_url, tokio_postgres::NoTls).await?;
-    tokio::spawn(connection);
     let expected = acked + args.sequential as u64 + 50;
     let visible_deadline = Instant::now() + Duration::from_secs(120);
     let mut visible;
     let mut caught_up_after = 0.0;
     loop {
-        visible = client
-            .query_one("SELECT count(*) FROM recordsets WHERE NOT managed", &[])
-            .await?
-            .get::<_, i64>(0) as u64;
+        visible = projected(&client).await?;
         if visible >= expected || Instant::now() > visible_deadline {
             break;
         }
         caught_up_after = started.elapsed().as_secs_f64() - elapsed;
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // Over the throughput run's changes (the sequential ones never queue).
     let lag = client
         .query_one(
             "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ms), percentile_cont(0.99) WITHIN GROUP (ORDER BY ms) \
              FROM (SELECT extract(epoch FROM projected_at - occurred_at) * 1000 AS ms FROM audit_events \
-             WHERE event_type = 'RecordsetCreated') x",
-            &[],
+             WHERE event_type = 'RecordsetCreated' AND aggregate_id <> $1) x",
+            &[&zone_id],
         )
         .await?;
     let (lag_p50, lag_p99): (Option<f64>, Option<f64>) = (lag.get(0), lag.get(1));
@@ -206,7 +224,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         "concurrent_seconds": elapsed,
         "creates_acked": acked,
         "creates_failed": failed,
+        "offered_creates_per_second": if args.rate > 0 { json!(args.rate) } else { json!("unlimited") },
         "creates_per_second": acked as f64 / elapsed,
+        "projected_per_second_during_run": projected_during as f64 / elapsed,
         "recordsets_expected_in_read_model": expected,
         "recordsets_visible_in_read_model": visible,
         "read_model_caught_up_after_s": caught_up_after,
@@ -214,6 +234,23 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         "projection_lag_p99_ms": lag_p99,
     });
     print_report(&report, args.json_out.as_deref())
+}
+
+/// A client's pace: a tick every `every`; a client that falls behind catches up (ticks burst), so the
+/// offered load over the run is what was asked for.
+pub(crate) fn pacer(every: Duration) -> tokio::time::Interval {
+    let mut interval = tokio::time::interval(every);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    interval
+}
+
+/// Record sets in the read models (not the managed SOA and NS).
+async fn projected(client: &tokio_postgres::Client) -> anyhow::Result<u64> {
+    let count: i64 = client
+        .query_one("SELECT count(*) FROM recordsets WHERE NOT managed", &[])
+        .await?
+        .get(0);
+    Ok(u64::try_from(count).unwrap_or_default())
 }
 
 /// Prints a report as JSON and as a table, and writes the JSON to `json_out` if given.

@@ -29,6 +29,11 @@ pub struct BenchDataplaneArgs {
     /// Seconds of the sustained-rate run (8 clients, 20 zones).
     #[arg(long, default_value_t = 10)]
     pub seconds: u64,
+    /// Offered load of the sustained run, changes per second over all 8 clients (0: as fast as they
+    /// can). Compare builds at the same offered load: flat out, a faster API gives the data plane more
+    /// changes to serve.
+    #[arg(long, default_value_t = 0)]
+    pub rate: u64,
     /// Records in the large zone (0 skips the transfer figures).
     #[arg(long, default_value_t = 100_000)]
     pub big_zone_records: usize,
@@ -216,12 +221,18 @@ pub async fn run(args: BenchDataplaneArgs) -> anyhow::Result<()> {
     let acked = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let stop_at = started + Duration::from_secs(args.seconds);
+    // Each client's pace at the offered load (a late client catches up, never skips).
+    let every = (args.rate > 0).then(|| Duration::from_secs_f64(8.0 / args.rate as f64));
     let mut tasks = Vec::new();
     for c in 0..8usize {
         let (http, base, zones, acked) = (http.clone(), base.clone(), zones.clone(), acked.clone());
         tasks.push(tokio::spawn(async move {
             let mut n = 0usize;
+            let mut pace = every.map(crate::bench::pacer);
             while Instant::now() < stop_at {
+                if let Some(pace) = pace.as_mut() {
+                    pace.tick().await;
+                }
                 let (id, name) = &zones[(c + n) % zones.len()];
                 let body = json!({"name": format!("c{c}n{n}.{name}"), "type": "A", "records": ["198.51.100.1"]});
                 if post(&http, &format!("{base}/v2/zones/{id}/recordsets"), body)
@@ -331,6 +342,7 @@ pub async fn run(args: BenchDataplaneArgs) -> anyhow::Result<()> {
         "create_to_bind_serves_p99_ms": served_ms.p99_ms(),
         "create_to_active_p50_ms": active_ms.p50_ms(),
         "create_to_active_p99_ms": active_ms.p99_ms(),
+        "sustained_offered_per_s": if args.rate > 0 { json!(args.rate) } else { json!("unlimited") },
         "sustained_changes_acked": acked,
         "sustained_load_s": load_s,
         "sustained_all_served_after_s": served_s,
