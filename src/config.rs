@@ -52,6 +52,59 @@ pub enum Command {
     Pool(PoolArgs),
     /// Zone-name reservations and quota slots (JetStream KV) as the event stream says they are.
     Claims(ClaimsArgs),
+    /// The event log: every change with who asked, why and when.
+    Events(EventsArgs),
+}
+
+/// `nsplane events` settings.
+#[derive(Debug, Clone, Args)]
+pub struct EventsArgs {
+    /// Shared settings (PostgreSQL only for `show --request-id`, which looks the request up in the
+    /// audit rows).
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// What to do.
+    #[command(subcommand)]
+    pub action: EventsAction,
+}
+
+/// Event log tools.
+#[derive(Debug, Clone, Subcommand)]
+pub enum EventsAction {
+    /// Commits in stream order: the latest few, from a position, or following new ones as they are
+    /// stored.
+    Tail {
+        /// Only this zone's commits.
+        #[arg(long, conflicts_with = "kind")]
+        zone: Option<uuid::Uuid>,
+        /// Only commits of this aggregate kind (zone, pools, naming, quotas).
+        #[arg(long)]
+        kind: Option<String>,
+        /// How many of the latest matching commits to print (0: every one).
+        #[arg(long, default_value_t = 20)]
+        last: u64,
+        /// Print from this stream sequence on instead of the latest few.
+        #[arg(long, conflicts_with = "last")]
+        from: Option<u64>,
+        /// Keep printing new commits as they are stored, until interrupted.
+        #[arg(long)]
+        follow: bool,
+        /// One JSON object per commit and line instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One commit in full (who, why, when, every event), or every commit of one request.
+    Show {
+        /// The commit's stream sequence.
+        #[arg(required_unless_present = "request_id")]
+        seq: Option<u64>,
+        /// Every commit this request id caused (looked up in the audit rows).
+        #[arg(long, conflicts_with = "seq")]
+        request_id: Option<String>,
+        /// One JSON object per commit and line.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `nsplane claims` settings.

@@ -4,8 +4,9 @@
 use std::time::Duration;
 
 use clap::Parser as _;
-use nsplane::config::{ClaimsAction, Cli, Command, LogFormat, PoolAction};
-use nsplane::{all, startup};
+use nsplane::config::{ClaimsAction, Cli, Command, EventsAction, LogFormat, PoolAction};
+use nsplane::{all, events, startup};
+use nsplane_command::log::LogFilter;
 use nsplane_runtime::{supervise, Role, Shutdown};
 use tracing::info;
 
@@ -130,6 +131,46 @@ async fn main() -> anyhow::Result<()> {
                 }
             }
             Ok(())
+        }
+        Command::Events(args) => {
+            let connections = args.common.connections()?;
+            let store = startup::open_store(&connections, "nsplane-events").await?;
+            match args.action {
+                EventsAction::Tail {
+                    zone,
+                    kind,
+                    last,
+                    from,
+                    follow,
+                    json,
+                } => {
+                    let filter = match (zone, kind) {
+                        (Some(zone), _) => LogFilter::Aggregate {
+                            kind: nsplane_schema::zone::ZONE_AGGREGATE.into(),
+                            id: zone.to_string(),
+                        },
+                        (None, Some(kind)) => LogFilter::Kind(kind),
+                        (None, None) => LogFilter::All,
+                    };
+                    let tail = events::Tail {
+                        filter,
+                        last,
+                        from,
+                        follow,
+                        json,
+                    };
+                    events::tail(&store, tail).await
+                }
+                EventsAction::Show { seq, request_id, json } => {
+                    let read = nsplane_projection::ReadModels::new(nsplane_projection::connect_pool(&connections.pg)?);
+                    let which = match (seq, request_id) {
+                        (Some(seq), _) => events::Show::Seq(seq),
+                        (None, Some(id)) => events::Show::Request(id),
+                        (None, None) => anyhow::bail!("name a commit: a stream sequence or --request-id"),
+                    };
+                    events::show(&store, &read, which, json).await
+                }
+            }
         }
         Command::All(args) => all::run(args, DRAIN).await,
     }

@@ -11,6 +11,7 @@ pub mod claims;
 pub mod executor;
 mod kv;
 pub mod legacy;
+pub mod log;
 pub mod names;
 pub mod naming;
 pub mod pools;

@@ -129,6 +129,11 @@ impl EventStore {
         &self.config.layout
     }
 
+    /// The event stream (for the log reader).
+    pub(crate) fn stream(&self) -> &stream::Stream {
+        &self.stream
+    }
+
     /// The JetStream context (for reservations).
     pub fn jetstream(&self) -> &jetstream::Context {
         &self.js

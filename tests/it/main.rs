@@ -6,6 +6,7 @@ mod api;
 mod claims;
 mod contract;
 mod dataplane;
+mod events;
 mod keystone;
 mod openstack_cli;
 mod projection;

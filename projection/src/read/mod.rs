@@ -1,6 +1,6 @@
 //! Every read-model query, behind [`ReadModels`]: zones and record sets with Designate's paging
 //! (`limit`, `marker`), one sort key and filters with `*` wildcards; the operator's rules and quotas;
-//! projected versions for read-your-writes; and what the data plane reads (`dataplane`).
+//! projected versions for read-your-writes; the audit rows; and what the data plane reads (`dataplane`).
 
 use anyhow::Context as _;
 use chrono::NaiveDateTime;
@@ -11,6 +11,7 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{GenericClient, Row};
 use uuid::Uuid;
 
+pub mod audit;
 pub mod dataplane;
 pub mod operator;
 
