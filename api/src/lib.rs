@@ -3,6 +3,7 @@
 //!
 //! Only this crate knows HTTP.
 
+mod audit;
 mod auth;
 mod body;
 mod consistency;
@@ -256,6 +257,7 @@ pub fn router(state: AppState) -> Router {
             get(shares::show).delete(shares::delete),
         )
         .route("/v2/limits", get(limits))
+        .route("/v2/audit_events", get(audit::list))
         .route("/openapi.json", get(|| async { Json(openapi::document()) }))
         .route("/v2/tlds", get(naming::list_tlds).post(naming::create_tld))
         .route(

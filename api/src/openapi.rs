@@ -96,6 +96,64 @@ pub(crate) struct RecordsetList {
     metadata: ListMetadata,
 }
 
+/// A record set's values before or after a change.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct RecordsetValues {
+    records: Vec<String>,
+    /// `null`: the zone's TTL.
+    ttl: Option<i64>,
+    description: Option<String>,
+}
+
+/// One audit entry: one event of a committed command, with who asked, why and when.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct AuditEvent {
+    /// `<stream sequence>.<index of the event in its commit>`; the `marker` of the next page.
+    id: String,
+    stream_seq: i64,
+    event_index: i64,
+    /// E.g. `RecordsetUpdated`.
+    event_type: String,
+    event_version: i64,
+    /// `zone`, `pools`, `naming`, `quotas`.
+    aggregate_type: String,
+    aggregate_id: String,
+    /// The aggregate's version after the commit.
+    version: i64,
+    zone_id: Option<String>,
+    zone_name: Option<String>,
+    recordset_id: Option<String>,
+    recordset_name: Option<String>,
+    recordset_type: Option<String>,
+    /// Record-set changes: the values before (`null` for a creation).
+    before: Option<RecordsetValues>,
+    /// Record-set changes: the values after (`null` for a deletion).
+    after: Option<RecordsetValues>,
+    project_id: String,
+    user_id: String,
+    roles: Vec<String>,
+    request_id: String,
+    /// The role that issued the command: `api`, `worker`, a tool.
+    source: String,
+    /// The command, e.g. `UpdateRecordset`.
+    command: String,
+    occurred_at: String,
+    /// The event as stored.
+    #[schema(value_type = Object)]
+    data: (),
+}
+
+/// A page of audit entries, oldest first.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct AuditEventList {
+    audit_events: Vec<AuditEvent>,
+    links: ListLinks,
+    metadata: ListMetadata,
+}
+
 /// A project's quotas (-1: unlimited). In a `PATCH`, any subset.
 #[derive(ToSchema)]
 #[allow(dead_code)]
@@ -181,6 +239,7 @@ pub(crate) struct ListParams {
     paths(
         crate::versions,
         crate::limits,
+        crate::audit::list,
         crate::zones::create,
         crate::zones::list,
         crate::zones::show,

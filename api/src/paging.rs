@@ -4,14 +4,14 @@
 use std::collections::HashMap;
 
 use axum::http::{HeaderMap, Uri};
-use nsplane_projection::read::{ListQuery, Page};
+use nsplane_projection::read::ListQuery;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::error::ApiError;
 
 /// Default page size (`default_limit_v2`).
-const LIMIT_DEFAULT: i64 = 20;
+pub(crate) const LIMIT_DEFAULT: i64 = 20;
 /// Largest page size (`max_limit_v2`).
 const LIMIT_MAX: i64 = 1000;
 
@@ -26,10 +26,7 @@ pub(crate) struct ListSpec {
 /// Parses the query string into a [`ListQuery`] (project and zone scope are set by the caller).
 pub(crate) fn parse(uri: &Uri, headers: &HeaderMap, spec: &ListSpec) -> Result<ListQuery, ApiError> {
     let mut seen: HashMap<String, String> = HashMap::new();
-    for pair in uri.query().unwrap_or("").split('&').filter(|p| !p.is_empty()) {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        let key = decode(key);
-        let value = decode(value);
+    for (key, value) in pairs(uri) {
         if seen.insert(key.clone(), value).is_some() {
             return Err(ApiError::BadRequest {
                 kind: "bad_request",
@@ -44,21 +41,7 @@ pub(crate) fn parse(uri: &Uri, headers: &HeaderMap, spec: &ListSpec) -> Result<L
     };
     for (key, value) in seen {
         match key.as_str() {
-            "limit" => {
-                query.limit = if value == "max" {
-                    LIMIT_MAX
-                } else {
-                    match value.parse::<i64>() {
-                        Ok(n) if n > 0 => n.min(LIMIT_MAX),
-                        _ => {
-                            return Err(ApiError::BadRequest {
-                                kind: "invalid_limit",
-                                message: "limit should be an integer greater than 0".into(),
-                            })
-                        }
-                    }
-                };
-            }
+            "limit" => query.limit = limit(&value)?,
             "marker" => {
                 query.marker = Some(Uuid::try_parse(&value).map_err(|_| ApiError::BadRequest {
                     kind: "invalid_marker",
@@ -112,6 +95,33 @@ pub(crate) fn parse(uri: &Uri, headers: &HeaderMap, spec: &ListSpec) -> Result<L
     Ok(query)
 }
 
+/// The query string's `key=value` pairs, percent-decoded, in order.
+pub(crate) fn pairs(uri: &Uri) -> Vec<(String, String)> {
+    uri.query()
+        .unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (decode(key), decode(value))
+        })
+        .collect()
+}
+
+/// A page size: `max`, or 1 and up (capped at 1000).
+pub(crate) fn limit(value: &str) -> Result<i64, ApiError> {
+    if value == "max" {
+        return Ok(LIMIT_MAX);
+    }
+    match value.parse::<i64>() {
+        Ok(n) if n > 0 => Ok(n.min(LIMIT_MAX)),
+        _ => Err(ApiError::BadRequest {
+            kind: "invalid_limit",
+            message: "limit should be an integer greater than 0".into(),
+        }),
+    }
+}
+
 fn decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
@@ -145,11 +155,11 @@ fn encode(s: &str) -> String {
 }
 
 /// The collection envelope. `next` is present when the page is full, as Designate does.
-pub(crate) fn envelope<T>(
+pub(crate) fn envelope(
     collection: &str,
     base: &str,
     uri: &Uri,
-    page: &Page<T>,
+    total_count: Option<i64>,
     items: Vec<Value>,
     last_id: Option<String>,
     limit: i64,
@@ -175,7 +185,7 @@ pub(crate) fn envelope<T>(
         }
     }
     let mut body = json!({ collection: items, "links": links });
-    if let Some(total) = page.total_count {
+    if let Some(total) = total_count {
         body["metadata"] = json!({"total_count": total});
     } else {
         body["metadata"] = json!({});

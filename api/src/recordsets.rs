@@ -177,7 +177,7 @@ async fn list(
         "recordsets",
         &base,
         &uri,
-        &page,
+        page.total_count,
         items,
         last,
         query.limit,

@@ -192,7 +192,16 @@ pub(crate) async fn list(
     let base = views::base_url(&state.config, &headers);
     let items = page.items.iter().map(|z| views::zone_from_row(&base, z)).collect();
     let last = page.items.last().map(|z| z.id.to_string());
-    Ok(Json(paging::envelope("zones", &base, &uri, &page, items, last, query.limit)).into_response())
+    Ok(Json(paging::envelope(
+        "zones",
+        &base,
+        &uri,
+        page.total_count,
+        items,
+        last,
+        query.limit,
+    ))
+    .into_response())
 }
 
 #[utoipa::path(patch, path = "/v2/zones/{zone_id}", tag = "zones", params(("zone_id" = uuid::Uuid, Path)), request_body = UpdateZone, responses((status = 202, body = crate::views::ZoneView), crate::openapi::Errors))]

@@ -31,4 +31,8 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0005_every_change_an_event",
         sql: include_str!("../migrations/0005_every_change_an_event.sql"),
     },
+    Migration {
+        name: "0006_audit_queries",
+        sql: include_str!("../migrations/0006_audit_queries.sql"),
+    },
 ];

@@ -3,6 +3,7 @@
 //! BIND, Knot and PowerDNS secondaries, a real Keystone, the real openstack CLI, and schemathesis.
 
 mod api;
+mod audit;
 mod claims;
 mod contract;
 mod dataplane;

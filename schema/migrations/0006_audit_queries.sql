@@ -1,0 +1,5 @@
+-- Audit queries: entries in stream order (paging), and a record set's history by its id (its name and
+-- type from its creation, its values before a change from the change before).
+CREATE INDEX IF NOT EXISTS audit_events_position ON audit_events (stream_seq, event_idx);
+CREATE INDEX IF NOT EXISTS audit_events_recordset ON audit_events ((payload->>'recordset_id'), stream_seq, event_idx)
+    WHERE payload ? 'recordset_id';
