@@ -208,7 +208,10 @@ fn only_command_appends_to_the_event_stream() {
         vec!["command/src/store.rs".to_owned()],
         "only the event store publishes to the event stream's subjects"
     );
-    assert!(outside.is_empty(), "only command names the event stream's subjects: {outside:?}");
+    assert!(
+        outside.is_empty(),
+        "only command names the event stream's subjects: {outside:?}"
+    );
 }
 
 #[test]
