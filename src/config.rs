@@ -54,6 +54,86 @@ pub enum Command {
     Claims(ClaimsArgs),
     /// The event log: every change with who asked, why and when.
     Events(EventsArgs),
+    /// Audit queries over every project: who changed what, when, with values before and after.
+    Audit(AuditArgs),
+}
+
+/// `nsplane audit` settings: `GET /v2/audit_events`'s filters.
+#[derive(Debug, Clone, Args)]
+pub struct AuditArgs {
+    /// Shared settings.
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// The zone's id.
+    #[arg(long)]
+    pub zone_id: Option<uuid::Uuid>,
+    /// The zone's name.
+    #[arg(long)]
+    pub zone_name: Option<String>,
+    /// The record set's name.
+    #[arg(long)]
+    pub recordset_name: Option<String>,
+    /// The record set's type.
+    #[arg(long)]
+    pub recordset_type: Option<String>,
+    /// The project the change was made in.
+    #[arg(long)]
+    pub project_id: Option<String>,
+    /// The user who made it.
+    #[arg(long)]
+    pub user_id: Option<String>,
+    /// The request that caused it.
+    #[arg(long)]
+    pub request_id: Option<String>,
+    /// The event type, e.g. RecordsetUpdated.
+    #[arg(long)]
+    pub event_type: Option<String>,
+    /// The role that issued the command: api, worker, a tool.
+    #[arg(long)]
+    pub source: Option<String>,
+    /// At or after this time (ISO 8601, UTC unless it says otherwise; a date is its midnight).
+    #[arg(long, value_parser = parse_time)]
+    pub since: Option<chrono::NaiveDateTime>,
+    /// Before this time.
+    #[arg(long, value_parser = parse_time)]
+    pub until: Option<chrono::NaiveDateTime>,
+    /// At most this many entries, oldest first (0: every one).
+    #[arg(long, default_value_t = 100)]
+    pub limit: u64,
+    /// One JSON object per entry and line.
+    #[arg(long, conflicts_with = "csv")]
+    pub json: bool,
+    /// CSV with a header line.
+    #[arg(long)]
+    pub csv: bool,
+}
+
+fn parse_time(value: &str) -> Result<chrono::NaiveDateTime, String> {
+    nsplane_projection::read::audit::parse_time(value)
+        .ok_or_else(|| format!("{value:?} is not an ISO 8601 time, e.g. 2026-12-01T08:00:00Z or 2026-12-01"))
+}
+
+impl AuditArgs {
+    /// The query the flags describe (every project).
+    pub fn query(&self) -> nsplane_projection::read::audit::AuditQuery {
+        use nsplane_projection::read::audit::{event_name, fqdn, AuditQuery};
+        AuditQuery {
+            visible_to: None,
+            zone_id: self.zone_id.map(|id| id.to_string()),
+            zone_name: self.zone_name.as_deref().map(fqdn),
+            recordset_name: self.recordset_name.as_deref().map(fqdn),
+            recordset_type: self.recordset_type.as_ref().map(|t| t.to_ascii_uppercase()),
+            project_id: self.project_id.clone(),
+            user_id: self.user_id.clone(),
+            request_id: self.request_id.clone(),
+            event_type: self.event_type.as_deref().map(event_name),
+            source: self.source.clone(),
+            since: self.since,
+            until: self.until,
+            marker: None,
+            limit: 0,
+        }
+    }
 }
 
 /// `nsplane events` settings.

@@ -4,6 +4,7 @@
 //! only wires clap to them.
 
 pub mod all;
+pub mod audit;
 pub mod config;
 pub mod events;
 pub mod startup;

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::Parser as _;
 use nsplane::config::{ClaimsAction, Cli, Command, EventsAction, LogFormat, PoolAction};
-use nsplane::{all, events, startup};
+use nsplane::{all, audit, events, startup};
 use nsplane_command::log::LogFilter;
 use nsplane_runtime::{supervise, Role, Shutdown};
 use tracing::info;
@@ -171,6 +171,16 @@ async fn main() -> anyhow::Result<()> {
                     events::show(&store, &read, which, json).await
                 }
             }
+        }
+        Command::Audit(args) => {
+            let connections = args.common.connections()?;
+            let read = nsplane_projection::ReadModels::new(nsplane_projection::connect_pool(&connections.pg)?);
+            let format = match (args.json, args.csv) {
+                (true, _) => audit::Format::Json,
+                (_, true) => audit::Format::Csv,
+                _ => audit::Format::Table,
+            };
+            audit::print(&read, args.query(), args.limit, format).await
         }
         Command::All(args) => all::run(args, DRAIN).await,
     }

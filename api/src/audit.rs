@@ -1,16 +1,18 @@
 //! `GET /v2/audit_events`: every change with who asked, why and when, filtered and paged. Members see
 //! the history of their project's zones and of zones shared with it; an admin with
-//! `X-Auth-All-Projects` sees everything, operator changes included.
+//! `X-Auth-All-Projects` sees everything, operator changes included. `Accept: text/csv` or
+//! `application/x-ndjson` streams every matching entry as an export instead of one page.
 
 use std::collections::HashMap;
 
+use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, Uri};
+use axum::http::{header, HeaderMap, Uri};
 use axum::response::{IntoResponse as _, Response};
 use axum::Json;
-use chrono::{NaiveDate, NaiveDateTime};
-use nsplane_projection::read::audit::{AuditEntry, AuditPosition, AuditQuery, RecordsetValues};
-use serde_json::{json, Value};
+use futures::StreamExt as _;
+use nsplane_projection::read::audit::{self, AuditPosition, AuditQuery};
+use nsplane_projection::ReadModels;
 
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -49,7 +51,7 @@ pub(crate) struct AuditParams {
     until: Option<String>,
 }
 
-#[utoipa::path(get, path = "/v2/audit_events", tag = "audit", params(AuditParams), responses((status = 200, body = crate::openapi::AuditEventList), crate::openapi::Errors))]
+#[utoipa::path(get, path = "/v2/audit_events", tag = "audit", params(AuditParams), responses((status = 200, description = "A page of entries as JSON; with `Accept: text/csv` or `application/x-ndjson`, every matching entry as an export", content((crate::openapi::AuditEventList = "application/json"), (String = "text/csv"), (String = "application/x-ndjson"))), crate::openapi::Errors))]
 pub(crate) async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -62,10 +64,13 @@ pub(crate) async fn list(
         .consistency
         .wait_all(&state.read, state.config.read_your_writes_wait)
         .await;
+    if let Some(format) = export_format(&headers) {
+        return Ok(export(state.read.clone(), query, format));
+    }
     let entries = state.read.audit_events(&query).await?;
     let base = views::base_url(&state.config, &headers);
     let last = entries.last().map(|e| e.position.id());
-    let items = entries.iter().map(view).collect();
+    let items = entries.iter().map(|e| e.to_json()).collect();
     Ok(Json(paging::envelope(
         "audit_events",
         &base,
@@ -115,16 +120,14 @@ fn parse(uri: &Uri) -> Result<AuditQuery, ApiError> {
                 })?;
                 query.zone_id = Some(id.to_string());
             }
-            "zone_name" => query.zone_name = Some(fqdn(&value)),
-            "recordset_name" => query.recordset_name = Some(fqdn(&value)),
+            "zone_name" => query.zone_name = Some(audit::fqdn(&value)),
+            "recordset_name" => query.recordset_name = Some(audit::fqdn(&value)),
             "recordset_type" => query.recordset_type = Some(value.to_ascii_uppercase()),
             "project_id" => query.project_id = Some(value),
             "user_id" => query.user_id = Some(value),
             "request_id" => query.request_id = Some(value),
             // `RecordsetUpdated` or `RecordsetUpdated.v1`: entries list the name and version apart.
-            "event_type" => {
-                query.event_type = Some(value.split_once(".v").map_or(value.clone(), |(n, _)| n.to_owned()))
-            }
+            "event_type" => query.event_type = Some(audit::event_name(&value)),
             "source" => query.source = Some(value),
             "since" => query.since = Some(time(&key, &value)?),
             "until" => query.until = Some(time(&key, &value)?),
@@ -135,57 +138,71 @@ fn parse(uri: &Uri) -> Result<AuditQuery, ApiError> {
     Ok(query)
 }
 
-/// A name as events store it: lowercase, with the root's dot.
-fn fqdn(name: &str) -> String {
-    let name = name.to_ascii_lowercase();
-    if name.ends_with('.') {
-        name
+fn time(key: &str, value: &str) -> Result<chrono::NaiveDateTime, ApiError> {
+    audit::parse_time(value).ok_or_else(|| bad(format!("{key} must be an ISO 8601 time, e.g. 2026-12-01T08:00:00Z")))
+}
+
+/// An export's format, from `Accept`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Export {
+    Csv,
+    Ndjson,
+}
+
+fn export_format(headers: &HeaderMap) -> Option<Export> {
+    let accept = headers.get(header::ACCEPT)?.to_str().ok()?;
+    let wants = |media: &str| {
+        accept
+            .split(',')
+            .any(|a| a.split(';').next().unwrap_or("").trim() == media)
+    };
+    if wants("text/csv") {
+        Some(Export::Csv)
+    } else if wants("application/x-ndjson") {
+        Some(Export::Ndjson)
     } else {
-        format!("{name}.")
+        None
     }
 }
 
-/// RFC 3339 (any offset), a UTC time without offset, or a date (its midnight, UTC).
-fn time(key: &str, value: &str) -> Result<NaiveDateTime, ApiError> {
-    chrono::DateTime::parse_from_rfc3339(value)
-        .map(|t| t.naive_utc())
-        .or_else(|_| NaiveDateTime::parse_from_str(value, "%Y-%m-%dT%H:%M:%S%.f"))
-        .or_else(|_| NaiveDate::parse_from_str(value, "%Y-%m-%d").map(|d| d.and_time(chrono::NaiveTime::MIN)))
-        .map_err(|_| bad(format!("{key} must be an ISO 8601 time, e.g. 2026-12-01T08:00:00Z")))
-}
+/// Entries per query while exporting.
+const EXPORT_CHUNK: i64 = 1000;
 
-fn values(values: &Option<RecordsetValues>) -> Value {
-    match values {
-        Some(v) => json!({"records": v.records, "ttl": v.ttl, "description": v.description}),
-        None => Value::Null,
-    }
-}
-
-fn view(entry: &AuditEntry) -> Value {
-    let zone = entry.aggregate_type == "zone";
-    json!({
-        "id": entry.position.id(),
-        "stream_seq": entry.position.stream_seq,
-        "event_index": entry.position.event_idx,
-        "event_type": entry.event_type,
-        "event_version": entry.event_version,
-        "aggregate_type": entry.aggregate_type,
-        "aggregate_id": entry.aggregate_id,
-        "version": entry.version,
-        "zone_id": if zone { json!(entry.aggregate_id) } else { Value::Null },
-        "zone_name": entry.zone_name,
-        "recordset_id": entry.payload.get("recordset_id").cloned().unwrap_or(Value::Null),
-        "recordset_name": entry.recordset_name,
-        "recordset_type": entry.recordset_type,
-        "before": values(&entry.before),
-        "after": values(&entry.after),
-        "project_id": entry.project_id,
-        "user_id": entry.user_id,
-        "roles": entry.roles,
-        "request_id": entry.request_id,
-        "source": entry.source,
-        "command": entry.command,
-        "occurred_at": views::timestamp(entry.occurred_at),
-        "data": entry.payload,
-    })
+/// Every entry the query matches (from its marker on, whatever its limit), streamed in chunks as they
+/// are read, so an export of any size holds one chunk in memory.
+fn export(read: ReadModels, mut query: AuditQuery, format: Export) -> Response {
+    query.limit = EXPORT_CHUNK;
+    let header_line = (format == Export::Csv).then(audit::csv_header);
+    let chunks = futures::stream::unfold(Some(query), move |query| {
+        let read = read.clone();
+        async move {
+            let mut query = query?;
+            let entries = match read.audit_events(&query).await {
+                Ok(entries) => entries,
+                Err(error) => {
+                    tracing::warn!(%error, "an audit export stopped: the read models failed");
+                    return Some((Err(std::io::Error::other(error.to_string())), None));
+                }
+            };
+            let mut chunk = String::new();
+            for entry in &entries {
+                match format {
+                    Export::Csv => chunk.push_str(&entry.to_csv()),
+                    Export::Ndjson => {
+                        chunk.push_str(&entry.to_json().to_string());
+                        chunk.push('\n');
+                    }
+                }
+            }
+            let full = i64::try_from(entries.len()).unwrap_or(0) >= query.limit;
+            query.marker = entries.last().map(|e| e.position);
+            Some((Ok(chunk), full.then_some(query)))
+        }
+    });
+    let body = futures::stream::iter(header_line.map(Ok)).chain(chunks);
+    let content_type = match format {
+        Export::Csv => "text/csv; charset=utf-8",
+        Export::Ndjson => "application/x-ndjson",
+    };
+    ([(header::CONTENT_TYPE, content_type)], Body::from_stream(body)).into_response()
 }

@@ -26,6 +26,50 @@ async fn audit(http: &reqwest::Client, base: &str, who: &[(&str, &str)], query: 
     (body["audit_events"].as_array().expect("entries").clone(), body)
 }
 
+/// An export: the body of `GET /v2/audit_events?<query>` with `Accept: <accept>`.
+async fn export(http: &reqwest::Client, base: &str, who: &[(&str, &str)], accept: &str, query: &str) -> String {
+    let mut request = http
+        .get(format!("{base}/v2/audit_events?{query}"))
+        .header("accept", accept);
+    for (name, value) in who {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().await.expect("export");
+    assert_eq!(response.status().as_u16(), 200);
+    let content_type = response.headers()["content-type"].to_str().expect("type").to_owned();
+    assert!(content_type.starts_with(accept), "{content_type}");
+    response.text().await.expect("body")
+}
+
+/// RFC 4180: fields separated by commas, lines by CRLF, quoted fields with doubled quotes.
+fn parse_csv(text: &str) -> Vec<Vec<String>> {
+    let (mut rows, mut row, mut field) = (Vec::new(), Vec::new(), String::new());
+    let (mut quoted, mut chars) = (false, text.chars().peekable());
+    while let Some(c) = chars.next() {
+        match (quoted, c) {
+            (true, '"') if chars.peek() == Some(&'"') => {
+                chars.next();
+                field.push('"');
+            }
+            (true, '"') => quoted = false,
+            (true, c) => field.push(c),
+            (false, '"') => quoted = true,
+            (false, ',') => row.push(std::mem::take(&mut field)),
+            (false, '\r') => {}
+            (false, '\n') => {
+                row.push(std::mem::take(&mut field));
+                rows.push(std::mem::take(&mut row));
+            }
+            (false, c) => field.push(c),
+        }
+    }
+    assert!(
+        !quoted && field.is_empty() && row.is_empty(),
+        "the export ends with a whole line"
+    );
+    rows
+}
+
 fn types(entries: &[Value]) -> Vec<&str> {
     entries
         .iter()
@@ -223,6 +267,32 @@ async fn audit_events_filter_page_and_show_values_before_and_after() {
     }
     assert_eq!(paged, mine, "pages walk every entry once, in order");
 
+    // Exports: every matching entry whatever the limit, as NDJSON and as CSV.
+    let ndjson = export(&http, &base, &p1, "application/x-ndjson", "limit=2").await;
+    let exported: Vec<Value> = ndjson
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("an NDJSON line"))
+        .collect();
+    assert_eq!(exported, mine, "the NDJSON export holds every entry");
+    let csv = parse_csv(&export(&http, &base, &p1, "text/csv", "").await);
+    assert_eq!(csv[0][0], "id");
+    let column = |name: &str| csv[0].iter().position(|c| c == name).expect(name);
+    assert_eq!(csv.len(), 1 + mine.len(), "a header and a row per entry: {csv:?}");
+    for (row, entry) in csv[1..].iter().zip(&mine) {
+        assert_eq!(row.len(), csv[0].len());
+        assert_eq!(row[column("id")], entry["id"].as_str().expect("id"));
+        assert_eq!(row[column("event_type")], entry["event_type"].as_str().expect("type"));
+    }
+    let update = &csv[3];
+    assert_eq!(update[column("before_records")], "192.0.2.1");
+    assert_eq!(update[column("after_records")], "192.0.2.2 192.0.2.3");
+    assert_eq!(update[column("after_ttl")], "600");
+    assert_eq!(
+        csv[4][column("after_records")],
+        "\"v=1\"",
+        "quotes survive the CSV quoting"
+    );
+
     // Who sees what.
     let (p2_sees, _) = audit(&http, &base, &member("p2"), "").await;
     assert_eq!(types(&p2_sees), ["ZoneCreated", "ZoneShared"], "p2 sees only its zone");
@@ -243,6 +313,47 @@ async fn audit_events_filter_page_and_show_values_before_and_after() {
             .any(|e| e["aggregate_type"] == "naming" && e["zone_id"].is_null()),
         "operator changes included"
     );
+
+    // The same queries on the command line, over every project.
+    let (ok, out) = crate::tool::run(
+        &ns,
+        "audit",
+        &["--zone-name", "audit.example.org", "--json", "--limit", "0"],
+    )
+    .await;
+    assert!(ok);
+    let lines: Vec<Value> = out.lines().map(|l| serde_json::from_str(l).expect("JSON")).collect();
+    assert_eq!(lines, mine, "the command line shows what the API shows");
+    let (ok, out) = crate::tool::run(&ns, "audit", &["--limit", "2", "--json"]).await;
+    assert!(ok);
+    assert_eq!(out.lines().count(), 2, "{out}");
+    let (ok, out) = crate::tool::run(
+        &ns,
+        "audit",
+        &[
+            "--recordset-name",
+            "www.audit.example.org.",
+            "--event-type",
+            "RecordsetDeleted",
+            "--csv",
+        ],
+    )
+    .await;
+    assert!(ok);
+    let csv = parse_csv(&out);
+    assert_eq!(csv.len(), 2, "{out}");
+    assert_eq!(csv[1][column("event_type")], "RecordsetDeleted");
+    let (ok, out) = crate::tool::run(&ns, "audit", &["--zone-id", &zone]).await;
+    assert!(ok);
+    let table: Vec<&str> = out.lines().collect();
+    assert_eq!(table.len(), 1 + mine.len(), "{out}");
+    assert!(table[0].starts_with("ID") && table[0].contains("CHANGE"), "{out}");
+    assert!(table[3].contains("192.0.2.1 → 192.0.2.2 192.0.2.3"), "{out}");
+    let (ok, out) = crate::tool::run(&ns, "audit", &["--event-type", "TldCreated", "--json"]).await;
+    assert!(ok);
+    assert_eq!(out.lines().count(), 1, "operator changes too: {out}");
+    let (ok, _) = crate::tool::run(&ns, "audit", &["--since", "yesterday"]).await;
+    assert!(!ok, "a bad time is refused");
 
     // Bad input: Designate's error shape.
     for query in [

@@ -3,7 +3,7 @@
 //! `--follow`), `show` prints one commit by stream sequence and every commit of a request id.
 
 use std::io::{BufRead as _, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use nsplane_testkit::*;
@@ -11,34 +11,7 @@ use serde_json::{json, Value};
 
 /// `nsplane events <args>` on the namespace: whether it succeeded, and its stdout.
 async fn events(ns: &Namespace, args: &[&str]) -> (bool, String) {
-    let mut command = nsplane_events(ns, args);
-    tokio::task::spawn_blocking(move || {
-        let output = command.stdin(Stdio::null()).output().expect("run nsplane events");
-        if !output.status.success() {
-            eprintln!("nsplane events failed: {}", String::from_utf8_lossy(&output.stderr));
-        }
-        (
-            output.status.success(),
-            String::from_utf8_lossy(&output.stdout).into_owned(),
-        )
-    })
-    .await
-    .expect("events")
-}
-
-fn nsplane_events(ns: &Namespace, args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_nsplane"));
-    command.args([
-        "events",
-        "--nats-url",
-        &servers::servers().nats.url,
-        "--database-url",
-        &ns.database_url,
-        "--prefix",
-        &ns.prefix,
-    ]);
-    command.args(args);
-    command
+    crate::tool::run(ns, "events", args).await
 }
 
 /// Every line of `text` as JSON.
@@ -165,12 +138,16 @@ async fn the_event_log_shows_every_change_with_who_why_and_when() {
     assert!(!ok, "no such request");
 
     // --follow prints the zone's commits, then each new one as it is stored.
-    let mut child = nsplane_events(&ns, &["tail", "--zone", &zone, "--last", "0", "--follow", "--json"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("follow");
+    let mut child = crate::tool::command(
+        &ns,
+        "events",
+        &["tail", "--zone", &zone, "--last", "0", "--follow", "--json"],
+    )
+    .stdin(Stdio::null())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::null())
+    .spawn()
+    .expect("follow");
     let (sender, mut received) = tokio::sync::mpsc::unbounded_channel();
     let stdout = child.stdout.take().expect("stdout");
     std::thread::spawn(move || {

@@ -15,4 +15,5 @@ mod records;
 mod schemathesis;
 mod supervision;
 mod tenancy;
+mod tool;
 mod write_path;

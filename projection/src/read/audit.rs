@@ -5,7 +5,7 @@
 
 use anyhow::Context as _;
 use chrono::NaiveDateTime;
-use serde_json::Value;
+use serde_json::{json, Value};
 use tokio_postgres::types::ToSql;
 
 use super::{ListError, ReadError, ReadModels};
@@ -216,6 +216,151 @@ impl ReadModels {
             .context("failed to query the audit rows")
             .map_err(|e| ListError::from(ReadError::Query(e)))?;
         Ok(rows.iter().map(entry).collect())
+    }
+}
+
+/// A name as events store it: lowercase, with the root's dot.
+pub fn fqdn(name: &str) -> String {
+    let name = name.to_ascii_lowercase();
+    if name.ends_with('.') {
+        name
+    } else {
+        format!("{name}.")
+    }
+}
+
+/// An event type without its version: `RecordsetUpdated.v1` is `RecordsetUpdated`.
+pub fn event_name(event_type: &str) -> String {
+    event_type
+        .split_once(".v")
+        .map_or(event_type, |(name, _)| name)
+        .to_owned()
+}
+
+/// A time as filters take it: RFC 3339 (any offset), a UTC time without offset, or a date (its
+/// midnight, UTC).
+pub fn parse_time(value: &str) -> Option<NaiveDateTime> {
+    chrono::DateTime::parse_from_rfc3339(value)
+        .map(|t| t.naive_utc())
+        .or_else(|_| NaiveDateTime::parse_from_str(value, "%Y-%m-%dT%H:%M:%S%.f"))
+        .or_else(|_| chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d").map(|d| d.and_time(chrono::NaiveTime::MIN)))
+        .ok()
+}
+
+/// The columns of an audit export, in order.
+pub const CSV_COLUMNS: [&str; 18] = [
+    "id",
+    "occurred_at",
+    "event_type",
+    "aggregate_type",
+    "aggregate_id",
+    "zone_name",
+    "recordset_id",
+    "recordset_name",
+    "recordset_type",
+    "before_records",
+    "before_ttl",
+    "after_records",
+    "after_ttl",
+    "project_id",
+    "user_id",
+    "request_id",
+    "source",
+    "command",
+];
+
+impl AuditEntry {
+    /// The entry as the API and the tools show it (times as Designate writes them, UTC).
+    pub fn to_json(&self) -> Value {
+        let zone = self.aggregate_type == "zone";
+        let values = |v: &Option<RecordsetValues>| match v {
+            Some(v) => json!({"records": v.records, "ttl": v.ttl, "description": v.description}),
+            None => Value::Null,
+        };
+        json!({
+            "id": self.position.id(),
+            "stream_seq": self.position.stream_seq,
+            "event_index": self.position.event_idx,
+            "event_type": self.event_type,
+            "event_version": self.event_version,
+            "aggregate_type": self.aggregate_type,
+            "aggregate_id": self.aggregate_id,
+            "version": self.version,
+            "zone_id": if zone { json!(self.aggregate_id) } else { Value::Null },
+            "zone_name": self.zone_name,
+            "recordset_id": self.payload.get("recordset_id").cloned().unwrap_or(Value::Null),
+            "recordset_name": self.recordset_name,
+            "recordset_type": self.recordset_type,
+            "before": values(&self.before),
+            "after": values(&self.after),
+            "project_id": self.project_id,
+            "user_id": self.user_id,
+            "roles": self.roles,
+            "request_id": self.request_id,
+            "source": self.source,
+            "command": self.command,
+            "occurred_at": self.occurred_at.format("%Y-%m-%dT%H:%M:%S%.6f").to_string(),
+            "data": self.payload,
+        })
+    }
+
+    /// The entry as one CSV line (RFC 4180 quoting, `\r\n` at the end), in [`CSV_COLUMNS`]' order;
+    /// record data is joined with spaces.
+    pub fn to_csv(&self) -> String {
+        let records = |v: &Option<RecordsetValues>| match v {
+            Some(v) => v
+                .records
+                .as_array()
+                .map(|r| r.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(" "))
+                .unwrap_or_default(),
+            None => String::new(),
+        };
+        let ttl = |v: &Option<RecordsetValues>| {
+            v.as_ref()
+                .and_then(|v| v.ttl.as_u64())
+                .map(|t| t.to_string())
+                .unwrap_or_default()
+        };
+        let fields = [
+            self.position.id(),
+            self.occurred_at.format("%Y-%m-%dT%H:%M:%S%.6f").to_string(),
+            self.event_type.clone(),
+            self.aggregate_type.clone(),
+            self.aggregate_id.clone(),
+            self.zone_name.clone().unwrap_or_default(),
+            self.payload
+                .get("recordset_id")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+            self.recordset_name.clone().unwrap_or_default(),
+            self.recordset_type.clone().unwrap_or_default(),
+            records(&self.before),
+            ttl(&self.before),
+            records(&self.after),
+            ttl(&self.after),
+            self.project_id.clone(),
+            self.user_id.clone(),
+            self.request_id.clone(),
+            self.source.clone(),
+            self.command.clone(),
+        ];
+        let mut line = fields.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(",");
+        line.push_str("\r\n");
+        line
+    }
+}
+
+/// The header line of an audit export.
+pub fn csv_header() -> String {
+    format!("{}\r\n", CSV_COLUMNS.join(","))
+}
+
+fn csv_field(value: &str) -> String {
+    if value.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", value.replace('"', "\"\""))
+    } else {
+        value.to_owned()
     }
 }
 
