@@ -8,6 +8,7 @@ mod auth;
 mod body;
 mod consistency;
 mod error;
+mod history;
 mod keystone;
 mod naming;
 mod openapi;
@@ -258,6 +259,9 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/v2/limits", get(limits))
         .route("/v2/audit_events", get(audit::list))
+        .route("/v2/zones/{zone_id}/history", get(history::list))
+        .route("/v2/zones/{zone_id}/history/as_of", get(history::as_of))
+        .route("/v2/zones/{zone_id}/history/diff", get(history::diff))
         .route("/openapi.json", get(|| async { Json(openapi::document()) }))
         .route("/v2/tlds", get(naming::list_tlds).post(naming::create_tld))
         .route(

@@ -154,6 +154,54 @@ pub(crate) struct AuditEventList {
     metadata: ListMetadata,
 }
 
+/// `GET /v2/zones/{zone_id}/history`: every serial, oldest first.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct ZoneHistory {
+    zone_id: String,
+    /// `{serial, version, stream_seq, occurred_at, project_id, user_id, request_id, source, command,
+    /// recordsets_created, recordsets_updated, recordsets_deleted}` per serial.
+    #[schema(value_type = Vec<Object>)]
+    history: (),
+}
+
+/// A record set as it was.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct PastRecordset {
+    id: String,
+    name: String,
+    #[schema(rename = "type")]
+    kind: String,
+    records: Vec<String>,
+    ttl: Option<i64>,
+    description: Option<String>,
+}
+
+/// `GET /v2/zones/{zone_id}/history/as_of`: the zone's record sets at a serial or a time.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct ZoneAsOf {
+    zone_id: String,
+    serial: i64,
+    occurred_at: String,
+    recordsets: Vec<PastRecordset>,
+}
+
+/// `GET /v2/zones/{zone_id}/history/diff`: what changed between two serials.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct ZoneDiff {
+    zone_id: String,
+    from_serial: i64,
+    to_serial: i64,
+    added: Vec<PastRecordset>,
+    removed: Vec<PastRecordset>,
+    /// `{id, name, type, before: {records, ttl, description}, after: {…}}`.
+    #[schema(value_type = Vec<Object>)]
+    changed: (),
+}
+
 /// A project's quotas (-1: unlimited). In a `PATCH`, any subset.
 #[derive(ToSchema)]
 #[allow(dead_code)]
@@ -240,6 +288,9 @@ pub(crate) struct ListParams {
         crate::versions,
         crate::limits,
         crate::audit::list,
+        crate::history::list,
+        crate::history::as_of,
+        crate::history::diff,
         crate::zones::create,
         crate::zones::list,
         crate::zones::show,

@@ -8,6 +8,7 @@ mod claims;
 mod contract;
 mod dataplane;
 mod events;
+mod history;
 mod keystone;
 mod openstack_cli;
 mod projection;

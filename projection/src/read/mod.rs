@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 pub mod audit;
 pub mod dataplane;
+pub mod history;
 pub mod operator;
 
 /// The read models, for every reader (API, data plane, tools). Each query takes a pooled connection.

@@ -1,0 +1,154 @@
+//! A zone's history: `GET /v2/zones/{zone_id}/history` (every serial: when, who, why, what changed),
+//! `…/history/as_of?serial=S` or `?time=T` (its record sets then), `…/history/diff?from=S1&to=S2`.
+//! Read from the audit rows, so a deleted zone's history stays readable by its owner and by admins.
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, State};
+use axum::http::Uri;
+use axum::response::{IntoResponse as _, Response};
+use axum::Json;
+use nsplane_projection::read::audit::parse_time;
+use nsplane_projection::read::history::{At, ZoneAt};
+use serde_json::{json, Value};
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::zones::parse_zone_id;
+use crate::{paging, views, AppState};
+
+/// The zone's id if the caller may read its history: its owner, a project it is shared with, or an
+/// admin across projects; a zone that never existed or that the caller may not see is not found.
+async fn readable(state: &AppState, caller: &Caller, raw: &str) -> Result<String, ApiError> {
+    let zone_id = parse_zone_id(raw)?;
+    state.wait_zone(zone_id).await;
+    let id = zone_id.0.to_string();
+    let origin = state
+        .read
+        .zone_origin(&id)
+        .await?
+        .ok_or_else(ApiError::zone_not_found)?;
+    if caller.may_see(&origin.project_id) {
+        return Ok(id);
+    }
+    match state.read.zone(zone_id.0).await? {
+        Some(zone) if caller.may_see_zone(&zone) => Ok(id),
+        _ => Err(ApiError::zone_not_found()),
+    }
+}
+
+fn query(uri: &Uri, allowed: &[&str]) -> Result<HashMap<String, String>, ApiError> {
+    let mut seen = HashMap::new();
+    for (key, value) in paging::pairs(uri) {
+        if !allowed.contains(&key.as_str()) && !matches!(key.as_str(), "all_projects" | "all_tenants") {
+            return Err(bad(format!("Invalid filters {key}")));
+        }
+        if seen.insert(key.clone(), value).is_some() {
+            return Err(bad(format!("Duplicate filters {key}")));
+        }
+    }
+    Ok(seen)
+}
+
+fn bad(message: String) -> ApiError {
+    ApiError::BadRequest {
+        kind: "bad_request",
+        message,
+    }
+}
+
+fn serial(key: &str, value: &str) -> Result<u32, ApiError> {
+    value
+        .parse()
+        .map_err(|_| bad(format!("{key} must be a serial number (0 to 4294967295)")))
+}
+
+fn no_such_state() -> ApiError {
+    ApiError::NotFound {
+        kind: "serial_not_found",
+        message: "The zone's history has no such serial or time".into(),
+    }
+}
+
+async fn zone_at(state: &AppState, zone_id: &str, at: At) -> Result<ZoneAt, ApiError> {
+    state.read.zone_at(zone_id, at).await?.ok_or_else(no_such_state)
+}
+
+#[utoipa::path(get, path = "/v2/zones/{zone_id}/history", tag = "zones", params(("zone_id" = uuid::Uuid, Path)), responses((status = 200, body = crate::openapi::ZoneHistory), crate::openapi::Errors))]
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    uri: Uri,
+    Path(zone_id): Path<String>,
+) -> Result<Response, ApiError> {
+    query(&uri, &[])?;
+    let zone_id = readable(&state, &caller, &zone_id).await?;
+    let entries: Vec<Value> = state
+        .read
+        .zone_history(&zone_id)
+        .await?
+        .iter()
+        .map(|h| {
+            json!({
+                "serial": h.serial,
+                "version": h.version,
+                "stream_seq": h.stream_seq,
+                "occurred_at": views::timestamp(h.occurred_at),
+                "project_id": h.project_id,
+                "user_id": h.user_id,
+                "request_id": h.request_id,
+                "source": h.source,
+                "command": h.command,
+                "recordsets_created": h.counts[0],
+                "recordsets_updated": h.counts[1],
+                "recordsets_deleted": h.counts[2],
+            })
+        })
+        .collect();
+    Ok(Json(json!({"zone_id": zone_id, "history": entries})).into_response())
+}
+
+#[utoipa::path(get, path = "/v2/zones/{zone_id}/history/as_of", tag = "zones", params(("zone_id" = uuid::Uuid, Path), ("serial" = Option<String>, Query), ("time" = Option<String>, Query)), responses((status = 200, body = crate::openapi::ZoneAsOf), crate::openapi::Errors))]
+pub(crate) async fn as_of(
+    State(state): State<AppState>,
+    caller: Caller,
+    uri: Uri,
+    Path(zone_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let params = query(&uri, &["serial", "time"])?;
+    let at = match (params.get("serial"), params.get("time")) {
+        (Some(s), None) => At::Serial(serial("serial", s)?),
+        (None, Some(t)) => At::Time(parse_time(t).ok_or_else(|| bad("time must be an ISO 8601 time".into()))?),
+        _ => return Err(bad("Give one of serial or time".into())),
+    };
+    let zone_id = readable(&state, &caller, &zone_id).await?;
+    let zone = zone_at(&state, &zone_id, at).await?;
+    let recordsets: Vec<Value> = zone.recordsets.iter().map(|r| r.to_json()).collect();
+    Ok(Json(json!({
+        "zone_id": zone_id,
+        "serial": zone.serial,
+        "occurred_at": views::timestamp(zone.occurred_at),
+        "recordsets": recordsets,
+    }))
+    .into_response())
+}
+
+#[utoipa::path(get, path = "/v2/zones/{zone_id}/history/diff", tag = "zones", params(("zone_id" = uuid::Uuid, Path), ("from" = String, Query), ("to" = String, Query)), responses((status = 200, body = crate::openapi::ZoneDiff), crate::openapi::Errors))]
+pub(crate) async fn diff(
+    State(state): State<AppState>,
+    caller: Caller,
+    uri: Uri,
+    Path(zone_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let params = query(&uri, &["from", "to"])?;
+    let (Some(from), Some(to)) = (params.get("from"), params.get("to")) else {
+        return Err(bad("Give both from and to serials".into()));
+    };
+    let (from, to) = (serial("from", from)?, serial("to", to)?);
+    let zone_id = readable(&state, &caller, &zone_id).await?;
+    let before = zone_at(&state, &zone_id, At::Serial(from)).await?;
+    let after = zone_at(&state, &zone_id, At::Serial(to)).await?;
+    let mut body = before.diff(&after);
+    body["zone_id"] = json!(zone_id);
+    Ok(Json(body).into_response())
+}
