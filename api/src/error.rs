@@ -228,6 +228,11 @@ impl From<ZoneError> for ApiError {
                 message,
             },
             ZoneError::Lookup(detail) => ApiError::Internal(anyhow::anyhow!(detail)),
+            ZoneError::NothingToRevert(_) => ApiError::BadRequest {
+                kind: "nothing_to_revert",
+                message,
+            },
+            ZoneError::RevertPiecemeal => ApiError::Internal(anyhow::anyhow!(message)),
         }
     }
 }

@@ -1,18 +1,23 @@
 //! A zone's history: `GET /v2/zones/{zone_id}/history` (every serial: when, who, why, what changed),
-//! `…/history/as_of?serial=S` or `?time=T` (its record sets then), `…/history/diff?from=S1&to=S2`.
+//! `…/history/as_of?serial=S` or `?time=T` (its record sets then), `…/history/diff?from=S1&to=S2`,
+//! and `POST /v2/zones/{zone_id}/tasks/revert` (the record sets of a serial back, under a new serial).
 //! Read from the audit rows, so a deleted zone's history stays readable by its owner and by admins.
 
 use std::collections::HashMap;
 
 use axum::extract::{Path, State};
-use axum::http::Uri;
+use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse as _, Response};
 use axum::Json;
+use nsplane_command::service::NewRecordset;
 use nsplane_projection::read::audit::parse_time;
-use nsplane_projection::read::history::{At, ZoneAt};
+use nsplane_projection::read::history::{At, PastRecordset, ZoneAt};
+use nsplane_schema::{RecordType, RecordsetId, RecordsetName, Ttl, ZoneEvent};
+use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::auth::Caller;
+use crate::body::JsonBody;
 use crate::error::ApiError;
 use crate::zones::parse_zone_id;
 use crate::{paging, views, AppState};
@@ -151,4 +156,75 @@ pub(crate) async fn diff(
     let mut body = before.diff(&after);
     body["zone_id"] = json!(zone_id);
     Ok(Json(body).into_response())
+}
+
+/// `POST /v2/zones/{zone_id}/tasks/revert`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RevertBody {
+    /// The serial whose record sets come back.
+    serial: u32,
+    /// Only say what would change.
+    #[serde(default)]
+    dry_run: bool,
+}
+
+/// A record set of the history as a create would take it (validated again by the revert).
+fn as_new(past: &PastRecordset) -> Result<(RecordsetId, nsplane_schema::ProjectId, NewRecordset), ApiError> {
+    let broken = || {
+        ApiError::Internal(anyhow::anyhow!(
+            "record set {} in the history does not read back",
+            past.id
+        ))
+    };
+    let ttl = match past.ttl.as_i64() {
+        Some(ttl) => Some(Ttl::new(ttl).map_err(|_| broken())?),
+        None => None,
+    };
+    let recordset = NewRecordset {
+        name: RecordsetName::parse(&past.name).map_err(|_| broken())?,
+        rtype: past.rtype.parse::<RecordType>().map_err(|_| broken())?,
+        records: past
+            .records
+            .as_array()
+            .map(|r| r.iter().filter_map(|d| d.as_str().map(str::to_owned)).collect())
+            .unwrap_or_default(),
+        ttl,
+        description: past.description.as_str().map(str::to_owned),
+    };
+    let id = RecordsetId::parse(&past.id).map_err(|_| broken())?;
+    Ok((id, nsplane_schema::ProjectId(past.project_id.clone()), recordset))
+}
+
+#[utoipa::path(post, path = "/v2/zones/{zone_id}/tasks/revert", tag = "zones", params(("zone_id" = uuid::Uuid, Path)), request_body = RevertBody, responses((status = 200, description = "A dry run: what would change", body = crate::openapi::ZoneRevert), (status = 202, description = "Reverted under a new serial", body = crate::openapi::ZoneRevert), crate::openapi::Errors))]
+pub(crate) async fn revert(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(zone_id): Path<String>,
+    JsonBody(body): JsonBody<RevertBody>,
+) -> Result<Response, ApiError> {
+    caller.require_writer()?;
+    let id = readable(&state, &caller, &zone_id).await?;
+    let zone_id = parse_zone_id(&zone_id)?;
+    let current = state.read.zone(zone_id.0).await?.ok_or_else(ApiError::zone_not_found)?;
+    let now = zone_at(
+        &state,
+        &id,
+        At::Serial(u32::try_from(current.serial).unwrap_or_default()),
+    )
+    .await?;
+    let target = zone_at(&state, &id, At::Serial(body.serial)).await?;
+    let changes = now.diff(&target);
+    if body.dry_run {
+        let answer = json!({"zone_id": id, "dry_run": true, "from_serial": now.serial, "to_serial": target.serial, "serial": Value::Null, "changes": changes});
+        return Ok((StatusCode::OK, Json(answer)).into_response());
+    }
+    let sets = target.recordsets.iter().map(as_new).collect::<Result<Vec<_>, _>>()?;
+    let committed = state
+        .commands
+        .revert_zone(zone_id, target.serial, sets, &caller.actor())
+        .await?;
+    state.consistency.committed::<ZoneEvent>(&id, committed.version);
+    let answer = json!({"zone_id": id, "dry_run": false, "from_serial": now.serial, "to_serial": target.serial, "serial": committed.state.serial, "changes": changes});
+    Ok((StatusCode::ACCEPTED, Json(answer)).into_response())
 }

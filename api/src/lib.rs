@@ -262,6 +262,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v2/zones/{zone_id}/history", get(history::list))
         .route("/v2/zones/{zone_id}/history/as_of", get(history::as_of))
         .route("/v2/zones/{zone_id}/history/diff", get(history::diff))
+        .route("/v2/zones/{zone_id}/tasks/revert", axum::routing::post(history::revert))
         .route("/openapi.json", get(|| async { Json(openapi::document()) }))
         .route("/v2/tlds", get(naming::list_tlds).post(naming::create_tld))
         .route(

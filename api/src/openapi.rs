@@ -202,6 +202,21 @@ pub(crate) struct ZoneDiff {
     changed: (),
 }
 
+/// `POST /v2/zones/{zone_id}/tasks/revert`: what changes (or would, in a dry run).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct ZoneRevert {
+    zone_id: String,
+    dry_run: bool,
+    from_serial: i64,
+    to_serial: i64,
+    /// The zone's new serial (`null` in a dry run).
+    serial: Option<i64>,
+    /// `{from_serial, to_serial, added, removed, changed}` from the current state to the restored one.
+    #[schema(value_type = Object)]
+    changes: (),
+}
+
 /// A project's quotas (-1: unlimited). In a `PATCH`, any subset.
 #[derive(ToSchema)]
 #[allow(dead_code)]
@@ -291,6 +306,7 @@ pub(crate) struct ListParams {
         crate::history::list,
         crate::history::as_of,
         crate::history::diff,
+        crate::history::revert,
         crate::zones::create,
         crate::zones::list,
         crate::zones::show,

@@ -26,4 +26,4 @@ pub use names::{ReserveError, ZoneNames};
 pub use pools::{PoolsHandle, PoolsStore};
 pub use service::{Actor, Commands};
 pub use store::{AppendError, EventStore, StoreConfig};
-pub use zone::{Zone, ZoneCommand, ZoneError, ZoneServices};
+pub use zone::{RevertTarget, Zone, ZoneCommand, ZoneError, ZoneServices};

@@ -22,7 +22,7 @@ use crate::naming::{Kind, NamingCommand, NamingError, NamingRules};
 use crate::pools::{PoolsHandle, PoolsStore};
 use crate::quotas::{CachedQuotas, QuotaError, QuotaStore};
 use crate::store::EventStore;
-use crate::zone::{Zone, ZoneCommand, ZoneError, ZoneServices};
+use crate::zone::{RevertTarget, Zone, ZoneCommand, ZoneError, ZoneServices};
 
 /// Who runs a command: what the commit records (who, why, when), whether the caller is an admin, and
 /// which project's resources it may act on (`None`: every project).
@@ -317,6 +317,34 @@ impl Commands {
             description: recordset.description,
         };
         Ok((recordset_id, self.zone(zone_id, command, actor).await?))
+    }
+
+    /// Restores the tenant record sets the zone had at `to_serial` (`target`: each with its id and owner
+    /// then), in one commit; every record set is validated again as a create would be.
+    pub async fn revert_zone(
+        &self,
+        zone_id: ZoneId,
+        to_serial: u32,
+        target: Vec<(RecordsetId, ProjectId, NewRecordset)>,
+        actor: &Actor,
+    ) -> Result<Committed<Zone>, RecordsetError> {
+        let mut sets = Vec::with_capacity(target.len());
+        for (recordset_id, project_id, recordset) in target {
+            validate_owner_name(recordset.rtype, &recordset.name).map_err(RecordsetError::BadName)?;
+            sets.push(RevertTarget {
+                recordset_id,
+                project_id,
+                records: Records::validate(recordset.rtype, &recordset.records)?,
+                name: recordset.name,
+                ttl: recordset.ttl,
+                description: recordset.description,
+            });
+        }
+        let command = ZoneCommand::Revert {
+            to_serial,
+            target: sets,
+        };
+        Ok(self.zone(zone_id, command, actor).await?)
     }
 
     /// Changes a record set; new record data is validated against the record set's type.

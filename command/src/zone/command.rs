@@ -105,6 +105,32 @@ pub enum ZoneCommand {
         /// Each name server's answer.
         nameservers: Vec<NameserverSync>,
     },
+    /// Restore the record sets the zone had at `to_serial`, in one commit: tenant record sets not in
+    /// `target` are deleted, changed ones updated, missing ones created again under their old ids.
+    /// Managed SOA and NS record sets stay as they are.
+    Revert {
+        /// The serial whose record sets come back.
+        to_serial: u32,
+        /// Those record sets, validated.
+        target: Vec<RevertTarget>,
+    },
+}
+
+/// A record set a revert brings back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RevertTarget {
+    /// Its id then.
+    pub recordset_id: RecordsetId,
+    /// Its owner then.
+    pub project_id: ProjectId,
+    /// Its name.
+    pub name: RecordsetName,
+    /// Its records, validated for their type.
+    pub records: Records,
+    /// Its TTL (`None`: the zone's).
+    pub ttl: Option<Ttl>,
+    /// Its description.
+    pub description: Option<String>,
 }
 
 impl ZoneCommand {
@@ -121,6 +147,7 @@ impl ZoneCommand {
             ZoneCommand::DeleteRecordset { .. } => "DeleteRecordset",
             ZoneCommand::ReportSync { .. } => "ReportSync",
             ZoneCommand::ConfirmDeleted { .. } => "ConfirmDeleted",
+            ZoneCommand::Revert { .. } => "RevertZone",
         }
     }
 }

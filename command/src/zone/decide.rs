@@ -4,9 +4,84 @@ use chrono::{DateTime, Utc};
 use nsplane_schema::serial::next_serial;
 use nsplane_schema::{Action, RecordType, Status, ZoneEvent};
 
+use super::command::RevertTarget;
 use super::{unix_secs, within, Zone, ZoneCommand, ZoneError, ZoneServices};
+use crate::aggregate::Decider as _;
 
 impl Zone {
+    /// Decides a revert to `target` (the tenant record sets of `to_serial`): deletions first (so a name
+    /// can change hands between types), then updates, then creations under the old ids, each decided
+    /// with every rule on the state the ones before it leave, all in one commit. Refused as a whole
+    /// when any step is.
+    pub(super) async fn decide_revert(
+        &self,
+        to_serial: u32,
+        target: Vec<RevertTarget>,
+        services: &ZoneServices,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<ZoneEvent>, ZoneError> {
+        self.writable()?;
+        let wanted: std::collections::HashMap<_, _> = target.iter().map(|t| (t.recordset_id, t)).collect();
+        let mut steps = Vec::new();
+        for rs in self.recordsets.values().filter(|rs| !rs.managed) {
+            match wanted.get(&rs.id) {
+                Some(t) if t.name == rs.name && t.records.rtype() == rs.rtype => {
+                    let records = t.records.to_strings();
+                    if records != rs.records || t.ttl != rs.ttl || t.description != rs.description {
+                        steps.push((
+                            1,
+                            ZoneCommand::UpdateRecordset {
+                                recordset_id: rs.id,
+                                records: Some(t.records.clone()),
+                                ttl: Some(t.ttl),
+                                description: Some(t.description.clone()),
+                                edit_managed: false,
+                            },
+                        ));
+                    }
+                }
+                _ => steps.push((
+                    0,
+                    ZoneCommand::DeleteRecordset {
+                        recordset_id: rs.id,
+                        edit_managed: false,
+                    },
+                )),
+            }
+        }
+        for t in &target {
+            let same = self
+                .recordsets
+                .get(&t.recordset_id)
+                .is_some_and(|rs| t.name == rs.name && t.records.rtype() == rs.rtype);
+            if !same {
+                steps.push((
+                    2,
+                    ZoneCommand::CreateRecordset {
+                        recordset_id: t.recordset_id,
+                        project_id: t.project_id.clone(),
+                        name: t.name.clone(),
+                        records: t.records.clone(),
+                        ttl: t.ttl,
+                        description: t.description.clone(),
+                    },
+                ));
+            }
+        }
+        if steps.is_empty() {
+            return Err(ZoneError::NothingToRevert(to_serial));
+        }
+        steps.sort_by_key(|(order, _)| *order);
+        let mut state = self.clone();
+        let mut events = Vec::with_capacity(steps.len());
+        for (_, step) in steps {
+            let event = state.decide_one(step, services, now).await?;
+            state.evolve(&event, now);
+            events.push(event);
+        }
+        Ok(events)
+    }
+
     /// The quotas of the zone's owner (they bind whoever writes into the zone).
     async fn quotas(&self, services: &ZoneServices) -> Result<super::ZoneQuotas, ZoneError> {
         let Some(owner) = &self.project_id else {
@@ -224,6 +299,7 @@ impl Zone {
                 };
                 Ok(event)
             }
+            ZoneCommand::Revert { .. } => Err(ZoneError::RevertPiecemeal),
             ZoneCommand::ReportSync {
                 serial,
                 synced,

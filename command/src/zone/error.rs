@@ -72,4 +72,10 @@ pub enum ZoneError {
     /// Not an error for the reporter: a newer change (or an identical report) made the report moot.
     #[error("the report is superseded by a newer change")]
     Superseded,
+    /// 400 `nothing_to_revert`: the zone already holds the record sets of that serial.
+    #[error("The zone already holds the record sets of serial {0}")]
+    NothingToRevert(u32),
+    /// 400 `bad_request`: a revert is decided as a whole, never one event at a time.
+    #[error("a revert is decided as a whole")]
+    RevertPiecemeal,
 }

@@ -22,7 +22,7 @@ mod command;
 mod decide;
 mod error;
 
-pub use command::ZoneCommand;
+pub use command::{RevertTarget, ZoneCommand};
 pub use error::ZoneError;
 
 /// A record set as the aggregate keeps it.
@@ -349,7 +349,10 @@ impl Decider for Zone {
         services: &ZoneServices,
         now: DateTime<Utc>,
     ) -> Result<Vec<ZoneEvent>, ZoneError> {
-        self.decide_one(command, services, now).await.map(|event| vec![event])
+        match command {
+            ZoneCommand::Revert { to_serial, target } => self.decide_revert(to_serial, target, services, now).await,
+            command => self.decide_one(command, services, now).await.map(|event| vec![event]),
+        }
     }
 
     fn evolve(&mut self, event: &ZoneEvent, time: DateTime<Utc>) {

@@ -60,6 +60,8 @@ pub enum At {
 pub struct PastRecordset {
     /// Its id.
     pub id: String,
+    /// The project that owned it.
+    pub project_id: String,
     /// Its name.
     pub name: String,
     /// Its type.
@@ -226,6 +228,7 @@ impl ReadModels {
                     let text = |key: &str| payload[key].as_str().unwrap_or_default().to_owned();
                     let set = PastRecordset {
                         id: id.clone(),
+                        project_id: text("project_id"),
                         name: text("name"),
                         rtype: text("rtype"),
                         records: payload["records"].clone(),
