@@ -56,6 +56,53 @@ pub enum Command {
     Events(EventsArgs),
     /// Audit queries over every project: who changed what, when, with values before and after.
     Audit(AuditArgs),
+    /// Rebuilds the read models from the event stream into a shadow schema and compares them with the
+    /// live ones. Exit codes: 0 done (and equal), 3 differences found, 1 an error.
+    Replay(ReplayArgs),
+}
+
+/// `nsplane replay` settings.
+#[derive(Debug, Clone, Args)]
+pub struct ReplayArgs {
+    /// Shared settings.
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// The schema to rebuild into (kept between runs: a replay resumes where the last one stopped).
+    #[arg(long, default_value = "nsplane_replay")]
+    pub shadow_schema: String,
+    /// The schema the live read models are in.
+    #[arg(long, default_value = "public")]
+    pub live_schema: String,
+    /// Only this zone (into a shadow schema of its own).
+    #[arg(long)]
+    pub zone: Option<uuid::Uuid>,
+    /// Commits per transaction.
+    #[arg(long, default_value_t = 1024)]
+    pub batch: usize,
+    /// Start from an empty shadow instead of resuming.
+    #[arg(long)]
+    pub fresh: bool,
+    /// Compare the rebuilt models with the live ones and print the differences.
+    #[arg(long)]
+    pub verify: bool,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl ReplayArgs {
+    /// The replay's configuration.
+    pub fn config(&self, connections: &Connections) -> nsplane_projection::replay::ReplayConfig {
+        nsplane_projection::replay::ReplayConfig {
+            nats: connections.nats.clone(),
+            pg: connections.pg.clone(),
+            layout: connections.store.layout.clone(),
+            live_schema: self.live_schema.clone(),
+            shadow_schema: self.shadow_schema.clone(),
+            batch: self.batch,
+            zone: self.zone.map(|z| z.to_string()),
+        }
+    }
 }
 
 /// `nsplane audit` settings: `GET /v2/audit_events`'s filters.

@@ -7,6 +7,7 @@ pub mod all;
 pub mod audit;
 pub mod config;
 pub mod events;
+pub mod replay;
 pub mod startup;
 
 /// The log filter when `RUST_LOG` is not set: INFO, but quiet about every DNS query hickory handles.

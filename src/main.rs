@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::Parser as _;
 use nsplane::config::{ClaimsAction, Cli, Command, EventsAction, LogFormat, PoolAction};
-use nsplane::{all, audit, events, startup};
+use nsplane::{all, audit, events, replay, startup};
 use nsplane_command::log::LogFilter;
 use nsplane_runtime::{supervise, Role, Shutdown};
 use tracing::info;
@@ -181,6 +181,16 @@ async fn main() -> anyhow::Result<()> {
                 _ => audit::Format::Table,
             };
             audit::print(&read, args.query(), args.limit, format).await
+        }
+        Command::Replay(args) => {
+            let connections = args.common.connections()?;
+            let config = args.config(&connections);
+            let outcome = replay::run(&config, args.fresh, args.verify).await?;
+            replay::print(&outcome, args.json)?;
+            if outcome.verification.as_ref().is_some_and(|v| !v.equal()) {
+                std::process::exit(replay::DIFFERENT);
+            }
+            Ok(())
         }
         Command::All(args) => all::run(args, DRAIN).await,
     }

@@ -9,6 +9,7 @@ pub mod central;
 pub mod db;
 pub mod projectors;
 pub mod read;
+pub mod replay;
 
 pub use apply::{apply_batch, Delivered, Outcome};
 pub use central::CentralConfig;

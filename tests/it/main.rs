@@ -13,6 +13,7 @@ mod keystone;
 mod openstack_cli;
 mod projection;
 mod records;
+mod replay;
 mod schemathesis;
 mod supervision;
 mod tenancy;

@@ -37,3 +37,28 @@ pub(crate) async fn run(ns: &Namespace, tool: &str, args: &[&str]) -> (bool, Str
     .await
     .expect("nsplane")
 }
+
+/// Runs `nsplane <tool> <args>` with extra environment variables to its end: its exit code (`None`
+/// when a signal or an abort ended it) and its stdout.
+pub(crate) async fn run_env(ns: &Namespace, tool: &str, args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
+    let mut command = command(ns, tool, args);
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    tokio::task::spawn_blocking(move || {
+        let output = command.stdin(Stdio::null()).output().expect("run nsplane");
+        if !output.status.success() {
+            eprintln!(
+                "nsplane ended with {}: {}",
+                output.status,
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+        )
+    })
+    .await
+    .expect("nsplane")
+}

@@ -1,0 +1,458 @@
+//! Rebuilding the read models from the event stream into a shadow schema while the live ones keep
+//! serving, and comparing the two.
+//!
+//! Replay applies every commit in stream order with central's own code ([`apply_batch`]) to a schema of
+//! its own, so the rebuilt models are what central would build. It has no side effects: zone-change
+//! messages are central's to publish after a batch, and replay publishes nothing. It resumes where it
+//! stopped, even after `kill -9`: a batch is one transaction, and the shadow's `projection_versions`
+//! say how far it got.
+//!
+//! Verification compares the shadow and the live models group by group (a zone, an aggregate, a
+//! project's quotas, or a whole table), by digest first and then row by row where digests differ, and
+//! only where both hold the same version of the group's aggregate: a zone that changed on the live side
+//! meanwhile is caught up once more, then reported as moving rather than as a difference.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use async_nats::jetstream::{self, consumer::DeliverPolicy};
+use deadpool_postgres::Pool;
+use futures::StreamExt as _;
+use nsplane_runtime::NatsConfig;
+use nsplane_schema::{Layout, RawCommit};
+use serde::Serialize;
+use tracing::info;
+
+use crate::apply::{apply_batch, Delivered, Outcome};
+use crate::db::PgConfig;
+use crate::projectors::Projectors;
+
+/// What to replay, and where to.
+#[derive(Debug, Clone)]
+pub struct ReplayConfig {
+    /// NATS.
+    pub nats: NatsConfig,
+    /// PostgreSQL (the live read models are in its default schema).
+    pub pg: PgConfig,
+    /// Stream names.
+    pub layout: Layout,
+    /// The schema the live read models are in.
+    pub live_schema: String,
+    /// The schema to rebuild into.
+    pub shadow_schema: String,
+    /// Commits per transaction.
+    pub batch: usize,
+    /// Only this zone's commits.
+    pub zone: Option<String>,
+}
+
+/// What a replay did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Replayed {
+    /// The shadow's position before (0: empty).
+    pub resumed_after_seq: u64,
+    /// The stream position it reached.
+    pub reached_seq: u64,
+    /// Commits applied now.
+    pub commits: u64,
+    /// Events in them.
+    pub events: u64,
+    /// Seconds spent.
+    pub seconds: f64,
+}
+
+/// A shadow schema's name must be a plain identifier: it is spliced into statements.
+fn check_schema(name: &str) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        !name.is_empty()
+            && name.len() <= 63
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            && !name.starts_with(|c: char| c.is_ascii_digit()),
+        "schema name {name:?}: use lowercase letters, digits and _ (at most 63, not starting with a digit)"
+    );
+    Ok(())
+}
+
+/// A pool whose connections see only `schema`.
+fn pool_in(pg: &PgConfig, schema: &str) -> anyhow::Result<Pool> {
+    check_schema(schema)?;
+    let mut config: tokio_postgres::Config = pg.url.parse().context("bad postgres url")?;
+    config.options(format!("-c search_path={schema}"));
+    let manager = deadpool_postgres::Manager::from_config(
+        config,
+        tokio_postgres::NoTls,
+        deadpool_postgres::ManagerConfig {
+            recycling_method: deadpool_postgres::RecyclingMethod::Fast,
+        },
+    );
+    Pool::builder(manager)
+        .max_size(2)
+        .build()
+        .context("failed to build the postgres pool")
+}
+
+/// The shadow schema for a config: the one given, with the zone appended for a one-zone replay.
+pub fn shadow_of(config: &ReplayConfig) -> String {
+    match &config.zone {
+        Some(zone) => format!("{}_{}", config.shadow_schema, zone.replace('-', "")),
+        None => config.shadow_schema.clone(),
+    }
+}
+
+/// Drops the shadow schema (to start over).
+pub async fn drop_shadow(config: &ReplayConfig) -> anyhow::Result<()> {
+    let shadow = shadow_of(config);
+    let pool = pool_in(&config.pg, &shadow)?;
+    let client = pool.get().await.context("failed to connect to postgres")?;
+    client
+        .batch_execute(&format!("DROP SCHEMA IF EXISTS {shadow} CASCADE"))
+        .await
+        .with_context(|| format!("failed to drop schema {shadow}"))?;
+    Ok(())
+}
+
+/// Replays the stream into the shadow schema (created and migrated if needed) from where it stopped
+/// up to the stream's end as it is now. `progress(done, total)` is called after every batch.
+pub async fn replay(config: &ReplayConfig, mut progress: impl FnMut(u64, u64)) -> anyhow::Result<Replayed> {
+    let started = Instant::now();
+    let shadow = shadow_of(config);
+    let pool = pool_in(&config.pg, &shadow)?;
+    {
+        let client = pool.get().await.context("failed to connect to postgres")?;
+        client
+            .batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {shadow}"))
+            .await
+            .with_context(|| format!("failed to create schema {shadow}"))?;
+    }
+    crate::db::migrate(&pool)
+        .await
+        .context("failed to migrate the shadow schema")?;
+    let mut conn = pool.get().await.context("failed to connect to postgres")?;
+    let resumed: i64 = conn
+        .query_one("SELECT coalesce(max(stream_seq), 0) FROM projection_versions", &[])
+        .await
+        .context("failed to read the shadow's position")?
+        .get(0);
+    let resumed = u64::try_from(resumed).unwrap_or(0);
+    let client = nsplane_runtime::connect(&config.nats, "nsplane-replay").await?;
+    let js = jetstream::new(client);
+    let stream = js
+        .get_stream(config.layout.events_stream())
+        .await
+        .context("failed to open the event stream")?;
+    let filter = match &config.zone {
+        Some(zone) => config.layout.events_subject(nsplane_schema::zone::ZONE_AGGREGATE, zone),
+        None => config.layout.all_events(),
+    };
+    let consumer = stream
+        .create_consumer(jetstream::consumer::pull::OrderedConfig {
+            filter_subject: filter,
+            deliver_policy: DeliverPolicy::ByStartSequence {
+                start_sequence: resumed + 1,
+            },
+            ..Default::default()
+        })
+        .await
+        .context("failed to create the replay reader")?;
+    let total = consumer.cached_info().num_pending;
+    let mut replayed = Replayed {
+        resumed_after_seq: resumed,
+        reached_seq: resumed,
+        commits: 0,
+        events: 0,
+        seconds: 0.0,
+    };
+    if total == 0 {
+        progress(0, 0);
+        replayed.seconds = started.elapsed().as_secs_f64();
+        return Ok(replayed);
+    }
+    let projectors = Projectors::standard();
+    let mut chunks = consumer
+        .messages()
+        .await
+        .context("failed to read the stream")?
+        .ready_chunks(config.batch.max(1));
+    while replayed.commits < total {
+        let chunk = tokio::time::timeout(Duration::from_secs(30), chunks.next())
+            .await
+            .context("the stream stopped answering")?
+            .context("the stream reader ended")?;
+        let mut batch = Vec::with_capacity(chunk.len());
+        for message in chunk {
+            let message = message.map_err(|e| anyhow::anyhow!("failed to read a commit: {e}"))?;
+            let seq = message
+                .info()
+                .map_err(|e| anyhow::anyhow!("bad message info: {e}"))?
+                .stream_sequence;
+            let commit = RawCommit::decode(&message.payload)
+                .with_context(|| format!("undecodable commit at stream seq {seq}"))?;
+            batch.push(Delivered {
+                stream_seq: seq,
+                commit,
+            });
+        }
+        let outcomes = apply_batch(&mut conn, &projectors, &batch).await?;
+        for (delivered, outcome) in batch.iter().zip(&outcomes) {
+            match outcome {
+                Outcome::Applied | Outcome::AlreadyApplied => {}
+                Outcome::Gap { projected } => anyhow::bail!(
+                    "commit at stream seq {} is version {} of {} {}, but the shadow holds version {projected}: \
+                     the stream is missing commits (was it purged?)",
+                    delivered.stream_seq,
+                    delivered.commit.version,
+                    delivered.commit.aggregate_type,
+                    delivered.commit.aggregate_id
+                ),
+                Outcome::UnknownKind => anyhow::bail!(
+                    "no projector for {} commits (stream seq {}): this build is older than the writer",
+                    delivered.commit.aggregate_type,
+                    delivered.stream_seq
+                ),
+            }
+            replayed.events += delivered.commit.events.len() as u64;
+        }
+        replayed.commits += batch.len() as u64;
+        replayed.reached_seq = batch.last().map_or(replayed.reached_seq, |d| d.stream_seq);
+        if nsplane_runtime::failpoint::armed("replay.crash") {
+            // As `kill -9` would: no cleanup, the batch above committed, the rest not.
+            std::process::abort();
+        }
+        progress(replayed.commits, total);
+    }
+    replayed.seconds = started.elapsed().as_secs_f64();
+    info!(
+        commits = replayed.commits,
+        reached_seq = replayed.reached_seq,
+        seconds = replayed.seconds,
+        "replay done"
+    );
+    Ok(replayed)
+}
+
+/// A read-model table and what groups its rows.
+struct TableSpec {
+    table: &'static str,
+    /// The column whose value names the group (a zone, an aggregate, a project); `None`: the whole table.
+    group: Option<&'static str>,
+    /// Columns whose values legitimately differ between two builds of the same history.
+    ignore: &'static [&'static str],
+}
+
+const TABLES: [TableSpec; 11] = [
+    TableSpec {
+        table: "zones",
+        group: Some("id"),
+        ignore: &[],
+    },
+    TableSpec {
+        table: "recordsets",
+        group: Some("zone_id"),
+        ignore: &[],
+    },
+    TableSpec {
+        table: "zone_shares",
+        group: Some("zone_id"),
+        ignore: &[],
+    },
+    TableSpec {
+        table: "zone_journal",
+        group: Some("zone_id"),
+        ignore: &[],
+    },
+    // When central wrote a row is not part of the history.
+    TableSpec {
+        table: "audit_events",
+        group: Some("aggregate_id"),
+        ignore: &["projected_at"],
+    },
+    TableSpec {
+        table: "projection_versions",
+        group: Some("aggregate_id"),
+        ignore: &[],
+    },
+    TableSpec {
+        table: "quota_overrides",
+        group: Some("project_id"),
+        ignore: &[],
+    },
+    TableSpec {
+        table: "tlds",
+        group: None,
+        ignore: &[],
+    },
+    TableSpec {
+        table: "blacklists",
+        group: None,
+        ignore: &[],
+    },
+    TableSpec {
+        table: "pools",
+        group: None,
+        ignore: &[],
+    },
+    TableSpec {
+        table: "pool_catalogs",
+        group: None,
+        ignore: &[],
+    },
+];
+
+/// Rows that differ in one group of one table.
+#[derive(Debug, Clone, Serialize)]
+pub struct Difference {
+    /// The table.
+    pub table: String,
+    /// The group (a zone or aggregate id, a project, or `*` for the whole table).
+    pub group: String,
+    /// Rows only the live models have (at most 20).
+    pub only_live: Vec<String>,
+    /// Rows only the shadow has (at most 20).
+    pub only_shadow: Vec<String>,
+}
+
+/// What a verification found.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Verification {
+    /// Groups compared.
+    pub groups_compared: u64,
+    /// Groups equal.
+    pub groups_equal: u64,
+    /// Groups not compared because the live side moved on while verifying (table/group).
+    pub moving: Vec<String>,
+    /// Groups that differ.
+    pub differences: Vec<Difference>,
+}
+
+impl Verification {
+    /// Whether every compared group is equal.
+    pub fn equal(&self) -> bool {
+        self.differences.is_empty()
+    }
+}
+
+/// Compares the shadow (as the last replay left it) with the live models.
+pub async fn verify(config: &ReplayConfig) -> anyhow::Result<Verification> {
+    let shadow = shadow_of(config);
+    check_schema(&config.live_schema)?;
+    let pool = pool_in(&config.pg, &shadow)?;
+    let client = pool.get().await.context("failed to connect to postgres")?;
+    let versions = |schema: String| {
+        let client = &client;
+        async move {
+            let rows = client
+                .query(
+                    &format!("SELECT aggregate_id, version FROM {schema}.projection_versions"),
+                    &[],
+                )
+                .await
+                .with_context(|| format!("failed to read {schema}.projection_versions"))?;
+            anyhow::Ok(
+                rows.iter()
+                    .map(|r| (r.get::<_, String>(0), r.get::<_, i64>(1)))
+                    .collect::<HashMap<String, i64>>(),
+            )
+        }
+    };
+    let live_versions = versions(config.live_schema.clone()).await?;
+    let shadow_versions = versions(shadow.clone()).await?;
+    let same_version = |group: &str| live_versions.get(group) == shadow_versions.get(group);
+    let all_same = match &config.zone {
+        Some(_) => false,
+        None => live_versions == shadow_versions,
+    };
+    let mut found = Verification::default();
+    for spec in &TABLES {
+        if config.zone.is_some()
+            && !matches!(
+                spec.table,
+                "zones" | "recordsets" | "zone_shares" | "zone_journal" | "audit_events" | "projection_versions"
+            )
+        {
+            continue;
+        }
+        let columns: Vec<String> = client
+            .query(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2 \
+                 ORDER BY ordinal_position",
+                &[&config.live_schema, &spec.table],
+            )
+            .await
+            .context("failed to read a table's columns")?
+            .iter()
+            .map(|r| r.get::<_, String>(0))
+            .filter(|c| !spec.ignore.contains(&c.as_str()))
+            .collect();
+        anyhow::ensure!(!columns.is_empty(), "no table {}.{}", config.live_schema, spec.table);
+        let row = format!("ROW({})::text", columns.join(", "));
+        let group = spec.group.map_or("'*'".to_owned(), |g| format!("{g}::text"));
+        let only_zone = match (&config.zone, spec.group) {
+            (Some(zone), Some(g)) => format!(" WHERE {g}::text = '{}'", zone.replace('\'', "")),
+            _ => String::new(),
+        };
+        let digests = |schema: String| {
+            let (client, row, group, only_zone) = (&client, &row, &group, &only_zone);
+            async move {
+                let sql = format!(
+                    "SELECT {group}, md5(string_agg({row}, '|' ORDER BY {row})) FROM {schema}.{table}{only_zone} GROUP BY 1",
+                    table = spec.table
+                );
+                let rows = client
+                    .query(&sql, &[])
+                    .await
+                    .with_context(|| format!("failed to digest {schema}.{}", spec.table))?;
+                anyhow::Ok(
+                    rows.iter()
+                        .map(|r| (r.get::<_, String>(0), r.get::<_, Option<String>>(1).unwrap_or_default()))
+                        .collect::<BTreeMap<String, String>>(),
+                )
+            }
+        };
+        let live = digests(config.live_schema.clone()).await?;
+        let mirror = digests(shadow.clone()).await?;
+        let mut groups: Vec<&String> = live.keys().chain(mirror.keys()).collect();
+        groups.sort();
+        groups.dedup();
+        for key in groups {
+            let comparable = match spec.group {
+                Some(_) => same_version(key),
+                None => all_same,
+            };
+            if !comparable {
+                found.moving.push(format!("{}/{key}", spec.table));
+                continue;
+            }
+            found.groups_compared += 1;
+            if live.get(key) == mirror.get(key) {
+                found.groups_equal += 1;
+                continue;
+            }
+            let filter = spec.group.map_or(String::new(), |g| format!(" WHERE {g}::text = $1"));
+            let rows_only_in = |a: &str, b: &str| {
+                let sql = format!(
+                    "(SELECT {row} AS r FROM {a}.{t}{filter} EXCEPT ALL SELECT {row} FROM {b}.{t}{filter}) ORDER BY 1 LIMIT 20",
+                    t = spec.table
+                );
+                let client = &client;
+                async move {
+                    let rows = match spec.group {
+                        Some(_) => client.query(&sql, &[key]).await,
+                        None => client.query(&sql, &[]).await,
+                    }
+                    .context("failed to list differing rows")?;
+                    anyhow::Ok(rows.iter().map(|r| r.get::<_, String>(0)).collect::<Vec<String>>())
+                }
+            };
+            found.differences.push(Difference {
+                table: spec.table.to_owned(),
+                group: key.clone(),
+                only_live: rows_only_in(&config.live_schema, &shadow).await?,
+                only_shadow: rows_only_in(&shadow, &config.live_schema).await?,
+            });
+        }
+    }
+    Ok(found)
+}

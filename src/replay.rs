@@ -1,0 +1,112 @@
+//! `nsplane replay`: rebuilds the read models from the event stream into a shadow schema (resuming
+//! where it stopped), shows progress, and with `--verify` compares the result with the live models.
+//! Exit codes: 0 done (and equal), 3 differences found, 1 an error.
+
+use std::io::{IsTerminal as _, Write as _};
+use std::time::Instant;
+
+use nsplane_projection::replay::{self, ReplayConfig, Replayed, Verification};
+
+/// The exit code when the shadow and the live models differ.
+pub const DIFFERENT: i32 = 3;
+
+/// What `run` found.
+pub struct Outcome {
+    /// The replay.
+    pub replayed: Replayed,
+    /// The comparison, if asked for.
+    pub verification: Option<Verification>,
+}
+
+/// Replays (from scratch with `fresh`), then verifies if asked; progress goes to stderr: a bar with rate
+/// and time left on a terminal, a line every few seconds otherwise.
+pub async fn run(config: &ReplayConfig, fresh: bool, verify: bool) -> anyhow::Result<Outcome> {
+    if fresh {
+        replay::drop_shadow(config).await?;
+    }
+    let started = Instant::now();
+    let terminal = std::io::stderr().is_terminal();
+    let mut last_line = Instant::now();
+    let mut replayed = replay::replay(config, |done, total| {
+        let elapsed = started.elapsed().as_secs_f64().max(1e-3);
+        let rate = done as f64 / elapsed;
+        let left = if rate > 0.0 { (total - done) as f64 / rate } else { 0.0 };
+        if terminal {
+            let width = 30usize;
+            let filled = if total == 0 {
+                width
+            } else {
+                (done as usize * width) / total.max(1) as usize
+            };
+            eprint!(
+                "\r[{}{}] {done}/{total} commits  {rate:.0}/s  {left:.0} s left ",
+                "#".repeat(filled),
+                " ".repeat(width - filled)
+            );
+            if done == total {
+                eprintln!();
+            }
+        } else if last_line.elapsed().as_secs() >= 2 || done == total {
+            eprintln!("replay: {done}/{total} commits, {rate:.0}/s, {left:.0} s left");
+            last_line = Instant::now();
+        }
+    })
+    .await?;
+    let mut verification = None;
+    if verify {
+        // Zones that moved on the live side while replaying are caught up and compared again.
+        let mut found = replay::verify(config).await?;
+        for _ in 0..3 {
+            if found.moving.is_empty() {
+                break;
+            }
+            let more = replay::replay(config, |_, _| {}).await?;
+            replayed.commits += more.commits;
+            replayed.events += more.events;
+            replayed.reached_seq = more.reached_seq;
+            found = replay::verify(config).await?;
+        }
+        verification = Some(found);
+    }
+    Ok(Outcome { replayed, verification })
+}
+
+/// Prints the outcome: a table, or JSON.
+// The report is the tool's output.
+#[allow(clippy::print_stdout)]
+pub fn print(outcome: &Outcome, json: bool) -> anyhow::Result<()> {
+    if json {
+        let report = serde_json::json!({"replay": outcome.replayed, "verification": outcome.verification});
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
+    }
+    let r = &outcome.replayed;
+    let events_per_s = if r.seconds > 0.0 {
+        r.events as f64 / r.seconds
+    } else {
+        0.0
+    };
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{:<24}{:>14}", "resumed after seq", r.resumed_after_seq)?;
+    writeln!(out, "{:<24}{:>14}", "reached seq", r.reached_seq)?;
+    writeln!(out, "{:<24}{:>14}", "commits applied", r.commits)?;
+    writeln!(out, "{:<24}{:>14}", "events applied", r.events)?;
+    writeln!(out, "{:<24}{:>14.2}", "seconds", r.seconds)?;
+    writeln!(out, "{:<24}{:>14.0}", "events per second", events_per_s)?;
+    if let Some(v) = &outcome.verification {
+        writeln!(out, "{:<24}{:>14}", "groups compared", v.groups_compared)?;
+        writeln!(out, "{:<24}{:>14}", "groups equal", v.groups_equal)?;
+        writeln!(out, "{:<24}{:>14}", "groups still moving", v.moving.len())?;
+        writeln!(out, "{:<24}{:>14}", "groups different", v.differences.len())?;
+        for d in &v.differences {
+            writeln!(out, "differs: {} {}", d.table, d.group)?;
+            for row in &d.only_live {
+                writeln!(out, "  live only:   {row}")?;
+            }
+            for row in &d.only_shadow {
+                writeln!(out, "  shadow only: {row}")?;
+            }
+        }
+    }
+    Ok(())
+}
