@@ -43,7 +43,7 @@ pub struct BenchArgs {
     pub binary: Option<PathBuf>,
 }
 
-async fn create_zone(http: &reqwest::Client, base: &str, name: &str) -> anyhow::Result<String> {
+pub(crate) async fn create_zone(http: &reqwest::Client, base: &str, name: &str) -> anyhow::Result<String> {
     let response = http
         .post(format!("{base}/v2/zones"))
         .json(&json!({"name": name, "email": "hostmaster@example.org", "ttl": 3600}))
@@ -61,7 +61,13 @@ async fn create_zone(http: &reqwest::Client, base: &str, name: &str) -> anyhow::
         .context("zone create answered no id")
 }
 
-async fn create_recordset(http: &reqwest::Client, base: &str, zone_id: &str, zone: &str, n: u64) -> anyhow::Result<()> {
+pub(crate) async fn create_recordset(
+    http: &reqwest::Client,
+    base: &str,
+    zone_id: &str,
+    zone: &str,
+    n: u64,
+) -> anyhow::Result<()> {
     let response = http
         .post(format!("{base}/v2/zones/{zone_id}/recordsets"))
         .json(&json!({"name": format!("h{n}.{zone}"), "type": "A", "records": [format!("10.{}.{}.{}", (n >> 16) & 255, (n >> 8) & 255, n & 255)], "ttl": 300}))
@@ -75,56 +81,107 @@ async fn create_recordset(http: &reqwest::Client, base: &str, zone_id: &str, zon
     Ok(())
 }
 
+/// `nsplane all` running as a child process on its own NATS and PostgreSQL (unlimited quotas), and
+/// what a benchmark needs to talk to it. Dropping it stops everything and removes its data.
+pub(crate) struct Running {
+    /// The API's base URL.
+    pub base: String,
+    /// An HTTP client for it.
+    pub http: reqwest::Client,
+    /// Its read models.
+    pub database_url: String,
+    /// Its NATS.
+    pub nats_url: String,
+    /// The binary it runs.
+    pub binary: PathBuf,
+    child: tokio::process::Child,
+    postgres: Option<LocalPostgres>,
+    nats: Option<LocalNats>,
+    dir: PathBuf,
+}
+
+impl Running {
+    /// Starts `binary` (default: the one next to this tool) with `roles`.
+    pub(crate) async fn start(binary: Option<&PathBuf>, roles: &str) -> anyhow::Result<Running> {
+        let dir = tempfile_dir()?;
+        let nats_dir = dir.join("nats");
+        let pg_dir = dir.join("postgres");
+        let nats = tokio::task::spawn_blocking(move || LocalNats::start(&nats_dir, 0)).await??;
+        let postgres = tokio::task::spawn_blocking(move || LocalPostgres::start(&pg_dir, 0)).await??;
+        let database_url = postgres.ensure_database("nsplane").await?;
+        let port = free_port()?;
+        let binary = match binary {
+            Some(b) => b.clone(),
+            None => crate::cluster::find_nsplane()?,
+        };
+        let child = tokio::process::Command::new(&binary)
+            .args([
+                "all",
+                "--quota-zones",
+                "-1",
+                "--quota-zone-recordsets",
+                "-1",
+                "--quota-zone-records",
+                "-1",
+                "--nats-url",
+                &nats.url,
+                "--database-url",
+                &database_url,
+                "--api-listen",
+                &format!("127.0.0.1:{port}"),
+                "--mdns-listen",
+                "127.0.0.1:0",
+                "--roles",
+                roles,
+            ])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .context("failed to start nsplane all")?;
+        let base = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::builder().pool_max_idle_per_host(64).build()?;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while http.get(format!("{base}/")).send().await.is_err() {
+            anyhow::ensure!(Instant::now() < deadline, "nsplane all did not answer within 60 s");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let nats_url = nats.url.clone();
+        Ok(Running {
+            base,
+            http,
+            database_url,
+            nats_url,
+            binary,
+            child,
+            postgres: Some(postgres),
+            nats: Some(nats),
+            dir,
+        })
+    }
+
+    /// Stops nsplane, PostgreSQL and NATS, and removes their data.
+    pub(crate) async fn stop(mut self) {
+        let _ = self.child.kill().await;
+        drop(self.postgres.take());
+        drop(self.nats.take());
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
 /// Runs the benchmark.
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
-    let dir = tempfile_dir()?;
-    let nats_dir = dir.join("nats");
-    let pg_dir = dir.join("postgres");
-    let nats = tokio::task::spawn_blocking(move || LocalNats::start(&nats_dir, 0)).await??;
-    let postgres = tokio::task::spawn_blocking(move || LocalPostgres::start(&pg_dir, 0)).await??;
-    let database_url = postgres.ensure_database("nsplane").await?;
-    let port = free_port()?;
-    let binary = match &args.binary {
-        Some(b) => b.clone(),
-        None => crate::cluster::find_nsplane()?,
-    };
-    let mut child = tokio::process::Command::new(binary)
-        .args([
-            "all",
-            "--quota-zones",
-            "-1",
-            "--quota-zone-recordsets",
-            "-1",
-            "--quota-zone-records",
-            "-1",
-            "--nats-url",
-            &nats.url,
-            "--database-url",
-            &database_url,
-            "--api-listen",
-            &format!("127.0.0.1:{port}"),
-            "--mdns-listen",
-            "127.0.0.1:0",
-            "--roles",
-            if args.with_dataplane {
-                "api,central,mdns,worker"
-            } else {
-                "api,central"
-            },
-        ])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .context("failed to start nsplane all")?;
-    let base = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::builder().pool_max_idle_per_host(64).build()?;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while http.get(format!("{base}/")).send().await.is_err() {
-        anyhow::ensure!(Instant::now() < deadline, "nsplane all did not answer within 60 s");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let running = Running::start(
+        args.binary.as_ref(),
+        if args.with_dataplane {
+            "api,central,mdns,worker"
+        } else {
+            "api,central"
+        },
+    )
+    .await?;
+    let (http, base, database_url) = (running.http.clone(), running.base.clone(), running.database_url.clone());
 
     // Sequential latency.
     let zone = "seq.bench.test.";
@@ -210,10 +267,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         )
         .await?;
     let (lag_p50, lag_p99): (Option<f64>, Option<f64>) = (lag.get(0), lag.get(1));
-    let _ = child.kill().await;
-    drop(postgres);
-    drop(nats);
-    let _ = std::fs::remove_dir_all(&dir);
+    running.stop().await;
 
     let report = json!({
         "benchmark": if args.with_dataplane { "write_path_with_dataplane" } else { "write_path" },

@@ -5,6 +5,7 @@
 
 pub mod bench;
 pub mod bench_dataplane;
+pub mod bench_replay;
 pub mod checker;
 pub mod cluster;
 pub mod faults;

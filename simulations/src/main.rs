@@ -58,6 +58,8 @@ enum Command {
     Bench(nsplane_sim::bench::BenchArgs),
     /// Adds a BIND secondary and measures how fast changes are served and turn ACTIVE.
     BenchDataplane(nsplane_sim::bench_dataplane::BenchDataplaneArgs),
+    /// Writes record sets, then measures replay (with verification), audit queries and zone history.
+    BenchReplay(nsplane_sim::bench_replay::BenchReplayArgs),
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -73,6 +75,7 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Bench(args) => nsplane_sim::bench::run(args).await,
         Command::BenchDataplane(args) => nsplane_sim::bench_dataplane::run(args).await,
+        Command::BenchReplay(args) => nsplane_sim::bench_replay::run(args).await,
         Command::List => {
             let mut out = String::new();
             for s in scenario::scenarios() {
