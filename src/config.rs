@@ -56,8 +56,8 @@ pub enum Command {
     Events(EventsArgs),
     /// Audit queries over every project: who changed what, when, with values before and after.
     Audit(AuditArgs),
-    /// Rebuilds the read models from the event stream into a shadow schema and compares them with the
-    /// live ones. Exit codes: 0 done (and equal), 3 differences found, 1 an error.
+    /// Rebuilds the read models from the event stream into a shadow schema, compares them with the live
+    /// ones, and can swap them in. Exit codes: 0 done (and equal), 3 differences found, 1 an error.
     Replay(ReplayArgs),
 }
 
@@ -85,6 +85,10 @@ pub struct ReplayArgs {
     /// Compare the rebuilt models with the live ones and print the differences.
     #[arg(long)]
     pub verify: bool,
+    /// After a verification that finds no difference, make the shadow the live read models (the live
+    /// tables are locked briefly; the old ones are kept in a retired schema). Refused otherwise.
+    #[arg(long, requires = "verify", conflicts_with = "zone")]
+    pub swap: bool,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,

@@ -185,7 +185,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Replay(args) => {
             let connections = args.common.connections()?;
             let config = args.config(&connections);
-            let outcome = replay::run(&config, args.fresh, args.verify).await?;
+            let outcome = replay::run(&config, args.fresh, args.verify, args.swap).await?;
             replay::print(&outcome, args.json)?;
             if outcome.verification.as_ref().is_some_and(|v| !v.equal()) {
                 std::process::exit(replay::DIFFERENT);

@@ -5,7 +5,7 @@
 use std::io::{IsTerminal as _, Write as _};
 use std::time::Instant;
 
-use nsplane_projection::replay::{self, ReplayConfig, Replayed, Verification};
+use nsplane_projection::replay::{self, ReplayConfig, Replayed, Swapped, Verification};
 
 /// The exit code when the shadow and the live models differ.
 pub const DIFFERENT: i32 = 3;
@@ -16,11 +16,18 @@ pub struct Outcome {
     pub replayed: Replayed,
     /// The comparison, if asked for.
     pub verification: Option<Verification>,
+    /// The swap, if asked for and the comparison found the models equal.
+    pub swapped: Option<Swapped>,
 }
 
-/// Replays (from scratch with `fresh`), then verifies if asked; progress goes to stderr: a bar with rate
-/// and time left on a terminal, a line every few seconds otherwise.
-pub async fn run(config: &ReplayConfig, fresh: bool, verify: bool) -> anyhow::Result<Outcome> {
+/// Replays (from scratch with `fresh`), then verifies if asked, then swaps the shadow in if asked and
+/// the models are equal; progress goes to stderr: a bar with rate and time left on a terminal, a line
+/// every few seconds otherwise.
+pub async fn run(config: &ReplayConfig, fresh: bool, verify: bool, swap: bool) -> anyhow::Result<Outcome> {
+    anyhow::ensure!(
+        !swap || verify,
+        "--swap needs --verify: only a verified shadow replaces the live models"
+    );
     if fresh {
         replay::drop_shadow(config).await?;
     }
@@ -68,7 +75,18 @@ pub async fn run(config: &ReplayConfig, fresh: bool, verify: bool) -> anyhow::Re
         }
         verification = Some(found);
     }
-    Ok(Outcome { replayed, verification })
+    let mut swapped = None;
+    if swap {
+        match &verification {
+            Some(v) if v.equal() => swapped = Some(replay::swap(config).await?),
+            _ => eprintln!("replay: the shadow differs from the live models; not swapping"),
+        }
+    }
+    Ok(Outcome {
+        replayed,
+        verification,
+        swapped,
+    })
 }
 
 /// Prints the outcome: a table, or JSON.
@@ -76,7 +94,11 @@ pub async fn run(config: &ReplayConfig, fresh: bool, verify: bool) -> anyhow::Re
 #[allow(clippy::print_stdout)]
 pub fn print(outcome: &Outcome, json: bool) -> anyhow::Result<()> {
     if json {
-        let report = serde_json::json!({"replay": outcome.replayed, "verification": outcome.verification});
+        let report = serde_json::json!({
+            "replay": outcome.replayed,
+            "verification": outcome.verification,
+            "swap": outcome.swapped,
+        });
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(());
     }
@@ -107,6 +129,11 @@ pub fn print(outcome: &Outcome, json: bool) -> anyhow::Result<()> {
                 writeln!(out, "  shadow only: {row}")?;
             }
         }
+    }
+    if let Some(s) = &outcome.swapped {
+        writeln!(out, "{:<24}{:>14.1}", "swap read stall (ms)", s.read_stall_ms)?;
+        writeln!(out, "{:<24}{:>14}", "caught up at the swap", s.caught_up_commits)?;
+        writeln!(out, "old tables kept in schema {}", s.retired_schema)?;
     }
     Ok(())
 }

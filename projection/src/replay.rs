@@ -456,3 +456,69 @@ pub async fn verify(config: &ReplayConfig) -> anyhow::Result<Verification> {
     }
     Ok(found)
 }
+
+/// What a swap did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Swapped {
+    /// The schema the replaced live tables went to (kept for a look back; drop it when done).
+    pub retired_schema: String,
+    /// Commits replayed into the shadow while the live tables were locked.
+    pub caught_up_commits: u64,
+    /// How long readers and central waited on the locked tables, in milliseconds.
+    pub read_stall_ms: f64,
+}
+
+/// Makes the shadow the live read models, in one transaction: locks the live tables (readers and
+/// central wait), replays into the shadow what was committed meanwhile, moves the live tables to a
+/// retired schema and the shadow's into the live schema. Central then goes on from the stream; commits
+/// it delivers again are already in the tables and change nothing. Whole-stream shadows only.
+pub async fn swap(config: &ReplayConfig) -> anyhow::Result<Swapped> {
+    anyhow::ensure!(
+        config.zone.is_none(),
+        "a one-zone shadow cannot replace the live models"
+    );
+    let shadow = shadow_of(config);
+    check_schema(&config.live_schema)?;
+    let retired = format!(
+        "{}_retired_{}",
+        config.shadow_schema,
+        chrono::Utc::now().format("%Y%m%d%H%M%S")
+    );
+    check_schema(&retired)?;
+    let pool = pool_in(&config.pg, &shadow)?;
+    let mut client = pool.get().await.context("failed to connect to postgres")?;
+    let mut tables: Vec<&str> = TABLES.iter().map(|t| t.table).collect();
+    tables.push("schema_migrations");
+    let txn = client.transaction().await.context("failed to begin")?;
+    let locked = tables
+        .iter()
+        .map(|t| format!("{}.{t}", config.live_schema))
+        .collect::<Vec<_>>()
+        .join(", ");
+    // Readers queue behind the lock from the moment it is asked for.
+    let stalled_from = Instant::now();
+    txn.batch_execute(&format!("LOCK TABLE {locked} IN ACCESS EXCLUSIVE MODE"))
+        .await
+        .context("failed to lock the live tables")?;
+    let caught_up = replay(config, |_, _| {}).await?;
+    let mut moves = format!("CREATE SCHEMA {retired};");
+    for table in &tables {
+        moves.push_str(&format!(
+            "ALTER TABLE {live}.{table} SET SCHEMA {retired}; ALTER TABLE {shadow}.{table} SET SCHEMA {live};",
+            live = config.live_schema
+        ));
+    }
+    txn.batch_execute(&moves).await.context("failed to move the tables")?;
+    txn.commit().await.context("failed to commit the swap")?;
+    let swapped = Swapped {
+        retired_schema: retired,
+        caught_up_commits: caught_up.commits,
+        read_stall_ms: stalled_from.elapsed().as_secs_f64() * 1000.0,
+    };
+    info!(
+        retired = %swapped.retired_schema,
+        stall_ms = swapped.read_stall_ms,
+        "the shadow is now the live read models"
+    );
+    Ok(swapped)
+}

@@ -1,7 +1,8 @@
 //! `nsplane replay`, the real binary: a stream written by a mixed load (zones, record sets, shares,
 //! quotas, TLDs, blacklists, deletes) rebuilds into a shadow schema that verifies equal to the live
-//! models; a live row altered by hand is reported as a difference (exit 3); a replay that crashes after
-//! its first batch resumes and ends equal; one zone rebuilds alone.
+//! models; a live row altered by hand is reported as a difference (exit 3) and stops a swap; a replay
+//! that crashes after its first batch resumes and ends equal; a verified shadow swaps in and the roles
+//! go on with it; one zone rebuilds alone.
 
 use nsplane_testkit::*;
 use serde_json::{json, Value};
@@ -175,6 +176,10 @@ async fn a_replayed_stream_verifies_equal_to_the_live_models() {
         "{report}"
     );
     assert_eq!(report["replay"]["commits"], 0, "resumed at the end: nothing new");
+    // A swap is refused while they differ.
+    let (code, report) = replay(&ns, &["--verify", "--swap"], &[]).await;
+    assert_eq!(code, Some(3), "{report}");
+    assert_eq!(report["swap"], Value::Null, "no swap: {report}");
     db.execute(
         "UPDATE public.recordsets SET records = '{192.0.2.0}' WHERE name = 'r0.one.replay.org.'",
         &[],
@@ -203,12 +208,61 @@ async fn a_replayed_stream_verifies_equal_to_the_live_models() {
     );
     assert_eq!(report["verification"]["differences"], json!([]), "{report}");
 
+    // Equal: the shadow becomes the live models; the API reads them, central writes into them, and they
+    // verify equal to a fresh replay again.
+    let (code, report) = replay(&ns, &["--verify", "--swap"], &[]).await;
+    assert_eq!(code, Some(0), "{report}");
+    let retired = report["swap"]["retired_schema"].as_str().expect("swapped").to_owned();
+    assert!(report["swap"]["read_stall_ms"].as_f64().is_some(), "{report}");
+    let in_live: i64 = db
+        .query_one("SELECT count(*) FROM public.recordsets WHERE NOT managed", &[])
+        .await
+        .expect("count")
+        .get(0);
+    let in_retired: i64 = db
+        .query_one(
+            &format!("SELECT count(*) FROM {retired}.recordsets WHERE NOT managed"),
+            &[],
+        )
+        .await
+        .expect("count")
+        .get(0);
+    assert_eq!((in_live, in_retired), (9, 9), "both hold the same record sets");
+    let (zone, who) = &zones[0];
+    let after = ok(
+        &http,
+        "POST",
+        &format!("{base}/v2/zones/{zone}/recordsets"),
+        who,
+        Some(json!({"name": "after.one.replay.org.", "type": "A", "records": ["192.0.2.77"]})),
+    )
+    .await;
+    let (status, shown) = call(
+        &http,
+        "GET",
+        &format!(
+            "{base}/v2/zones/{zone}/recordsets/{}",
+            after["id"].as_str().expect("id")
+        ),
+        who,
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, shown["records"].clone()),
+        (200, json!(["192.0.2.77"])),
+        "{shown}"
+    );
+    let (code, report) = replay(&ns, &["--fresh", "--verify"], &[]).await;
+    assert_eq!(code, Some(0), "{report}");
+    assert_eq!(report["verification"]["differences"], json!([]), "{report}");
+
     // One zone alone.
     let (code, report) = replay(&ns, &["--fresh", "--verify", "--zone", &zones[0].0], &[]).await;
     assert_eq!(code, Some(0), "{report}");
     assert_eq!(report["verification"]["differences"], json!([]), "{report}");
     assert!(
-        report["replay"]["commits"].as_u64() >= Some(7),
+        report["replay"]["commits"].as_u64() >= Some(8),
         "the zone's commits: {report}"
     );
     node.stop().await;
