@@ -173,9 +173,22 @@ impl ReadModels {
             let p = bind(Box::new(zone.clone()));
             conds.push(format!("a.aggregate_type = 'zone' AND a.aggregate_id = {p}"));
         }
+        // Names through the creation events' name index: the zone's, the record set's.
+        if let Some(name) = &query.zone_name {
+            let p = bind(Box::new(name.clone()));
+            conds.push(format!(
+                "a.aggregate_type = 'zone' AND a.aggregate_id IN (SELECT n.aggregate_id FROM audit_events n \
+                 WHERE n.event_type = 'ZoneCreated' AND n.payload->>'name' = {p})"
+            ));
+        }
+        if let Some(name) = &query.recordset_name {
+            let p = bind(Box::new(name.clone()));
+            conds.push(format!(
+                "a.payload ? 'recordset_id' AND a.payload->>'recordset_id' IN (SELECT n.payload->>'recordset_id' \
+                 FROM audit_events n WHERE n.event_type = 'RecordsetCreated' AND n.payload->>'name' = {p})"
+            ));
+        }
         let text_filters = [
-            ("zc.payload->>'name'", &query.zone_name),
-            ("rc.payload->>'name'", &query.recordset_name),
             ("rc.payload->>'rtype'", &query.recordset_type),
             ("a.project_id", &query.project_id),
             ("a.user_id", &query.user_id),
