@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's run command as a new user meets it: scripts/dev.sh with its data under a directory of
 # mode 0700 (as a checkout under /root is), on free ports. Passes when the API answers, mdns serves the
-# demo zone's record, and stopping it ends everything cleanly. Run by scripts/test.sh.
+# demo zone's record, the tools find it through its data dir, and stopping it ends everything cleanly.
+# Run by scripts/test.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 home="$(mktemp -d "${TMPDIR:-/tmp}/nsplane-0700-XXXXXX")"
@@ -33,6 +34,12 @@ for _ in $(seq 1 100); do
 done
 [ "$served" = "192.0.2.10" ] || fail "mdns does not serve the demo record (got: $served)"
 curl -fsS "http://$api/v2/zones" | grep -q '"demo.nsplane.test."' || fail "the API does not list the demo zone"
+# The tools find the running instance's servers through its data dir.
+nsplane="${CARGO_TARGET_DIR:-$HOME/.cache/nsplane/target}/release/nsplane"
+"$nsplane" events tail --data-dir "$home/.nsplane" --kind zone --json | grep -q '"ZoneCreated.v1"' \
+  || fail "nsplane events --data-dir does not show the demo zone's creation"
+"$nsplane" audit --data-dir "$home/.nsplane" --zone-name demo.nsplane.test --csv | grep -q '^[0-9.]*,.*RecordsetCreated' \
+  || fail "nsplane audit --data-dir does not show the demo record"
 if [ "$(id -u)" = 0 ]; then
   [ -f "$home/.nsplane/postgres/postgres.location" ] || fail "as root, PostgreSQL's data should live outside the 0700 directory"
 fi

@@ -59,6 +59,56 @@ pub enum Command {
     /// Rebuilds the read models from the event stream into a shadow schema, compares them with the live
     /// ones, and can swap them in. Exit codes: 0 done (and equal), 3 differences found, 1 an error.
     Replay(ReplayArgs),
+    /// A zone's history over every project (deleted zones too): its serials, its record sets at a
+    /// serial or a time, the difference between two serials.
+    Zone(ZoneArgs),
+}
+
+/// `nsplane zone` settings.
+#[derive(Debug, Clone, Args)]
+pub struct ZoneArgs {
+    /// Shared settings.
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// A running dev-mode instance's data dir: its NATS and PostgreSQL, when no URL is given.
+    #[arg(long, env = "NSPLANE_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// JSON instead of a table or zone-file lines.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// What to show.
+    #[command(subcommand)]
+    pub action: ZoneAction,
+}
+
+/// Zone history tools.
+#[derive(Debug, Clone, Subcommand)]
+pub enum ZoneAction {
+    /// Every serial: when, who, which command, how many record sets it created, updated, deleted.
+    History {
+        /// The zone.
+        zone: uuid::Uuid,
+    },
+    /// The zone's record sets at a serial or a time, as zone-file lines.
+    At {
+        /// The zone.
+        zone: uuid::Uuid,
+        /// At this serial.
+        #[arg(long, required_unless_present = "time", conflicts_with = "time")]
+        serial: Option<u32>,
+        /// After the last change at or before this time (ISO 8601).
+        #[arg(long, value_parser = parse_time)]
+        time: Option<chrono::NaiveDateTime>,
+    },
+    /// What changed between two serials: removed lines (-) and added lines (+).
+    Diff {
+        /// The zone.
+        zone: uuid::Uuid,
+        /// The earlier serial.
+        from: u32,
+        /// The later serial.
+        to: u32,
+    },
 }
 
 /// `nsplane replay` settings.
@@ -67,6 +117,9 @@ pub struct ReplayArgs {
     /// Shared settings.
     #[command(flatten)]
     pub common: CommonArgs,
+    /// A running dev-mode instance's data dir: its NATS and PostgreSQL, when no URL is given.
+    #[arg(long, env = "NSPLANE_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
     /// The schema to rebuild into (kept between runs: a replay resumes where the last one stopped).
     #[arg(long, default_value = "nsplane_replay")]
     pub shadow_schema: String,
@@ -115,6 +168,9 @@ pub struct AuditArgs {
     /// Shared settings.
     #[command(flatten)]
     pub common: CommonArgs,
+    /// A running dev-mode instance's data dir: its NATS and PostgreSQL, when no URL is given.
+    #[arg(long, env = "NSPLANE_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
     /// The zone's id.
     #[arg(long)]
     pub zone_id: Option<uuid::Uuid>,
@@ -194,6 +250,9 @@ pub struct EventsArgs {
     /// audit rows).
     #[command(flatten)]
     pub common: CommonArgs,
+    /// A running dev-mode instance's data dir: its NATS and PostgreSQL, when no URL is given.
+    #[arg(long, env = "NSPLANE_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
     /// What to do.
     #[command(subcommand)]
     pub action: EventsAction,
@@ -244,6 +303,9 @@ pub struct ClaimsArgs {
     /// Shared settings (the quota defaults must be the API's: slots are counted against them).
     #[command(flatten)]
     pub common: CommonArgs,
+    /// A running dev-mode instance's data dir: its NATS and PostgreSQL, when no URL is given.
+    #[arg(long, env = "NSPLANE_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
     /// What to do.
     #[command(subcommand)]
     pub action: ClaimsAction,
@@ -477,6 +539,18 @@ impl CommonArgs {
             "no PostgreSQL URL: pass --database-url or NSPLANE_DATABASE_URL (only `nsplane all` starts its own)",
         )?;
         self.connections_to(nats_url, database_url)
+    }
+
+    /// Validates the shared settings; a tool without URLs finds those of the dev-mode instance running
+    /// on `data_dir`.
+    pub fn tool_connections(&self, data_dir: Option<&std::path::Path>) -> anyhow::Result<Connections> {
+        match (data_dir, &self.nats_url, &self.database_url) {
+            (Some(dir), None, None) => {
+                let (nats, database) = nsplane_runtime::devmode::running_servers(dir)?;
+                self.connections_to(nats, database)
+            }
+            _ => self.connections(),
+        }
     }
 
     /// Validates the shared settings with the given URLs.

@@ -9,6 +9,7 @@ pub mod config;
 pub mod events;
 pub mod replay;
 pub mod startup;
+pub mod zone;
 
 /// The log filter when `RUST_LOG` is not set: INFO, but quiet about every DNS query hickory handles.
 pub const DEFAULT_LOG_FILTER: &str =

@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use clap::Parser as _;
-use nsplane::config::{ClaimsAction, Cli, Command, EventsAction, LogFormat, PoolAction};
-use nsplane::{all, audit, events, replay, startup};
+use nsplane::config::{ClaimsAction, Cli, Command, EventsAction, LogFormat, PoolAction, ZoneAction};
+use nsplane::{all, audit, events, replay, startup, zone};
 use nsplane_command::log::LogFilter;
 use nsplane_runtime::{supervise, Role, Shutdown};
 use tracing::info;
@@ -111,7 +111,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Claims(args) => {
-            let connections = args.common.connections()?;
+            let connections = args.common.tool_connections(args.data_dir.as_deref())?;
             let store = startup::open_store(&connections, "nsplane-claims").await?;
             let commands =
                 nsplane_command::Commands::open(store, connections.quotas.clone(), Default::default(), 1_000, true)
@@ -133,7 +133,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Events(args) => {
-            let connections = args.common.connections()?;
+            let connections = args.common.tool_connections(args.data_dir.as_deref())?;
             let store = startup::open_store(&connections, "nsplane-events").await?;
             match args.action {
                 EventsAction::Tail {
@@ -173,7 +173,7 @@ async fn main() -> anyhow::Result<()> {
             }
         }
         Command::Audit(args) => {
-            let connections = args.common.connections()?;
+            let connections = args.common.tool_connections(args.data_dir.as_deref())?;
             let read = nsplane_projection::ReadModels::new(nsplane_projection::connect_pool(&connections.pg)?);
             let format = match (args.json, args.csv) {
                 (true, _) => audit::Format::Json,
@@ -183,7 +183,7 @@ async fn main() -> anyhow::Result<()> {
             audit::print(&read, args.query(), args.limit, format).await
         }
         Command::Replay(args) => {
-            let connections = args.common.connections()?;
+            let connections = args.common.tool_connections(args.data_dir.as_deref())?;
             let config = args.config(&connections);
             let outcome = replay::run(&config, args.fresh, args.verify, args.swap).await?;
             replay::print(&outcome, args.json)?;
@@ -191,6 +191,21 @@ async fn main() -> anyhow::Result<()> {
                 std::process::exit(replay::DIFFERENT);
             }
             Ok(())
+        }
+        Command::Zone(args) => {
+            let connections = args.common.tool_connections(args.data_dir.as_deref())?;
+            let read = nsplane_projection::ReadModels::new(nsplane_projection::connect_pool(&connections.pg)?);
+            use nsplane_projection::read::history::At;
+            let (zone, show) = match args.action {
+                ZoneAction::History { zone } => (zone, zone::Show::History),
+                ZoneAction::At { zone, serial, time } => match (serial, time) {
+                    (Some(serial), _) => (zone, zone::Show::At(At::Serial(serial))),
+                    (None, Some(time)) => (zone, zone::Show::At(At::Time(time))),
+                    (None, None) => anyhow::bail!("give --serial or --time"),
+                },
+                ZoneAction::Diff { zone, from, to } => (zone, zone::Show::Diff(from, to)),
+            };
+            zone::print(&read, &zone.to_string(), show, args.json).await
         }
         Command::All(args) => all::run(args, DRAIN).await,
     }

@@ -378,6 +378,33 @@ pub struct DevServers {
     pub database_url: String,
 }
 
+/// The file in a dev-mode data dir that names its running servers.
+const SERVERS_FILE: &str = "servers";
+
+/// The NATS and PostgreSQL URLs of the dev-mode instance running on `data_dir`, for tools.
+pub fn running_servers(data_dir: &Path) -> anyhow::Result<(String, String)> {
+    let path = data_dir.join(SERVERS_FILE);
+    let text = std::fs::read_to_string(&path).with_context(|| {
+        format!(
+            "no dev-mode instance has run on {} (start one with scripts/dev.sh or nsplane all)",
+            data_dir.display()
+        )
+    })?;
+    let value = |key: &str| {
+        text.lines()
+            .find_map(|line| line.strip_prefix(key)?.strip_prefix('='))
+            .map(str::to_owned)
+            .with_context(|| format!("{} names no {key}", path.display()))
+    };
+    let pid = value("pid")?;
+    anyhow::ensure!(
+        Path::new("/proc").join(&pid).exists(),
+        "the dev-mode instance that ran on {} (process {pid}) is not running; start it again",
+        data_dir.display()
+    );
+    Ok((value("nats_url")?, value("database_url")?))
+}
+
 /// Starts NATS and PostgreSQL under `data_dir` for `nsplane all`.
 pub async fn start(data_dir: &Path) -> anyhow::Result<DevServers> {
     std::fs::create_dir_all(data_dir).with_context(|| format!("failed to create {}", data_dir.display()))?;
@@ -388,6 +415,14 @@ pub async fn start(data_dir: &Path) -> anyhow::Result<DevServers> {
     let postgres = tokio::task::spawn_blocking(move || LocalPostgres::start(&pg_dir, 0)).await??;
     let database_url = postgres.ensure_database("nsplane").await?;
     info!(url = %database_url, data = %data_dir.join("postgres").display(), "dev mode started its own postgresql");
+    // Where the tools find them (`--data-dir`): the URLs and the process that serves them.
+    let servers = format!(
+        "nats_url={}\ndatabase_url={database_url}\npid={}\n",
+        nats.url,
+        std::process::id()
+    );
+    std::fs::write(data_dir.join(SERVERS_FILE), servers)
+        .with_context(|| format!("failed to write {}", data_dir.join(SERVERS_FILE).display()))?;
     Ok(DevServers {
         nats,
         postgres,

@@ -44,6 +44,9 @@ pub struct CheckResult {
     pub final_convergence_s: Option<f64>,
     /// ERROR lines logged by any instance during the scenario (`instance: line`).
     pub error_lines: Vec<String>,
+    /// Groups of the read models that a replay of the whole stream (`nsplane replay --fresh --verify`)
+    /// rebuilt differently from the live ones (`None`: the replay could not run).
+    pub replay_differences: Option<usize>,
     /// Why the check failed, one line per finding (empty: passed).
     pub failures: Vec<String>,
 }
@@ -328,7 +331,56 @@ async fn check_inner(
         }
     }
     pg_task.abort();
+
+    // Replaying the whole stream must rebuild exactly the live read models.
+    match replay_differences(topology).await {
+        Ok((0, _)) => result.replay_differences = Some(0),
+        Ok((n, report)) => {
+            result.replay_differences = Some(n);
+            result.failures.push(format!(
+                "replay: {n} groups of the rebuilt read models differ from the live ones: {report}"
+            ));
+        }
+        Err(e) => result.failures.push(format!("replay could not run: {e:#}")),
+    }
     Ok(result)
+}
+
+/// Runs `nsplane replay --fresh --verify` against the simulation: how many groups differ, and the
+/// verification's report.
+async fn replay_differences(topology: &Topology) -> anyhow::Result<(usize, String)> {
+    let nats = topology.nats_urls.first().context("no NATS")?;
+    let output = tokio::process::Command::new(crate::cluster::find_nsplane()?)
+        .args([
+            "replay",
+            "--nats-url",
+            nats,
+            "--database-url",
+            &topology.database_url,
+            "--prefix",
+            crate::cluster::PREFIX,
+            "--fresh",
+            "--verify",
+            "--json",
+        ])
+        .env("RUST_LOG", "warn")
+        .output()
+        .await
+        .context("failed to run nsplane replay")?;
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).with_context(|| {
+        format!(
+            "nsplane replay printed no report ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })?;
+    let verification = &report["verification"];
+    anyhow::ensure!(
+        verification["moving"].as_array().is_some_and(Vec::is_empty),
+        "the read models kept changing during the replay: {verification}"
+    );
+    let differences = verification["differences"].as_array().context("no verification")?;
+    Ok((differences.len(), verification["differences"].to_string()))
 }
 
 /// Calls `f` until it succeeds, at most 20 times, 250 ms apart (NATS reads right after a fault).

@@ -127,6 +127,10 @@ fn every_fault_scenario_loses_nothing_duplicates_nothing_and_converges() {
         assert_eq!(check["forks"], 0, "a zone history forked: {context}");
         assert_eq!(check["serial_regressions"], 0, "a serial went backwards: {context}");
         assert_eq!(check["converged"], true, "secondaries did not converge: {context}");
+        assert_eq!(
+            check["replay_differences"], 0,
+            "a replay rebuilt other read models: {context}"
+        );
         assert_eq!(r["passed"], true, "{context}");
         if let Some(kind) = kind {
             assert!(
@@ -155,6 +159,11 @@ fn the_checker_catches_a_corrupted_read_model_and_a_stale_secondary() {
     assert!(
         corrupt["check"]["lost"].as_u64().unwrap_or(0) >= 1,
         "the deleted record set is not counted as lost: {}",
+        corrupt["check"]
+    );
+    assert!(
+        corrupt["check"]["replay_differences"].as_u64().unwrap_or(0) >= 1,
+        "a replay does not find the deleted row: {}",
         corrupt["check"]
     );
     let stale = report(run, "corrupt-stale-secondary");

@@ -256,5 +256,33 @@ async fn a_zone_history_shows_each_serial_its_state_and_differences() {
         [mail(), www(&["192.0.2.9"], json!(300))],
         "and so does its owner"
     );
+
+    // The same on the command line, over every project, for the deleted zone.
+    let (ok_, out) = crate::tool::run(&ns, "zone", &["history", &zone, "--json"]).await;
+    assert!(ok_);
+    let serials_cli: Vec<u64> = out
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).expect("JSON")["serial"]
+                .as_u64()
+                .expect("serial")
+        })
+        .collect();
+    assert_eq!(serials_cli, serials, "{out}");
+    let (ok_, out) = crate::tool::run(&ns, "zone", &["at", &zone, "--serial", &serials[3].to_string()]).await;
+    assert!(ok_);
+    assert!(out.contains("www.history.example.org. 300 IN A 192.0.2.9"), "{out}");
+    assert!(out.contains("history.example.org. IN MX 10 mx.example.org."), "{out}");
+    let (ok_, out) = crate::tool::run(
+        &ns,
+        "zone",
+        &["diff", &zone, &serials[3].to_string(), &serials[4].to_string()],
+    )
+    .await;
+    assert!(ok_);
+    assert!(out.contains("- history.example.org. IN MX 10 mx.example.org."), "{out}");
+    assert!(!out.contains("+ "), "nothing added: {out}");
+    let (ok_, _) = crate::tool::run(&ns, "zone", &["history", &uuid::Uuid::new_v4().to_string()]).await;
+    assert!(!ok_, "an unknown zone is an error");
     node.stop().await;
 }

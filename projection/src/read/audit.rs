@@ -173,19 +173,19 @@ impl ReadModels {
             let p = bind(Box::new(zone.clone()));
             conds.push(format!("a.aggregate_type = 'zone' AND a.aggregate_id = {p}"));
         }
-        // Names through the creation events' name index: the zone's, the record set's.
+        // Names become ids first, through the creation events' name index: filtering every row by a
+        // name would read the whole table in stream order.
+        let client = self.client().await.map_err(ListError::from)?;
         if let Some(name) = &query.zone_name {
-            let p = bind(Box::new(name.clone()));
-            conds.push(format!(
-                "a.aggregate_type = 'zone' AND a.aggregate_id IN (SELECT n.aggregate_id FROM audit_events n \
-                 WHERE n.event_type = 'ZoneCreated' AND n.payload->>'name' = {p})"
-            ));
+            let ids = created_ids(&client, "ZoneCreated", "aggregate_id", name).await?;
+            let p = bind(Box::new(ids));
+            conds.push(format!("a.aggregate_type = 'zone' AND a.aggregate_id = ANY({p})"));
         }
         if let Some(name) = &query.recordset_name {
-            let p = bind(Box::new(name.clone()));
+            let ids = created_ids(&client, "RecordsetCreated", "payload->>'recordset_id'", name).await?;
+            let p = bind(Box::new(ids));
             conds.push(format!(
-                "a.payload ? 'recordset_id' AND a.payload->>'recordset_id' IN (SELECT n.payload->>'recordset_id' \
-                 FROM audit_events n WHERE n.event_type = 'RecordsetCreated' AND n.payload->>'name' = {p})"
+                "a.payload ? 'recordset_id' AND a.payload->>'recordset_id' = ANY({p})"
             ));
         }
         let text_filters = [
@@ -221,7 +221,6 @@ impl ReadModels {
             format!(" WHERE {}", conds.join(" AND "))
         };
         let sql = format!("{SELECT}{filter} ORDER BY a.stream_seq, a.event_idx LIMIT {limit}");
-        let client = self.client().await.map_err(ListError::from)?;
         let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect();
         let rows = client
             .query(&sql, &refs)
@@ -230,6 +229,22 @@ impl ReadModels {
             .map_err(|e| ListError::from(ReadError::Query(e)))?;
         Ok(rows.iter().map(entry).collect())
     }
+}
+
+/// The ids (`id_column`) of what `event_type` created under `name`.
+async fn created_ids(
+    client: &deadpool_postgres::Object,
+    event_type: &str,
+    id_column: &str,
+    name: &str,
+) -> Result<Vec<String>, ListError> {
+    let sql = format!("SELECT DISTINCT {id_column} FROM audit_events WHERE event_type = $1 AND payload->>'name' = $2");
+    let rows = client
+        .query(&sql, &[&event_type, &name])
+        .await
+        .context("failed to look names up in the audit rows")
+        .map_err(|e| ListError::from(ReadError::Query(e)))?;
+    Ok(rows.iter().filter_map(|r| r.get::<_, Option<String>>(0)).collect())
 }
 
 /// A name as events store it: lowercase, with the root's dot.
