@@ -36,7 +36,7 @@ done
 curl -fsS "http://$api/v2/zones" | grep -q '"demo.nsplane.test."' || fail "the API does not list the demo zone"
 # The tools find the running instance's servers through its data dir.
 nsplane="${CARGO_TARGET_DIR:-$HOME/.cache/nsplane/target}/release/nsplane"
-"$nsplane" events tail --data-dir "$home/.nsplane" --kind zone --json | grep -q '"ZoneCreated.v1"' \
+"$nsplane" events --data-dir "$home/.nsplane" tail --kind zone --json | grep -q '"ZoneCreated.v1"' \
   || fail "nsplane events --data-dir does not show the demo zone's creation"
 "$nsplane" audit --data-dir "$home/.nsplane" --zone-name demo.nsplane.test --csv | grep -q '^[0-9.]*,.*RecordsetCreated' \
   || fail "nsplane audit --data-dir does not show the demo record"

@@ -14,6 +14,7 @@ mod openstack_cli;
 mod projection;
 mod records;
 mod replay;
+mod revert;
 mod schemathesis;
 mod supervision;
 mod tenancy;
