@@ -345,26 +345,45 @@ pub async fn verify(config: &ReplayConfig) -> anyhow::Result<Verification> {
         async move {
             let rows = client
                 .query(
-                    &format!("SELECT aggregate_id, version FROM {schema}.projection_versions"),
+                    &format!(
+                        "SELECT aggregate_id, aggregate_type, version FROM {schema}.projection_versions \
+                         ORDER BY aggregate_id, aggregate_type"
+                    ),
                     &[],
                 )
                 .await
                 .with_context(|| format!("failed to read {schema}.projection_versions"))?;
-            anyhow::Ok(
-                rows.iter()
-                    .map(|r| (r.get::<_, String>(0), r.get::<_, i64>(1)))
-                    .collect::<HashMap<String, i64>>(),
-            )
+            // By id, every kind's version: aggregates of two kinds may share an id (the singletons).
+            let mut by_id: HashMap<String, Vec<(String, i64)>> = HashMap::new();
+            for r in &rows {
+                by_id
+                    .entry(r.get::<_, String>(0))
+                    .or_default()
+                    .push((r.get::<_, String>(1), r.get::<_, i64>(2)));
+            }
+            anyhow::Ok(by_id)
         }
     };
     let live_versions = versions(config.live_schema.clone()).await?;
     let shadow_versions = versions(shadow.clone()).await?;
+    if nsplane_runtime::failpoint::armed("replay.pause_verify") {
+        // A test changes the live models here: it sees `paused` appear in NSPLANE_FAILPOINT_DIR and
+        // writes `resume` when done (at most 30 s).
+        let dir = std::path::PathBuf::from(std::env::var("NSPLANE_FAILPOINT_DIR").unwrap_or_default());
+        std::fs::write(dir.join("paused"), b"").context("failpoint: cannot write paused")?;
+        let until = Instant::now() + Duration::from_secs(30);
+        while !dir.join("resume").exists() && Instant::now() < until {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
     let same_version = |group: &str| live_versions.get(group) == shadow_versions.get(group);
     let all_same = match &config.zone {
         Some(_) => false,
         None => live_versions == shadow_versions,
     };
     let mut found = Verification::default();
+    // Groups whose digests differ: judged once the live versions are read again.
+    let mut suspects: Vec<(&TableSpec, String, String)> = Vec::new();
     for spec in &TABLES {
         if config.zone.is_some()
             && !matches!(
@@ -425,34 +444,49 @@ pub async fn verify(config: &ReplayConfig) -> anyhow::Result<Verification> {
                 found.moving.push(format!("{}/{key}", spec.table));
                 continue;
             }
-            found.groups_compared += 1;
             if live.get(key) == mirror.get(key) {
+                found.groups_compared += 1;
                 found.groups_equal += 1;
                 continue;
             }
-            let filter = spec.group.map_or(String::new(), |g| format!(" WHERE {g}::text = $1"));
-            let rows_only_in = |a: &str, b: &str| {
-                let sql = format!(
-                    "(SELECT {row} AS r FROM {a}.{t}{filter} EXCEPT ALL SELECT {row} FROM {b}.{t}{filter}) ORDER BY 1 LIMIT 20",
-                    t = spec.table
-                );
-                let client = &client;
-                async move {
-                    let rows = match spec.group {
-                        Some(_) => client.query(&sql, &[key]).await,
-                        None => client.query(&sql, &[]).await,
-                    }
-                    .context("failed to list differing rows")?;
-                    anyhow::Ok(rows.iter().map(|r| r.get::<_, String>(0)).collect::<Vec<String>>())
-                }
-            };
-            found.differences.push(Difference {
-                table: spec.table.to_owned(),
-                group: key.clone(),
-                only_live: rows_only_in(&config.live_schema, &shadow).await?,
-                only_shadow: rows_only_in(&shadow, &config.live_schema).await?,
-            });
+            suspects.push((spec, row.clone(), key.clone()));
         }
+    }
+    // A group whose live version moved while its digests were taken is moving, not different: every
+    // change to a group's rows commits together with its version.
+    let live_after = versions(config.live_schema.clone()).await?;
+    for (spec, row, key) in suspects {
+        let stable = match spec.group {
+            Some(_) => live_after.get(&key) == live_versions.get(&key),
+            None => live_after == live_versions,
+        };
+        if !stable {
+            found.moving.push(format!("{}/{key}", spec.table));
+            continue;
+        }
+        found.groups_compared += 1;
+        let filter = spec.group.map_or(String::new(), |g| format!(" WHERE {g}::text = $1"));
+        let rows_only_in = |a: &str, b: &str| {
+            let sql = format!(
+                "(SELECT {row} AS r FROM {a}.{t}{filter} EXCEPT ALL SELECT {row} FROM {b}.{t}{filter}) ORDER BY 1 LIMIT 20",
+                t = spec.table
+            );
+            let (client, key) = (&client, &key);
+            async move {
+                let rows = match spec.group {
+                    Some(_) => client.query(&sql, &[key]).await,
+                    None => client.query(&sql, &[]).await,
+                }
+                .context("failed to list differing rows")?;
+                anyhow::Ok(rows.iter().map(|r| r.get::<_, String>(0)).collect::<Vec<String>>())
+            }
+        };
+        found.differences.push(Difference {
+            table: spec.table.to_owned(),
+            group: key.clone(),
+            only_live: rows_only_in(&config.live_schema, &shadow).await?,
+            only_shadow: rows_only_in(&shadow, &config.live_schema).await?,
+        });
     }
     Ok(found)
 }
