@@ -101,29 +101,9 @@ pub async fn run(args: BenchReplayArgs) -> anyhow::Result<()> {
 
     // Replay and verify, through the binary as an operator runs it.
     let replay_started = Instant::now();
-    let output = tokio::process::Command::new(&running.binary)
-        .args([
-            "replay",
-            "--nats-url",
-            &running.nats_url,
-            "--database-url",
-            &running.database_url,
-            "--fresh",
-            "--verify",
-            "--json",
-        ])
-        .env("RUST_LOG", "warn")
-        .output()
-        .await
-        .context("failed to run nsplane replay")?;
+    let report =
+        crate::checker::replay_report(&running.binary, &running.nats_url, &running.database_url, "nsplane").await?;
     let replay_wall_s = replay_started.elapsed().as_secs_f64();
-    let report: Value = serde_json::from_slice(&output.stdout).with_context(|| {
-        format!(
-            "nsplane replay printed no report ({}): {}",
-            output.status,
-            String::from_utf8_lossy(&output.stderr)
-        )
-    })?;
     let replay = &report["replay"];
     let events = replay["events"].as_f64().unwrap_or(0.0);
     let replay_s = replay["seconds"].as_f64().unwrap_or(0.0);

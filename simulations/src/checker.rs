@@ -346,19 +346,23 @@ async fn check_inner(
     Ok(result)
 }
 
-/// Runs `nsplane replay --fresh --verify` against the simulation: how many groups differ, and the
-/// verification's report.
-async fn replay_differences(topology: &Topology) -> anyhow::Result<(usize, String)> {
-    let nats = topology.nats_urls.first().context("no NATS")?;
-    let output = tokio::process::Command::new(crate::cluster::find_nsplane()?)
+/// Runs `nsplane replay --fresh --verify --json` (the binary at `binary`) against the deployment of
+/// `prefix` and returns its report (it exits 3 when the models differ; the report says so too).
+pub(crate) async fn replay_report(
+    binary: &std::path::Path,
+    nats_url: &str,
+    database_url: &str,
+    prefix: &str,
+) -> anyhow::Result<serde_json::Value> {
+    let output = tokio::process::Command::new(binary)
         .args([
             "replay",
             "--nats-url",
-            nats,
+            nats_url,
             "--database-url",
-            &topology.database_url,
+            database_url,
             "--prefix",
-            crate::cluster::PREFIX,
+            prefix,
             "--fresh",
             "--verify",
             "--json",
@@ -367,13 +371,21 @@ async fn replay_differences(topology: &Topology) -> anyhow::Result<(usize, Strin
         .output()
         .await
         .context("failed to run nsplane replay")?;
-    let report: serde_json::Value = serde_json::from_slice(&output.stdout).with_context(|| {
+    serde_json::from_slice(&output.stdout).with_context(|| {
         format!(
             "nsplane replay printed no report ({}): {}",
             output.status,
             String::from_utf8_lossy(&output.stderr)
         )
-    })?;
+    })
+}
+
+/// Runs `nsplane replay --fresh --verify` against the simulation: how many groups differ, and the
+/// verification's report.
+async fn replay_differences(topology: &Topology) -> anyhow::Result<(usize, String)> {
+    let nats = topology.nats_urls.first().context("no NATS")?;
+    let binary = crate::cluster::find_nsplane()?;
+    let report = replay_report(&binary, nats, &topology.database_url, crate::cluster::PREFIX).await?;
     let verification = &report["verification"];
     anyhow::ensure!(
         verification["moving"].as_array().is_some_and(Vec::is_empty),

@@ -14,5 +14,5 @@ pub mod servers;
 
 pub use client::{call, create_recordset, create_zone, get, http, no_redirect_http, post};
 pub use latency::Latencies;
-pub use nodes::{api_config, mdns_sockets, FullNode, Node, Tsig, TEST_POOL};
+pub use nodes::{api_config, confirm_zone_deleted, mdns_sockets, FullNode, Node, Tsig, TEST_POOL};
 pub use servers::{commits_on, dump_read_models, eventually, namespace, Namespace, Shared};

@@ -182,3 +182,16 @@ pub async fn mdns_sockets() -> (tokio::net::UdpSocket, tokio::net::TcpListener) 
         .await
         .expect("bind mdns")
 }
+
+/// What the worker does once a pool no longer serves a zone being deleted: confirms the deletion, which
+/// removes the zone and frees its name and quota slot. For tests that run no data plane.
+pub async fn confirm_zone_deleted(shared: &Shared, zone_id: nsplane_schema::ZoneId) {
+    let commands =
+        nsplane_command::Commands::open(shared.store.clone(), Default::default(), Default::default(), 16, false)
+            .await
+            .expect("commands");
+    commands
+        .confirm_zone_deleted(zone_id, Vec::new(), &nsplane_command::Actor::service("worker"))
+        .await
+        .expect("confirmed");
+}

@@ -91,19 +91,7 @@ async fn lost_claims_are_rebuilt_from_the_stream() {
     )
     .await;
     assert_eq!(status, 202);
-    let commands = nsplane_command::Commands::open(
-        node.shared.store.clone(),
-        Default::default(),
-        Default::default(),
-        16,
-        false,
-    )
-    .await
-    .expect("commands");
-    commands
-        .confirm_zone_deleted(old_id, Vec::new(), &nsplane_command::Actor::service("worker"))
-        .await
-        .expect("confirmed");
+    confirm_zone_deleted(&node.shared, old_id).await;
     let mut ids = Vec::new();
     for (project, name) in [
         ("p1", "alpha.claims.test."),

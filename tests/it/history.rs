@@ -219,20 +219,8 @@ async fn a_zone_history_shows_each_serial_its_state_and_differences() {
 
     // It outlives the zone.
     ok(&http, "DELETE", &zone_url, &P1, None).await;
-    let commands = nsplane_command::Commands::open(
-        node.shared.store.clone(),
-        Default::default(),
-        Default::default(),
-        16,
-        false,
-    )
-    .await
-    .expect("commands");
     let zone_id = nsplane_schema::ZoneId(uuid::Uuid::parse_str(&zone).expect("uuid"));
-    commands
-        .confirm_zone_deleted(zone_id, Vec::new(), &nsplane_command::Actor::service("worker"))
-        .await
-        .expect("confirmed");
+    confirm_zone_deleted(&node.shared, zone_id).await;
     eventually("the zone is gone", std::time::Duration::from_secs(10), || async {
         call(&http, "GET", &zone_url, &P1, None).await.0 == 404
     })
