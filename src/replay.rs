@@ -35,26 +35,14 @@ pub async fn run(config: &ReplayConfig, fresh: bool, verify: bool, swap: bool) -
     let terminal = std::io::stderr().is_terminal();
     let mut last_line = Instant::now();
     let mut replayed = replay::replay(config, |done, total| {
-        let elapsed = started.elapsed().as_secs_f64().max(1e-3);
-        let rate = done as f64 / elapsed;
-        let left = if rate > 0.0 { (total - done) as f64 / rate } else { 0.0 };
+        let elapsed = started.elapsed().as_secs_f64();
         if terminal {
-            let width = 30usize;
-            let filled = if total == 0 {
-                width
-            } else {
-                (done as usize * width) / total.max(1) as usize
-            };
-            eprint!(
-                "\r[{}{}] {done}/{total} commits  {rate:.0}/s  {left:.0} s left ",
-                "#".repeat(filled),
-                " ".repeat(width - filled)
-            );
-            if done == total {
+            eprint!("\r{} ", progress_bar(done, total, elapsed));
+            if done >= total {
                 eprintln!();
             }
-        } else if last_line.elapsed().as_secs() >= 2 || done == total {
-            eprintln!("replay: {done}/{total} commits, {rate:.0}/s, {left:.0} s left");
+        } else if last_line.elapsed().as_secs() >= 2 || done >= total {
+            eprintln!("replay: {}", progress_text(done, total, elapsed));
             last_line = Instant::now();
         }
     })
@@ -87,6 +75,31 @@ pub async fn run(config: &ReplayConfig, fresh: bool, verify: bool, swap: bool) -
         verification,
         swapped,
     })
+}
+
+/// `done/total commits, rate/s, seconds left`. A batch may bring commits stored after the replay
+/// began, so `done` may pass `total`: the total grows with it.
+fn progress_text(done: u64, total: u64, elapsed_s: f64) -> String {
+    let total = total.max(done);
+    let rate = done as f64 / elapsed_s.max(1e-3);
+    let left = if rate > 0.0 { (total - done) as f64 / rate } else { 0.0 };
+    format!("{done}/{total} commits, {rate:.0}/s, {left:.0} s left")
+}
+
+/// A 30-character bar and the progress text, for a terminal.
+fn progress_bar(done: u64, total: u64, elapsed_s: f64) -> String {
+    const WIDTH: u64 = 30;
+    let filled = match total.max(done) {
+        0 => WIDTH,
+        all => (done * WIDTH / all).min(WIDTH),
+    };
+    let (filled, empty) = (filled as usize, (WIDTH - filled) as usize);
+    format!(
+        "[{}{}] {}",
+        "#".repeat(filled),
+        " ".repeat(empty),
+        progress_text(done, total, elapsed_s)
+    )
 }
 
 /// Prints the outcome: a table, or JSON.
@@ -136,4 +149,19 @@ pub fn print(outcome: &Outcome, json: bool) -> anyhow::Result<()> {
         writeln!(out, "old tables kept in schema {}", s.retired_schema)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_counts_commits_stored_after_the_start() {
+        assert_eq!(progress_text(50, 100, 1.0), "50/100 commits, 50/s, 1 s left");
+        // More commits than there were when it began: no underflow, nothing left.
+        assert_eq!(progress_text(120, 100, 2.0), "120/120 commits, 60/s, 0 s left");
+        assert!(progress_bar(120, 100, 2.0).starts_with(&format!("[{}]", "#".repeat(30))));
+        assert!(progress_bar(0, 0, 0.0).starts_with(&format!("[{}]", "#".repeat(30))));
+        assert!(progress_bar(0, 10, 0.0).starts_with(&format!("[{}]", " ".repeat(30))));
+    }
 }

@@ -221,7 +221,8 @@ pub async fn replay(config: &ReplayConfig, mut progress: impl FnMut(u64, u64)) -
             // As `kill -9` would: no cleanup, the batch above committed, the rest not.
             std::process::abort();
         }
-        progress(replayed.commits, total);
+        // A batch may bring commits stored after the replay began: they are applied too.
+        progress(replayed.commits, total.max(replayed.commits));
     }
     replayed.seconds = started.elapsed().as_secs_f64();
     info!(
