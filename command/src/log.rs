@@ -12,7 +12,7 @@ use futures::{Stream, StreamExt as _};
 use nsplane_schema::envelope::RawCommit;
 use serde::Serialize;
 
-use crate::store::EventStore;
+use crate::store::{ConsumerGuard, EventStore};
 
 /// Which commits a reader wants.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,6 +51,8 @@ pub struct Reader {
     pub matching: u64,
     /// Those commits and, if the caller keeps reading, every later one.
     pub commits: Commits,
+    /// Removes the server's consumer once the reader is dropped.
+    _consumer: ConsumerGuard,
 }
 
 impl EventStore {
@@ -74,6 +76,10 @@ impl EventStore {
             .await
             .with_context(|| format!("failed to create a reader for {subject}"))?;
         let matching = consumer.cached_info().num_pending;
+        let guard = ConsumerGuard {
+            stream: self.stream().clone(),
+            name: consumer.cached_info().name.clone(),
+        };
         let messages = consumer.messages().await.context("failed to read the log")?;
         let commits = messages.map(|message| {
             let message = message.map_err(|e| anyhow::anyhow!("failed to read a commit: {e}"))?;
@@ -89,6 +95,7 @@ impl EventStore {
         Ok(Reader {
             matching,
             commits: Box::pin(commits),
+            _consumer: guard,
         })
     }
 

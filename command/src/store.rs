@@ -220,6 +220,13 @@ impl EventStore {
             })
             .await
             .with_context(|| format!("failed to create a reader for {subject}"))?;
+        // The server keeps an unused ordered consumer for 30 s, and nats-server 2.15 allows 1,000 per
+        // stream by default: a role catching up often (the worker before each sync report) filled them
+        // all, and every reader after it (replay, `events tail`) was refused. Remove it once read.
+        let _reader = ConsumerGuard {
+            stream: self.stream.clone(),
+            name: consumer.cached_info().name.clone(),
+        };
         let mut messages = consumer.messages().await.context("failed to read commits")?;
         let mut out = Vec::new();
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
@@ -248,6 +255,13 @@ impl EventStore {
             }
         }
         Ok(out)
+    }
+
+    /// How many consumers the event stream has (readers left behind count too).
+    pub async fn consumer_count(&self) -> anyhow::Result<usize> {
+        let mut stream = self.stream.clone();
+        let info = stream.info().await.context("failed to read the event stream's info")?;
+        Ok(info.state.consumer_count)
     }
 
     /// Opens (creating if needed) one of nsplane's KV buckets: file storage, one value per key, the
@@ -328,5 +342,25 @@ fn classify(kind: PublishErrorKind, source: Option<&(dyn std::error::Error + 'st
             }
         }
         _ => AppendError::Other(anyhow::anyhow!("append failed: {text}")),
+    }
+}
+
+/// Deletes an ephemeral consumer when dropped (in the background: nobody waits for it). An ordered
+/// consumer that was recreated after a gap leaves its newer self to the server's 30 s inactivity clean-up.
+pub(crate) struct ConsumerGuard {
+    pub(crate) stream: jetstream::stream::Stream,
+    pub(crate) name: String,
+}
+
+impl Drop for ConsumerGuard {
+    fn drop(&mut self) {
+        let (stream, name) = (self.stream.clone(), std::mem::take(&mut self.name));
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                if let Err(e) = stream.delete_consumer(&name).await {
+                    tracing::debug!(consumer = name, error = %e, "could not delete a reader");
+                }
+            });
+        }
     }
 }

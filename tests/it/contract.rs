@@ -590,3 +590,38 @@ async fn a_data_dir_of_the_previous_version_keeps_working() {
     );
     assert!(RawCommit::decode(&raw_pools.payload).is_ok());
 }
+
+/// Reading an aggregate's history leaves no consumer behind: the server keeps an unused one for 30 s,
+/// and nats-server 2.15 allows 1,000 per stream, so a role catching up often (the worker before each
+/// sync report) filled them and every later reader (`nsplane replay`, `events tail`) was refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reading_history_leaves_no_consumer_behind() {
+    let ns = namespace().await;
+    let node = Node::start(&ns, false).await;
+    let http = http();
+    let zone_id = create_zone(&http, &node.base, "readers.example.org.").await;
+    let store = &node.shared.store;
+    let last = store
+        .last::<nsplane_schema::ZoneEvent>(&zone_id)
+        .await
+        .expect("read")
+        .expect("a commit");
+    let before = store.consumer_count().await.expect("count");
+    for _ in 0..30 {
+        let commits = store
+            .commits_between::<nsplane_schema::ZoneEvent>(&zone_id, 0, last.stream_seq)
+            .await
+            .expect("read");
+        assert_eq!(commits.len(), 1);
+    }
+    let reader = store
+        .read_log(&nsplane_command::log::LogFilter::All, 1)
+        .await
+        .expect("reader");
+    drop(reader);
+    eventually("the readers' consumers are gone", WAIT, || async {
+        store.consumer_count().await.expect("count") <= before
+    })
+    .await;
+    node.stop().await;
+}
