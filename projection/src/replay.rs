@@ -78,9 +78,14 @@ fn check_schema(name: &str) -> anyhow::Result<()> {
 
 /// A pool whose connections see only `schema`.
 fn pool_in(pg: &PgConfig, schema: &str) -> anyhow::Result<Pool> {
+    pool_with(pg, schema, "")
+}
+
+/// A pool whose connections see only `schema`, with more `-c` settings.
+fn pool_with(pg: &PgConfig, schema: &str, settings: &str) -> anyhow::Result<Pool> {
     check_schema(schema)?;
     let mut config: tokio_postgres::Config = pg.url.parse().context("bad postgres url")?;
-    config.options(format!("-c search_path={schema}"));
+    config.options(format!("-c search_path={schema} {settings}"));
     let manager = deadpool_postgres::Manager::from_config(
         config,
         tokio_postgres::NoTls,
@@ -119,7 +124,13 @@ pub async fn drop_shadow(config: &ReplayConfig) -> anyhow::Result<()> {
 pub async fn replay(config: &ReplayConfig, mut progress: impl FnMut(u64, u64)) -> anyhow::Result<Replayed> {
     let started = Instant::now();
     let shadow = shadow_of(config);
-    let pool = pool_in(&config.pg, &shadow)?;
+    // A transaction of the shadow lost to a crash of PostgreSQL is replayed again (its position goes
+    // with it): no need to wait for each one to be flushed.
+    let pool = pool_with(
+        &config.pg,
+        &shadow,
+        "-c synchronous_commit=off -c maintenance_work_mem=256MB",
+    )?;
     {
         let client = pool.get().await.context("failed to connect to postgres")?;
         client
@@ -137,6 +148,9 @@ pub async fn replay(config: &ReplayConfig, mut progress: impl FnMut(u64, u64)) -
         .context("failed to read the shadow's position")?
         .get(0);
     let resumed = u64::try_from(resumed).unwrap_or(0);
+    if resumed == 0 {
+        begin_bulk(&mut conn, &shadow).await?;
+    }
     let client = nsplane_runtime::connect(&config.nats, "nsplane-replay").await?;
     let js = jetstream::new(client);
     let stream = js
@@ -158,6 +172,7 @@ pub async fn replay(config: &ReplayConfig, mut progress: impl FnMut(u64, u64)) -
         .await
         .context("failed to create the replay reader")?;
     let total = consumer.cached_info().num_pending;
+    let reader_name = consumer.cached_info().name.clone();
     let mut replayed = Replayed {
         resumed_after_seq: resumed,
         reached_seq: resumed,
@@ -167,34 +182,21 @@ pub async fn replay(config: &ReplayConfig, mut progress: impl FnMut(u64, u64)) -
     };
     if total == 0 {
         progress(0, 0);
+        finish_bulk(&mut conn).await?;
         replayed.seconds = started.elapsed().as_secs_f64();
         return Ok(replayed);
     }
     let projectors = Projectors::standard();
-    let mut chunks = consumer
+    let chunks = consumer
         .messages()
         .await
         .context("failed to read the stream")?
         .ready_chunks(config.batch.max(1));
+    // Commits are read and decoded while the batch before them is written.
+    let (batches, mut decoded) = tokio::sync::mpsc::channel(2);
+    let reader = tokio::spawn(read_batches(chunks, batches));
     while replayed.commits < total {
-        let chunk = tokio::time::timeout(Duration::from_secs(30), chunks.next())
-            .await
-            .context("the stream stopped answering")?
-            .context("the stream reader ended")?;
-        let mut batch = Vec::with_capacity(chunk.len());
-        for message in chunk {
-            let message = message.map_err(|e| anyhow::anyhow!("failed to read a commit: {e}"))?;
-            let seq = message
-                .info()
-                .map_err(|e| anyhow::anyhow!("bad message info: {e}"))?
-                .stream_sequence;
-            let commit = RawCommit::decode(&message.payload)
-                .with_context(|| format!("undecodable commit at stream seq {seq}"))?;
-            batch.push(Delivered {
-                stream_seq: seq,
-                commit,
-            });
-        }
+        let batch = decoded.recv().await.context("the stream reader ended")??;
         let outcomes = apply_batch(&mut conn, &projectors, &batch).await?;
         for (delivered, outcome) in batch.iter().zip(&outcomes) {
             match outcome {
@@ -224,6 +226,13 @@ pub async fn replay(config: &ReplayConfig, mut progress: impl FnMut(u64, u64)) -
         // A batch may bring commits stored after the replay began: they are applied too.
         progress(replayed.commits, total.max(replayed.commits));
     }
+    drop(decoded);
+    reader.abort();
+    // The server would keep it for 30 s; nats-server 2.15 allows 1,000 consumers per stream.
+    if let Err(e) = stream.delete_consumer(&reader_name).await {
+        tracing::debug!(consumer = reader_name, error = %e, "could not delete the replay reader");
+    }
+    finish_bulk(&mut conn).await?;
     replayed.seconds = started.elapsed().as_secs_f64();
     info!(
         commits = replayed.commits,
@@ -232,6 +241,133 @@ pub async fn replay(config: &ReplayConfig, mut progress: impl FnMut(u64, u64)) -
         "replay done"
     );
     Ok(replayed)
+}
+
+/// Reads the stream in chunks, decodes them and hands them on, until the receiver goes away.
+async fn read_batches(
+    mut chunks: impl futures::Stream<Item = Vec<Result<jetstream::Message, async_nats::jetstream::consumer::pull::OrderedError>>>
+        + Unpin,
+    batches: tokio::sync::mpsc::Sender<anyhow::Result<Vec<Delivered>>>,
+) {
+    loop {
+        let batch = async {
+            let chunk = tokio::time::timeout(Duration::from_secs(30), chunks.next())
+                .await
+                .context("the stream stopped answering")?
+                .context("the stream reader ended")?;
+            let mut batch = Vec::with_capacity(chunk.len());
+            for message in chunk {
+                let message = message.map_err(|e| anyhow::anyhow!("failed to read a commit: {e}"))?;
+                let seq = message
+                    .info()
+                    .map_err(|e| anyhow::anyhow!("bad message info: {e}"))?
+                    .stream_sequence;
+                let commit = RawCommit::decode(&message.payload)
+                    .with_context(|| format!("undecodable commit at stream seq {seq}"))?;
+                batch.push(Delivered {
+                    stream_seq: seq,
+                    commit,
+                });
+            }
+            Ok(batch)
+        }
+        .await;
+        let failed = batch.is_err();
+        if batches.send(batch).await.is_err() || failed {
+            return;
+        }
+    }
+}
+
+/// Indexes the projection's own statements need while they apply commits (a synced zone's record sets
+/// are found by zone): kept during a bulk replay.
+const NEEDED_WHILE_APPLYING: [&str; 1] = ["recordsets_zone"];
+
+/// Starts the bulk load of an empty shadow: the indexes only readers use are dropped, to be built once
+/// at the end (one sorted build costs a fraction of a million single inserts), and autovacuum leaves
+/// the tables alone while they fill. Their definitions are kept in the shadow (`replay_deferred_indexes`)
+/// in the same transaction, so a replay resumed after `kill -9` still builds them.
+async fn begin_bulk(conn: &mut deadpool_postgres::Object, shadow: &str) -> anyhow::Result<()> {
+    let txn = conn.transaction().await.context("failed to begin")?;
+    txn.batch_execute(
+        "CREATE TABLE IF NOT EXISTS replay_deferred_indexes (name text PRIMARY KEY, definition text NOT NULL)",
+    )
+    .await
+    .context("failed to prepare the bulk load")?;
+    let needed: Vec<&str> = NEEDED_WHILE_APPLYING.to_vec();
+    let deferred = txn
+        .query(
+            "INSERT INTO replay_deferred_indexes (name, definition) \
+             SELECT c.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i \
+             JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = $1 AND NOT i.indisunique AND NOT i.indisprimary AND c.relname <> ALL($2) \
+             ON CONFLICT DO NOTHING RETURNING name",
+            &[&shadow, &needed],
+        )
+        .await
+        .context("failed to list the shadow's indexes")?;
+    let mut statements = String::new();
+    for row in &deferred {
+        let name: String = row.get(0);
+        check_schema(&name)?;
+        statements.push_str(&format!("DROP INDEX {shadow}.{name};"));
+    }
+    for spec in &TABLES {
+        statements.push_str(&format!(
+            "ALTER TABLE {shadow}.{} SET (autovacuum_enabled = false);",
+            spec.table
+        ));
+    }
+    txn.batch_execute(&statements)
+        .await
+        .context("failed to drop the shadow's read indexes")?;
+    txn.commit().await.context("failed to commit")?;
+    info!(
+        deferred = deferred.len(),
+        "bulk load: read indexes are built at the end"
+    );
+    Ok(())
+}
+
+/// Ends a bulk load, if one is under way: builds the deferred indexes, gives the tables back to
+/// autovacuum and analyses them, in one transaction.
+async fn finish_bulk(conn: &mut deadpool_postgres::Object) -> anyhow::Result<()> {
+    let under_way: bool = conn
+        .query_one("SELECT to_regclass('replay_deferred_indexes') IS NOT NULL", &[])
+        .await
+        .context("failed to read the shadow's state")?
+        .get(0);
+    if !under_way {
+        return Ok(());
+    }
+    let started = Instant::now();
+    let txn = conn.transaction().await.context("failed to begin")?;
+    let mut statements = String::new();
+    for row in txn
+        .query("SELECT definition FROM replay_deferred_indexes ORDER BY name", &[])
+        .await
+        .context("failed to read the deferred indexes")?
+    {
+        let definition: String = row.get(0);
+        statements.push_str(&definition);
+        statements.push(';');
+    }
+    for spec in &TABLES {
+        statements.push_str(&format!(
+            "ALTER TABLE {} RESET (autovacuum_enabled); ANALYZE {};",
+            spec.table, spec.table
+        ));
+    }
+    statements.push_str("DROP TABLE replay_deferred_indexes;");
+    txn.batch_execute(&statements)
+        .await
+        .context("failed to build the shadow's read indexes")?;
+    txn.commit().await.context("failed to commit")?;
+    info!(
+        seconds = started.elapsed().as_secs_f64(),
+        "bulk load: read indexes built"
+    );
+    Ok(())
 }
 
 /// A read-model table and what groups its rows.

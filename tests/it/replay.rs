@@ -207,6 +207,26 @@ async fn a_replayed_stream_verifies_equal_to_the_live_models() {
         "the rest only: {report}"
     );
     assert_eq!(report["verification"]["differences"], json!([]), "{report}");
+    // The bulk load the crash interrupted still ended: the shadow has every index the live models have
+    // (the ones it defers are built at the end), and its bookkeeping is gone.
+    let indexes = |schema: &'static str| {
+        let db = &db;
+        async move {
+            db.query(
+                "SELECT tablename, indexname, replace(indexdef, schemaname || '.', '') FROM pg_indexes \
+                 WHERE schemaname = $1 AND tablename <> 'schema_migrations' ORDER BY 1, 2",
+                &[&schema],
+            )
+            .await
+            .expect("indexes")
+            .iter()
+            .map(|r| (r.get::<_, String>(0), r.get::<_, String>(1), r.get::<_, String>(2)))
+            .collect::<Vec<_>>()
+        }
+    };
+    let live = indexes("public").await;
+    assert!(live.iter().any(|i| i.1 == "audit_events_recordset"), "{live:?}");
+    assert_eq!(indexes("nsplane_replay").await, live);
 
     // Equal: the shadow becomes the live models; the API reads them, central writes into them, and they
     // verify equal to a fresh replay again.

@@ -106,6 +106,7 @@ async fn apply_commits(txn: &Txn<'_>, commits: &[&Delivered]) -> anyhow::Result<
         .collect();
     let mut pending: Vec<BoxFuture<'_, anyhow::Result<Option<Effect>>>> = Vec::new();
     let mut effects = Vec::new();
+    let mut creates = Creates::default();
     // Zones this batch removes: their journal goes with them, so none of the batch's steps are written.
     let mut removed = HashSet::new();
     for envelope in &typed {
@@ -126,6 +127,12 @@ async fn apply_commits(txn: &Txn<'_>, commits: &[&Delivered]) -> anyhow::Result<
                     cursor.serial = i64::from(*serial);
                     let count = cursor.touched.map_or(0, |(n, _)| n);
                     cursor.touched = Some((count + 1, time));
+                    if let ZoneEvent::RecordsetCreated { .. } = event {
+                        // Creates need no answer: they are gathered and sent as one statement.
+                        effects.push(creates.push(zone_id, event, time, step)?);
+                        continue;
+                    }
+                    pending.extend(creates.send(txn, &statements));
                     pending.push(Box::pin(apply_recordset_event(
                         txn,
                         &statements,
@@ -136,7 +143,9 @@ async fn apply_commits(txn: &Txn<'_>, commits: &[&Delivered]) -> anyhow::Result<
                     )));
                 }
                 _ => {
-                    // Anything else may read or check the zone's row: write its pending changes first.
+                    // Anything else may read or check the zone's row or its record sets: write what is
+                    // pending first.
+                    pending.extend(creates.send(txn, &statements));
                     if let Some(cursor) = cursors.get_mut(&zone_id) {
                         pending.extend(flush(txn, &statements, zone_id, cursor));
                     }
@@ -168,6 +177,7 @@ async fn apply_commits(txn: &Txn<'_>, commits: &[&Delivered]) -> anyhow::Result<
             }
         }
     }
+    pending.extend(creates.send(txn, &statements));
     for (zone_id, cursor) in &mut cursors {
         pending.extend(flush(txn, &statements, *zone_id, cursor));
     }
@@ -434,6 +444,102 @@ async fn apply_event(
     }
 }
 
+/// Record sets created by consecutive events of a batch, gathered to be inserted with one statement
+/// (one statement per create was most of a replay's time).
+#[derive(Default)]
+struct Creates {
+    ids: Vec<Uuid>,
+    zone_ids: Vec<Uuid>,
+    project_ids: Vec<String>,
+    names: Vec<String>,
+    types: Vec<String>,
+    records: Vec<tokio_postgres::types::Json<Vec<String>>>,
+    ttls: Vec<Option<i32>>,
+    descriptions: Vec<Option<String>>,
+    serials: Vec<i64>,
+    times: Vec<NaiveDateTime>,
+}
+
+impl Creates {
+    /// Adds a `RecordsetCreated` event and returns its journal effect.
+    fn push(
+        &mut self,
+        zone_id: Uuid,
+        event: &ZoneEvent,
+        time: NaiveDateTime,
+        step: Step,
+    ) -> anyhow::Result<Option<Effect>> {
+        let ZoneEvent::RecordsetCreated {
+            recordset_id,
+            project_id,
+            name,
+            rtype,
+            records,
+            ttl,
+            description,
+            serial,
+        } = event
+        else {
+            anyhow::bail!("not a record-set creation");
+        };
+        let serial_i = i64::from(*serial);
+        let ttl_i: Option<i32> = ttl.map(ttl_i32);
+        self.ids.push(recordset_id.0);
+        self.zone_ids.push(zone_id);
+        self.project_ids.push(project_id.0.clone());
+        self.names.push(name.to_string());
+        self.types.push(rtype.as_str().to_owned());
+        self.records.push(tokio_postgres::types::Json(records.clone()));
+        self.ttls.push(ttl_i);
+        self.descriptions.push(description.clone());
+        self.serials.push(serial_i);
+        self.times.push(time);
+        Ok(Some(Effect {
+            zone_id,
+            serial: serial_i,
+            prev_serial: step.prev_serial,
+            zone_ttl: step.zone_ttl,
+            changes: vec![(
+                JournalOp::Add,
+                name.to_string(),
+                rtype.as_str().to_owned(),
+                ttl_i,
+                records.clone(),
+            )],
+        }))
+    }
+
+    /// The statement inserting the gathered record sets, if any (and empties the gathering).
+    fn send<'a>(
+        &mut self,
+        txn: &'a Txn<'a>,
+        st: &'a Statements,
+    ) -> Option<BoxFuture<'a, anyhow::Result<Option<Effect>>>> {
+        if self.ids.is_empty() {
+            return None;
+        }
+        let gathered = std::mem::take(self);
+        Some(Box::pin(async move {
+            let params: [Param<'_>; 10] = [
+                &gathered.ids,
+                &gathered.zone_ids,
+                &gathered.project_ids,
+                &gathered.names,
+                &gathered.types,
+                &gathered.records,
+                &gathered.ttls,
+                &gathered.descriptions,
+                &gathered.serials,
+                &gathered.times,
+            ];
+            txn.execute(&st.recordsets_insert, &params)
+                .await
+                .context("failed to insert the record sets")?;
+            Ok(None)
+        }))
+    }
+}
+
 /// Sends the statement of one record-set change (its zone's row is written by [`flush`]) and turns the
 /// answer into its journal effect.
 async fn apply_recordset_event(
@@ -445,47 +551,6 @@ async fn apply_recordset_event(
     step: Step,
 ) -> anyhow::Result<Option<Effect>> {
     match event {
-        ZoneEvent::RecordsetCreated {
-            recordset_id,
-            project_id,
-            name,
-            rtype,
-            records,
-            ttl,
-            description,
-            serial,
-        } => {
-            let serial_i = i64::from(*serial);
-            let ttl_i: Option<i32> = ttl.map(ttl_i32);
-            let insert_params: [Param<'_>; 10] = [
-                &recordset_id.0,
-                &zone_id,
-                &project_id.0,
-                &name.as_str(),
-                &rtype.as_str(),
-                records,
-                &ttl_i,
-                description,
-                &serial_i,
-                &time,
-            ];
-            txn.execute(&st.recordset_insert, &insert_params)
-                .await
-                .context("failed to insert the record set")?;
-            Ok(Some(Effect {
-                zone_id,
-                serial: serial_i,
-                prev_serial: step.prev_serial,
-                zone_ttl: step.zone_ttl,
-                changes: vec![(
-                    JournalOp::Add,
-                    name.to_string(),
-                    rtype.as_str().to_owned(),
-                    ttl_i,
-                    records.clone(),
-                )],
-            }))
-        }
         ZoneEvent::RecordsetUpdated {
             recordset_id,
             records,

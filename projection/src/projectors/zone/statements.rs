@@ -40,10 +40,14 @@ const ZONE_INHERITING: &str =
 const ZONE_DELETE_REQUESTED: &str =
     "UPDATE zones SET status = 'PENDING', action = 'DELETE', version = version + 1, updated_at = $2 WHERE id = $1";
 
-const RECORDSET_INSERT: &str =
+/// Record sets created in a row, in one statement (each one's records as a JSON array: `unnest` cannot
+/// take an array of arrays of different lengths).
+const RECORDSETS_INSERT: &str =
     "INSERT INTO recordsets (id, zone_id, project_id, name, type, records, ttl, description, managed, \
      status, action, serial, version, created_at) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, false, 'PENDING', 'CREATE', $9, 1, $10)";
+     SELECT i, z, p, n, t, ARRAY(SELECT jsonb_array_elements_text(r)), l, d, false, 'PENDING', 'CREATE', s, 1, c \
+     FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::jsonb[], $7::int[], \
+     $8::text[], $9::bigint[], $10::timestamp[]) AS x(i, z, p, n, t, r, l, d, s, c)";
 
 const RECORDSET_UPDATE: &str = "UPDATE recordsets r SET records = $2, ttl = $3, description = $4, status = 'PENDING', \
      action = CASE WHEN r.action = 'CREATE' THEN 'CREATE' ELSE 'UPDATE' END, version = r.version + 1, \
@@ -85,7 +89,7 @@ pub(super) struct Statements {
     pub(super) zone_update: Statement,
     pub(super) zone_inheriting: Statement,
     pub(super) zone_delete_requested: Statement,
-    pub(super) recordset_insert: Statement,
+    pub(super) recordsets_insert: Statement,
     pub(super) recordset_update: Statement,
     pub(super) recordset_delete: Statement,
     pub(super) catalog_bump: Statement,
@@ -107,7 +111,7 @@ impl Statements {
             ZONE_UPDATE,
             ZONE_INHERITING,
             ZONE_DELETE_REQUESTED,
-            RECORDSET_INSERT,
+            RECORDSETS_INSERT,
             RECORDSET_UPDATE,
             RECORDSET_DELETE,
             CATALOG_BUMP,
@@ -131,7 +135,7 @@ impl Statements {
             zone_update: next()?,
             zone_inheriting: next()?,
             zone_delete_requested: next()?,
-            recordset_insert: next()?,
+            recordsets_insert: next()?,
             recordset_update: next()?,
             recordset_delete: next()?,
             catalog_bump: next()?,
