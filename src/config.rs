@@ -89,7 +89,8 @@ pub enum ZoneAction {
         /// The zone.
         zone: uuid::Uuid,
     },
-    /// The zone's record sets at a serial or a time, as zone-file lines.
+    /// The zone's record sets at a serial or a time, as zone-file lines; `--zone-file` prints the
+    /// whole zone (SOA and NS too) as a zone file.
     At {
         /// The zone.
         zone: uuid::Uuid,
@@ -99,8 +100,12 @@ pub enum ZoneAction {
         /// After the last change at or before this time (ISO 8601).
         #[arg(long, value_parser = parse_time)]
         time: Option<chrono::NaiveDateTime>,
+        /// As a complete zone file.
+        #[arg(long)]
+        zone_file: bool,
     },
-    /// What changed between two serials: removed lines (-) and added lines (+).
+    /// What changed between two serials: removed lines (-) and added lines (+); `--ixfr` prints it as
+    /// an IXFR would send it.
     Diff {
         /// The zone.
         zone: uuid::Uuid,
@@ -108,6 +113,21 @@ pub enum ZoneAction {
         from: u32,
         /// The later serial.
         to: u32,
+        /// In IXFR's condensed form (old SOA, removed records, new SOA, added records).
+        #[arg(long)]
+        ixfr: bool,
+    },
+    /// Brings back the record sets of a serial under a new serial (one command, source `cli`);
+    /// `--dry-run` only says what would change.
+    Revert {
+        /// The zone.
+        zone: uuid::Uuid,
+        /// The serial whose record sets come back.
+        #[arg(long)]
+        serial: u32,
+        /// Change nothing; print what would change.
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 

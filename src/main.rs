@@ -214,12 +214,32 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             use nsplane_projection::read::history::At;
             let (zone, show) = match args.action {
                 ZoneAction::History { zone } => (zone, zone::Show::History),
-                ZoneAction::At { zone, serial, time } => match (serial, time) {
-                    (Some(serial), _) => (zone, zone::Show::At(At::Serial(serial))),
-                    (None, Some(time)) => (zone, zone::Show::At(At::Time(time))),
-                    (None, None) => anyhow::bail!("give --serial or --time"),
-                },
-                ZoneAction::Diff { zone, from, to } => (zone, zone::Show::Diff(from, to)),
+                ZoneAction::At {
+                    zone,
+                    serial,
+                    time,
+                    zone_file,
+                } => {
+                    let at = match (serial, time) {
+                        (Some(serial), _) => At::Serial(serial),
+                        (None, Some(time)) => At::Time(time),
+                        (None, None) => anyhow::bail!("give --serial or --time"),
+                    };
+                    (zone, zone::Show::At { at, zone_file })
+                }
+                ZoneAction::Diff { zone, from, to, ixfr } => (zone, zone::Show::Diff { from, to, ixfr }),
+                ZoneAction::Revert { zone, serial, dry_run } => {
+                    let store = startup::open_store(&connections, "nsplane-zone").await?;
+                    let commands = nsplane_command::Commands::open(
+                        store,
+                        connections.quotas.clone(),
+                        Default::default(),
+                        16,
+                        true,
+                    )
+                    .await?;
+                    return zone::revert(&read, &commands, zone, serial, dry_run, args.json).await;
+                }
             };
             zone::print(&read, &zone.to_string(), show, args.json).await
         }

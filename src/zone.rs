@@ -1,5 +1,6 @@
-//! `nsplane zone history|at|diff`: a zone's history for operators (every project, deleted zones too),
-//! as `GET /v2/zones/{id}/history…` answers it: a table by default, JSON with `--json`.
+//! `nsplane zone history|at|diff|revert`: a zone's history for operators (every project, deleted zones
+//! too), as `GET /v2/zones/{id}/history…` answers it: a table by default, JSON with `--json`; and a
+//! revert, as `POST /v2/zones/{id}/tasks/revert` does it.
 
 use std::io::Write as _;
 
@@ -12,10 +13,22 @@ use nsplane_projection::ReadModels;
 pub enum Show {
     /// Every serial.
     History,
-    /// The record sets at a serial or a time.
-    At(At),
-    /// The difference between two serials.
-    Diff(u32, u32),
+    /// The record sets at a serial or a time (or the whole zone file).
+    At {
+        /// When.
+        at: At,
+        /// As a zone file.
+        zone_file: bool,
+    },
+    /// The difference between two serials (or as an IXFR).
+    Diff {
+        /// The earlier serial.
+        from: u32,
+        /// The later serial.
+        to: u32,
+        /// As an IXFR.
+        ixfr: bool,
+    },
 }
 
 /// Prints what `show` asks for about `zone_id`, to stdout.
@@ -63,8 +76,13 @@ pub async fn print(read: &ReadModels, zone_id: &str, show: Show, json: bool) -> 
                 )?;
             }
         }
-        Show::At(at) => {
+        Show::At { at, zone_file } => {
             let zone = state(read, zone_id, at).await?;
+            if zone_file {
+                let text = zone.to_zone_file().context("the zone's history has no creation")?;
+                write!(out, "{text}")?;
+                return Ok(());
+            }
             if json {
                 let sets: Vec<_> = zone.recordsets.iter().map(PastRecordset::to_json).collect();
                 writeln!(
@@ -85,9 +103,14 @@ pub async fn print(read: &ReadModels, zone_id: &str, show: Show, json: bool) -> 
                 }
             }
         }
-        Show::Diff(from, to) => {
+        Show::Diff { from, to, ixfr } => {
             let before = state(read, zone_id, At::Serial(from)).await?;
             let after = state(read, zone_id, At::Serial(to)).await?;
+            if ixfr {
+                let text = before.ixfr_to(&after).context("the zone's history has no creation")?;
+                write!(out, "{text}")?;
+                return Ok(());
+            }
             let diff = before.diff(&after);
             if json {
                 writeln!(out, "{diff}")?;
@@ -112,6 +135,71 @@ pub async fn print(read: &ReadModels, zone_id: &str, show: Show, json: bool) -> 
             }
         }
     }
+    Ok(())
+}
+
+/// Reverts `zone_id` to the record sets of `serial` (or, with `dry_run`, only says what would change)
+/// and prints what changed: the serials and `+`/`-`/`~` lines per record set, or the JSON the API
+/// answers.
+pub async fn revert(
+    read: &ReadModels,
+    commands: &nsplane_command::Commands,
+    zone_id: uuid::Uuid,
+    serial: u32,
+    dry_run: bool,
+    json: bool,
+) -> anyhow::Result<()> {
+    let mut actor = nsplane_command::Actor::service("cli");
+    // Who: the operator's login, when there is one.
+    if let Ok(user) = std::env::var("SUDO_USER").or_else(|_| std::env::var("USER")) {
+        actor.metadata.user_id = user;
+    }
+    let reverted =
+        nsplane_api::history::revert_zone(read, commands, nsplane_schema::ZoneId(zone_id), serial, dry_run, &actor)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let answer = &reverted.answer;
+    let mut out = std::io::stdout().lock();
+    if json {
+        writeln!(out, "{answer}")?;
+        return Ok(());
+    }
+    let changes = &answer["changes"];
+    let count = |key: &str| changes[key].as_array().map_or(0, Vec::len);
+    match answer["serial"].as_u64() {
+        Some(new) => writeln!(
+            out,
+            "reverted {zone_id} from serial {} to the record sets of serial {serial}: now serial {new}",
+            answer["from_serial"]
+        )?,
+        None => writeln!(
+            out,
+            "dry run: reverting {zone_id} from serial {} to serial {serial} would change this",
+            answer["from_serial"]
+        )?,
+    }
+    for (key, mark) in [("added", '+'), ("removed", '-'), ("changed", '~')] {
+        for set in changes[key].as_array().into_iter().flatten() {
+            let records = if key == "changed" {
+                &set["after"]["records"]
+            } else {
+                &set["records"]
+            };
+            writeln!(
+                out,
+                "{mark} {} {} {records}",
+                set["name"].as_str().unwrap_or_default(),
+                set["type"].as_str().unwrap_or_default(),
+            )?;
+        }
+    }
+    writeln!(
+        out,
+        "{} added, {} removed, {} changed",
+        count("added"),
+        count("removed"),
+        count("changed")
+    )?;
     Ok(())
 }
 

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use axum::extract::{Path, State};
-use axum::http::{StatusCode, Uri};
+use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse as _, Response};
 use axum::Json;
 use nsplane_command::service::NewRecordset;
@@ -113,11 +113,31 @@ pub(crate) async fn list(
     Ok(Json(json!({"zone_id": zone_id, "history": entries})).into_response())
 }
 
-#[utoipa::path(get, path = "/v2/zones/{zone_id}/history/as_of", tag = "zones", params(("zone_id" = uuid::Uuid, Path), ("serial" = Option<String>, Query), ("time" = Option<String>, Query)), responses((status = 200, body = crate::openapi::ZoneAsOf), crate::openapi::Errors))]
+/// Whether the caller asked for text (`Accept: text/dns`, as Designate's zone exports answer).
+fn wants_text(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|media| media.split(';').next().unwrap_or("").trim() == "text/dns")
+}
+
+fn text_dns(text: Option<String>) -> Result<Response, ApiError> {
+    let text = text.ok_or_else(|| {
+        ApiError::Internal(anyhow::anyhow!(
+            "the zone's history has no creation to take its SOA from"
+        ))
+    })?;
+    Ok(([(header::CONTENT_TYPE, "text/dns; charset=utf-8")], text).into_response())
+}
+
+#[utoipa::path(get, path = "/v2/zones/{zone_id}/history/as_of", tag = "zones", params(("zone_id" = uuid::Uuid, Path), ("serial" = Option<String>, Query), ("time" = Option<String>, Query)), responses((status = 200, description = "The zone's record sets then; with `Accept: text/dns`, the zone file", content((crate::openapi::ZoneAsOf = "application/json"), (String = "text/dns"))), crate::openapi::Errors))]
 pub(crate) async fn as_of(
     State(state): State<AppState>,
     caller: Caller,
     uri: Uri,
+    headers: HeaderMap,
     Path(zone_id): Path<String>,
 ) -> Result<Response, ApiError> {
     let params = query(&uri, &["serial", "time"])?;
@@ -128,6 +148,9 @@ pub(crate) async fn as_of(
     };
     let zone_id = readable(&state, &caller, &zone_id).await?;
     let zone = zone_at(&state, &zone_id, at).await?;
+    if wants_text(&headers) {
+        return text_dns(zone.to_zone_file());
+    }
     let recordsets: Vec<Value> = zone.recordsets.iter().map(|r| r.to_json()).collect();
     Ok(Json(json!({
         "zone_id": zone_id,
@@ -138,11 +161,12 @@ pub(crate) async fn as_of(
     .into_response())
 }
 
-#[utoipa::path(get, path = "/v2/zones/{zone_id}/history/diff", tag = "zones", params(("zone_id" = uuid::Uuid, Path), ("from" = String, Query), ("to" = String, Query)), responses((status = 200, body = crate::openapi::ZoneDiff), crate::openapi::Errors))]
+#[utoipa::path(get, path = "/v2/zones/{zone_id}/history/diff", tag = "zones", params(("zone_id" = uuid::Uuid, Path), ("from" = String, Query), ("to" = String, Query)), responses((status = 200, description = "Record sets added, removed and changed; with `Accept: text/dns`, the change as an IXFR would send it (RFC 1995's condensed form)", content((crate::openapi::ZoneDiff = "application/json"), (String = "text/dns"))), crate::openapi::Errors))]
 pub(crate) async fn diff(
     State(state): State<AppState>,
     caller: Caller,
     uri: Uri,
+    headers: HeaderMap,
     Path(zone_id): Path<String>,
 ) -> Result<Response, ApiError> {
     let params = query(&uri, &["from", "to"])?;
@@ -153,6 +177,9 @@ pub(crate) async fn diff(
     let zone_id = readable(&state, &caller, &zone_id).await?;
     let before = zone_at(&state, &zone_id, At::Serial(from)).await?;
     let after = zone_at(&state, &zone_id, At::Serial(to)).await?;
+    if wants_text(&headers) {
+        return text_dns(before.ixfr_to(&after));
+    }
     let mut body = before.diff(&after);
     body["zone_id"] = json!(zone_id);
     Ok(Json(body).into_response())
@@ -196,6 +223,48 @@ fn as_new(past: &PastRecordset) -> Result<(RecordsetId, nsplane_schema::ProjectI
     Ok((id, nsplane_schema::ProjectId(past.project_id.clone()), recordset))
 }
 
+/// What a revert did, or would do.
+#[derive(Debug)]
+pub struct Reverted {
+    /// The answer as the API gives it: the serials, the changes, the new serial (`null` for a dry run).
+    pub answer: Value,
+    /// The commit's version, if it committed.
+    pub version: Option<u64>,
+}
+
+/// Plans a revert of `zone_id` to the record sets of `serial` from its history (what changes from the
+/// current serial) and, unless `dry_run`, commits it as one command under a new serial. Shared by the
+/// API and `nsplane zone revert`.
+pub async fn revert_zone(
+    read: &nsplane_projection::ReadModels,
+    commands: &nsplane_command::Commands,
+    zone_id: nsplane_schema::ZoneId,
+    serial: u32,
+    dry_run: bool,
+    actor: &nsplane_command::Actor,
+) -> Result<Reverted, ApiError> {
+    let id = zone_id.0.to_string();
+    let current = read.zone(zone_id.0).await?.ok_or_else(ApiError::zone_not_found)?;
+    let current_serial = u32::try_from(current.serial).unwrap_or_default();
+    let now = read
+        .zone_at(&id, At::Serial(current_serial))
+        .await?
+        .ok_or_else(no_such_state)?;
+    let target = read.zone_at(&id, At::Serial(serial)).await?.ok_or_else(no_such_state)?;
+    let changes = now.diff(&target);
+    if dry_run {
+        let answer = json!({"zone_id": id, "dry_run": true, "from_serial": now.serial, "to_serial": target.serial, "serial": Value::Null, "changes": changes});
+        return Ok(Reverted { answer, version: None });
+    }
+    let sets = target.recordsets.iter().map(as_new).collect::<Result<Vec<_>, _>>()?;
+    let committed = commands.revert_zone(zone_id, target.serial, sets, actor).await?;
+    let answer = json!({"zone_id": id, "dry_run": false, "from_serial": now.serial, "to_serial": target.serial, "serial": committed.state.serial, "changes": changes});
+    Ok(Reverted {
+        answer,
+        version: Some(committed.version),
+    })
+}
+
 #[utoipa::path(post, path = "/v2/zones/{zone_id}/tasks/revert", tag = "zones", params(("zone_id" = uuid::Uuid, Path)), request_body = RevertBody, responses((status = 200, description = "A dry run: what would change", body = crate::openapi::ZoneRevert), (status = 202, description = "Reverted under a new serial", body = crate::openapi::ZoneRevert), crate::openapi::Errors))]
 pub(crate) async fn revert(
     State(state): State<AppState>,
@@ -206,25 +275,20 @@ pub(crate) async fn revert(
     caller.require_writer()?;
     let id = readable(&state, &caller, &zone_id).await?;
     let zone_id = parse_zone_id(&zone_id)?;
-    let current = state.read.zone(zone_id.0).await?.ok_or_else(ApiError::zone_not_found)?;
-    let now = zone_at(
-        &state,
-        &id,
-        At::Serial(u32::try_from(current.serial).unwrap_or_default()),
+    let reverted = revert_zone(
+        &state.read,
+        &state.commands,
+        zone_id,
+        body.serial,
+        body.dry_run,
+        &caller.actor(),
     )
     .await?;
-    let target = zone_at(&state, &id, At::Serial(body.serial)).await?;
-    let changes = now.diff(&target);
-    if body.dry_run {
-        let answer = json!({"zone_id": id, "dry_run": true, "from_serial": now.serial, "to_serial": target.serial, "serial": Value::Null, "changes": changes});
-        return Ok((StatusCode::OK, Json(answer)).into_response());
+    match reverted.version {
+        Some(version) => {
+            state.consistency.committed::<ZoneEvent>(&id, version);
+            Ok((StatusCode::ACCEPTED, Json(reverted.answer)).into_response())
+        }
+        None => Ok((StatusCode::OK, Json(reverted.answer)).into_response()),
     }
-    let sets = target.recordsets.iter().map(as_new).collect::<Result<Vec<_>, _>>()?;
-    let committed = state
-        .commands
-        .revert_zone(zone_id, target.serial, sets, &caller.actor())
-        .await?;
-    state.consistency.committed::<ZoneEvent>(&id, committed.version);
-    let answer = json!({"zone_id": id, "dry_run": false, "from_serial": now.serial, "to_serial": target.serial, "serial": committed.state.serial, "changes": changes});
-    Ok((StatusCode::ACCEPTED, Json(answer)).into_response())
 }

@@ -8,7 +8,7 @@ mod auth;
 mod body;
 mod consistency;
 mod error;
-mod history;
+pub mod history;
 mod keystone;
 mod naming;
 mod openapi;

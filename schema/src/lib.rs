@@ -20,6 +20,7 @@ pub mod serial;
 pub mod status;
 pub mod ttl;
 pub mod zone;
+pub mod zonefile;
 
 pub use envelope::{CommitEnvelope, Event, Metadata, RawCommit, ENVELOPE_VERSION};
 pub use ids::{PoolId, ProjectId, RecordsetId, RequestId, ZoneId};

@@ -201,6 +201,81 @@ async fn a_zone_history_shows_each_serial_its_state_and_differences() {
         "a zone TTL change changes no record set"
     );
 
+    // As text: a zone file a real parser accepts, and the change as an IXFR sends it.
+    let text = |url: String| {
+        let http = http.clone();
+        async move {
+            let mut request = http.get(&url).header("accept", "text/dns");
+            for (name, value) in P1 {
+                request = request.header(name, value);
+            }
+            let response = request.send().await.expect("get");
+            assert_eq!(response.status(), 200, "{url}");
+            assert_eq!(
+                response.headers()["content-type"].to_str().ok(),
+                Some("text/dns; charset=utf-8")
+            );
+            response.text().await.expect("text")
+        }
+    };
+    let file = text(format!("{zone_url}/history/as_of?serial={}", serials[3])).await;
+    assert!(
+        file.contains("www.history.example.org.\t300\tIN\tA\t192.0.2.9\n"),
+        "{file}"
+    );
+    assert!(
+        file.contains("history.example.org.\t3600\tIN\tMX\t10 mx.example.org.\n"),
+        "{file}"
+    );
+    assert!(
+        file.contains(&format!(" {} 3600 600 86400 3600\n", serials[3])),
+        "the SOA at that serial: {file}"
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("history.zone");
+    std::fs::write(&path, &file).expect("write");
+    let checked = std::process::Command::new("named-checkzone")
+        .args(["history.example.org.", &path.to_string_lossy()])
+        .output()
+        .expect("named-checkzone");
+    let said = String::from_utf8_lossy(&checked.stdout);
+    assert!(checked.status.success(), "BIND refuses the zone file: {said}\n{file}");
+    assert!(said.contains(&format!("loaded serial {}", serials[3])), "{said}");
+    let ixfr = text(format!("{zone_url}/history/diff?from={}&to={}", serials[3], serials[5])).await;
+    let lines: Vec<&str> = ixfr.lines().filter(|l| !l.starts_with(';')).collect();
+    let soa = |serial: u64| format!(" {serial} 3600 600 86400 3600");
+    assert!(
+        lines[0].contains("\tSOA\t") && lines[0].ends_with(&soa(serials[5])),
+        "{ixfr}"
+    );
+    assert!(
+        lines[1].contains("\tSOA\t") && lines[1].ends_with(&soa(serials[3])),
+        "{ixfr}"
+    );
+    let removed_end = lines
+        .iter()
+        .skip(2)
+        .position(|l| l.contains("\tSOA\t"))
+        .expect("second SOA")
+        + 2;
+    let removed: Vec<&str> = lines[2..removed_end].to_vec();
+    let added: Vec<&str> = lines[removed_end + 1..lines.len() - 1].to_vec();
+    assert!(lines[lines.len() - 1].ends_with(&soa(serials[5])), "{ixfr}");
+    assert!(
+        removed.contains(&"history.example.org.\t3600\tIN\tMX\t10 mx.example.org."),
+        "{ixfr}"
+    );
+    assert!(
+        removed
+            .iter()
+            .any(|l| l.starts_with("history.example.org.\t3600\tIN\tNS\t"))
+            && added
+                .iter()
+                .any(|l| l.starts_with("history.example.org.\t7200\tIN\tNS\t")),
+        "the zone's TTL moved its NS records: {ixfr}"
+    );
+    assert!(!ixfr.contains("www."), "www kept its own TTL and records: {ixfr}");
+
     // Who may read it.
     let p2 = [("x-auth-project-id", "p2"), ("x-roles", "member")];
     for path in ["history", "history/as_of?serial=1", "history/diff?from=1&to=2"] {

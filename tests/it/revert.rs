@@ -1,5 +1,5 @@
 //! Reverting a zone to an earlier serial, end to end: the API's dry run and revert, the history's new
-//! entry, and a real BIND secondary serving the reverted zone.
+//! entry, a real BIND secondary serving the reverted zone, and the same from `nsplane zone revert`.
 
 use nsplane_dataplane::client::{self, SoaAnswer};
 use nsplane_testkit::secondaries::bind as start_bind;
@@ -154,5 +154,31 @@ async fn a_reverted_zone_is_served_by_bind_as_it_was() {
     )
     .await;
     assert_eq!(status, 404);
+
+    // The same from the command line, as an operator would: back to the bad state.
+    let before_cli = serial_now().await;
+    let bad_text = bad.to_string();
+    let (ok_, out) = crate::tool::run(&ns, "zone", &["revert", &zone_id, "--serial", &bad_text, "--dry-run"]).await;
+    assert!(ok_, "{out}");
+    assert!(out.contains("+ stray.revert.example.org. A"), "{out}");
+    assert!(out.contains("- api.revert.example.org. A"), "{out}");
+    assert_eq!(serial_now().await, before_cli, "a dry run commits nothing");
+    let (ok_, out) = crate::tool::run(&ns, "zone", &["revert", &zone_id, "--serial", &bad_text, "--json"]).await;
+    assert!(ok_, "{out}");
+    let answer: serde_json::Value = serde_json::from_str(out.trim()).expect("JSON");
+    let by_cli = answer["serial"].as_u64().expect("serial");
+    assert!(by_cli > before_cli, "{answer}");
+    eventually("the history shows the operator's revert", WAIT, || async {
+        let (_, history) = get(&http, &format!("{zone_url}/history")).await;
+        history["history"]
+            .as_array()
+            .and_then(|h| h.last())
+            .is_some_and(|last| last["serial"] == by_cli && last["source"] == "cli" && last["command"] == "RevertZone")
+    })
+    .await;
+    eventually("BIND serves the state the operator chose", WAIT, || async {
+        a_records(bind.addr(), "stray.revert.example.org.").await == Some(vec!["203.0.113.1".into()])
+    })
+    .await;
     node.node.stop().await;
 }

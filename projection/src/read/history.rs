@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use anyhow::Context as _;
 use chrono::NaiveDateTime;
+use nsplane_schema::zonefile::{self, Apex, Entry, Soa};
 use serde_json::{json, Value};
 
 use super::{ReadError, ReadModels};
@@ -101,9 +102,42 @@ pub struct ZoneAt {
     pub occurred_at: NaiveDateTime,
     /// The record sets, by name and type.
     pub recordsets: Vec<PastRecordset>,
+    /// The zone's name, TTL, SOA and name servers then (`None` only for a history without its
+    /// creation).
+    pub apex: Option<Apex>,
 }
 
 impl ZoneAt {
+    /// Its records as zone-file entries, each record set's with its own TTL or the zone's.
+    fn entries(&self, zone_ttl: u32) -> Vec<Entry> {
+        let mut entries = Vec::new();
+        for set in &self.recordsets {
+            let ttl = set.ttl.as_u64().and_then(|t| u32::try_from(t).ok()).unwrap_or(zone_ttl);
+            for data in set.records.as_array().into_iter().flatten().filter_map(Value::as_str) {
+                entries.push(Entry {
+                    name: set.name.clone(),
+                    ttl,
+                    rtype: set.rtype.clone(),
+                    data: data.to_owned(),
+                });
+            }
+        }
+        entries
+    }
+
+    /// The zone then as a zone file (`None` without its apex).
+    pub fn to_zone_file(&self) -> Option<String> {
+        let apex = self.apex.as_ref()?;
+        Some(zonefile::zone_file(apex, &self.entries(apex.ttl)))
+    }
+
+    /// The change from `self` to `to` in IXFR's condensed form (`None` without both apexes).
+    pub fn ixfr_to(&self, to: &ZoneAt) -> Option<String> {
+        let (from_apex, to_apex) = (self.apex.as_ref()?, to.apex.as_ref()?);
+        let (before, after) = (self.entries(from_apex.ttl), to.entries(to_apex.ttl));
+        Some(zonefile::ixfr((from_apex, &before), (to_apex, &after)))
+    }
+
     /// What changed from `self` to `to`: record sets added, removed, and changed (records, TTL or
     /// description), as JSON.
     pub fn diff(&self, to: &ZoneAt) -> Value {
@@ -212,18 +246,27 @@ impl ReadModels {
         let (position, occurred_at, serial): (i64, NaiveDateTime, i64) = (head.get(0), head.get(1), head.get(2));
         let rows = client
             .query(
-                "SELECT event_type, payload FROM audit_events WHERE aggregate_type = 'zone' AND aggregate_id = $1 \
-                 AND event_type IN ('RecordsetCreated', 'RecordsetUpdated', 'RecordsetDeleted') AND stream_seq <= $2 \
-                 ORDER BY stream_seq, event_idx",
+                &format!(
+                    "SELECT event_type, payload FROM audit_events WHERE aggregate_type = 'zone' AND aggregate_id = $1 \
+                     AND event_type IN {CONTENT} AND stream_seq <= $2 ORDER BY stream_seq, event_idx"
+                ),
                 &[&zone_id, &position],
             )
             .await
             .context("failed to read a zone's record-set history")?;
         let mut sets: BTreeMap<String, PastRecordset> = BTreeMap::new();
+        let mut apex: Option<Apex> = None;
         for row in &rows {
             let (event_type, payload): (&str, Value) = (row.get(0), row.get(1));
             let id = payload["recordset_id"].as_str().unwrap_or_default().to_owned();
             match event_type {
+                "ZoneCreated" => apex = apex_of(&payload),
+                "ZoneUpdated" => {
+                    if let Some(apex) = &mut apex {
+                        apex.soa.email = payload["email"].as_str().unwrap_or_default().to_owned();
+                        apex.ttl = number(&payload["ttl"]);
+                    }
+                }
                 "RecordsetCreated" => {
                     let text = |key: &str| payload[key].as_str().unwrap_or_default().to_owned();
                     let set = PastRecordset {
@@ -251,10 +294,48 @@ impl ReadModels {
         }
         let mut recordsets: Vec<PastRecordset> = sets.into_values().collect();
         recordsets.sort_by(|a, b| (&a.name, &a.rtype, &a.id).cmp(&(&b.name, &b.rtype, &b.id)));
+        let serial = u32::try_from(serial).unwrap_or_default();
+        if let Some(apex) = &mut apex {
+            apex.soa.serial = serial;
+        }
         Ok(Some(ZoneAt {
-            serial: u32::try_from(serial).unwrap_or_default(),
+            serial,
             occurred_at,
             recordsets,
+            apex,
         }))
     }
+}
+
+fn number(value: &Value) -> u32 {
+    value.as_u64().and_then(|n| u32::try_from(n).ok()).unwrap_or_default()
+}
+
+/// A zone's apex from its `ZoneCreated` event: the pool's name servers by priority, the first one the
+/// SOA MNAME.
+fn apex_of(created: &Value) -> Option<Apex> {
+    let mut nameservers: Vec<(u64, String)> = created["ns_records"]
+        .as_array()?
+        .iter()
+        .filter_map(|ns| Some((ns["priority"].as_u64()?, ns["hostname"].as_str()?.to_owned())))
+        .collect();
+    nameservers.sort();
+    let nameservers: Vec<String> = nameservers.into_iter().map(|(_, host)| host).collect();
+    let soa = &created["soa"];
+    Some(Apex {
+        origin: created["name"].as_str()?.to_owned(),
+        ttl: number(&created["ttl"]),
+        soa: Soa {
+            mname: nameservers.first().cloned().unwrap_or_else(|| "ns.invalid.".to_owned()),
+            email: created["email"].as_str()?.to_owned(),
+            serial: number(&created["serial"]),
+            timers: [
+                number(&soa["refresh"]),
+                number(&soa["retry"]),
+                number(&soa["expire"]),
+                number(&soa["minimum"]),
+            ],
+        },
+        nameservers,
+    })
 }
