@@ -183,9 +183,23 @@ impl ReadModels {
         }
         if let Some(name) = &query.recordset_name {
             let ids = created_ids(&client, "RecordsetCreated", "payload->>'recordset_id'", name).await?;
-            let p = bind(Box::new(ids));
+            // Their events' positions too, through the record-set index: the planner cannot tell how
+            // few rows match a JSON field and would rather walk the whole table in stream order.
+            let seqs: Vec<i64> = client
+                .query(
+                    "SELECT DISTINCT stream_seq FROM audit_events WHERE payload ? 'recordset_id' \
+                     AND payload->>'recordset_id' = ANY($1)",
+                    &[&ids],
+                )
+                .await
+                .context("failed to find the record sets' events")
+                .map_err(|e| ListError::from(ReadError::Query(e)))?
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            let (p, s) = (bind(Box::new(ids)), bind(Box::new(seqs)));
             conds.push(format!(
-                "a.payload ? 'recordset_id' AND a.payload->>'recordset_id' = ANY({p})"
+                "a.stream_seq = ANY({s}) AND a.payload ? 'recordset_id' AND a.payload->>'recordset_id' = ANY({p})"
             ));
         }
         let text_filters = [
