@@ -55,10 +55,15 @@ pub async fn run(args: AllArgs, drain: Duration) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(args.api.api_listen).await?;
     info!(kind = %"http", addr = %listener.local_addr()?, "listening");
     let shutdown = Shutdown::on_signals();
-    let mut roles = vec![Role::new(
+    let ops = startup::ops(&connections, runs("central"), shutdown.receiver()).await?;
+    let mut roles: Vec<Role> = startup::ops_role(common.ops_listen, ops.clone(), shutdown.receiver())
+        .await?
+        .into_iter()
+        .collect();
+    roles.push(Role::new(
         "api",
-        nsplane_api::run(api_config, listener, shutdown.receiver()),
-    )];
+        nsplane_api::run_with(api_config, listener, shutdown.receiver(), Some(ops)),
+    ));
     if runs("central") {
         roles.push(Role::new(
             "central",

@@ -347,6 +347,10 @@ pub enum ClaimsAction {
 /// Settings every role shares.
 #[derive(Debug, Clone, Args)]
 pub struct CommonArgs {
+    /// Serve `/healthcheck` (200, or 503 naming the dependency that fails) and `/metrics` (Prometheus)
+    /// here; the API also serves them on its own port. Roles only; tools ignore it.
+    #[arg(long, env = "NSPLANE_OPS_LISTEN")]
+    pub ops_listen: Option<SocketAddr>,
     /// NATS URL (nats-server 2.11 or newer).
     #[arg(long, env = "NSPLANE_NATS_URL")]
     pub nats_url: Option<String>,

@@ -58,9 +58,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let listener = tokio::net::TcpListener::bind(args.api_listen).await?;
             info!(kind = %"http", addr = %listener.local_addr()?, "listening");
             let shutdown = Shutdown::on_signals();
+            let ops = startup::ops(&connections, false, shutdown.receiver()).await?;
+            let mut roles: Vec<Role> = startup::ops_role(args.common.ops_listen, ops.clone(), shutdown.receiver())
+                .await?
+                .into_iter()
+                .collect();
             info!("ready");
-            let api = nsplane_api::run(config, listener, shutdown.receiver());
-            supervise(vec![Role::new("api", api)], &shutdown, DRAIN).await
+            let api = nsplane_api::run_with(config, listener, shutdown.receiver(), Some(ops));
+            roles.push(Role::new("api", api));
+            supervise(roles, &shutdown, DRAIN).await
         }
         Command::Central(args) => {
             let connections = args.connections()?;
@@ -69,9 +75,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 return Ok(());
             }
             let shutdown = Shutdown::on_signals();
+            let ops = startup::ops(&connections, true, shutdown.receiver()).await?;
+            let mut roles: Vec<Role> = startup::ops_role(args.ops_listen, ops, shutdown.receiver())
+                .await?
+                .into_iter()
+                .collect();
             info!("ready");
             let central = nsplane_projection::central::run(connections.central(), shutdown.receiver());
-            supervise(vec![Role::new("central", central)], &shutdown, DRAIN).await
+            roles.push(Role::new("central", central));
+            supervise(roles, &shutdown, DRAIN).await
         }
         Command::Mdns(args) => {
             let connections = args.common.connections()?;
@@ -84,9 +96,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             startup::commit_pools(&connections, pools, None).await?;
             let (udp, tcp) = nsplane_dataplane::mdns::bind(args.mdns_listen).await?;
             let shutdown = Shutdown::on_signals();
+            let ops = startup::ops(&connections, false, shutdown.receiver()).await?;
+            let mut roles: Vec<Role> = startup::ops_role(args.common.ops_listen, ops, shutdown.receiver())
+                .await?
+                .into_iter()
+                .collect();
             info!("ready");
             let mdns = nsplane_dataplane::mdns::run(connections.mdns(tsig), udp, tcp, shutdown.receiver());
-            supervise(vec![Role::new("mdns", mdns)], &shutdown, DRAIN).await
+            roles.push(Role::new("mdns", mdns));
+            supervise(roles, &shutdown, DRAIN).await
         }
         Command::Worker(args) => {
             let connections = args.connections()?;
@@ -97,9 +115,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             startup::commit_pools(&connections, pools, None).await?;
             let shutdown = Shutdown::on_signals();
+            let ops = startup::ops(&connections, false, shutdown.receiver()).await?;
+            let mut roles: Vec<Role> = startup::ops_role(args.ops_listen, ops, shutdown.receiver())
+                .await?
+                .into_iter()
+                .collect();
             info!("ready");
             let worker = nsplane_dataplane::worker::run(connections.worker(), shutdown.receiver());
-            supervise(vec![Role::new("worker", worker)], &shutdown, DRAIN).await
+            roles.push(Role::new("worker", worker));
+            supervise(roles, &shutdown, DRAIN).await
         }
         Command::Pool(args) => {
             let connections = args.common.connections()?;

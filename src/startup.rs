@@ -45,3 +45,40 @@ pub async fn commit_pools(
     }
     Ok(())
 }
+
+/// Starts the process's health checks (NATS and PostgreSQL, and central's consumer when `central`
+/// runs here) and its metrics recorder, and returns the routes that answer them.
+pub async fn ops(
+    connections: &Connections,
+    central: bool,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<axum::Router> {
+    use nsplane_runtime::ops;
+    let metrics = ops::metrics_handle()?;
+    let layout = &connections.store.layout;
+    let consumer = central.then(|| (layout.events_stream(), layout.central_consumer()));
+    let probes = ops::standard_probes(
+        &connections.nats.url,
+        Some(&connections.pg.url),
+        consumer.as_ref().map(|(stream, name)| (stream.as_str(), name.as_str())),
+    )
+    .await?;
+    Ok(ops::router(ops::Health::start(probes, shutdown), metrics))
+}
+
+/// The ops listener as a role, when `--ops-listen` asks for one.
+pub async fn ops_role(
+    listen: Option<std::net::SocketAddr>,
+    routes: axum::Router,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<Option<nsplane_runtime::Role>> {
+    let Some(addr) = listen else { return Ok(None) };
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("failed to listen on {addr} for /healthcheck and /metrics"))?;
+    info!(kind = %"ops", addr = %listener.local_addr()?, "listening");
+    Ok(Some(nsplane_runtime::Role::new(
+        "ops",
+        nsplane_runtime::ops::serve(listener, routes, shutdown),
+    )))
+}

@@ -286,6 +286,7 @@ pub fn router(state: AppState) -> Router {
             "/v2/quotas/{project_id}",
             get(quotas::show).patch(quotas::update).delete(quotas::reset),
         )
+        .route_layer(axum::middleware::from_fn(count_requests))
         .fallback(fallback)
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(axum::extract::DefaultBodyLimit::max(max_body))
@@ -293,16 +294,49 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// Counts and times every routed request by its route's pattern (not the path: ids would make a series
+/// each), method and status.
+async fn count_requests(request: Request, next: axum::middleware::Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = request.method().as_str().to_owned();
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    metrics::counter!("nsplane_http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status.clone())
+        .increment(1);
+    metrics::histogram!("nsplane_http_request_duration_seconds", "method" => method, "route" => route, "status" => status)
+        .record(started.elapsed().as_secs_f64());
+    response
+}
+
 /// Serves the API on `listener` until `shutdown` turns true.
 pub async fn serve(
     state: AppState,
     listener: tokio::net::TcpListener,
+    shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    serve_with(state, listener, shutdown, None).await
+}
+
+/// Serves the API, and `extra` routes beside it (the process's `/healthcheck` and `/metrics`), on
+/// `listener` until `shutdown` turns true.
+pub async fn serve_with(
+    state: AppState,
+    listener: tokio::net::TcpListener,
     mut shutdown: watch::Receiver<bool>,
+    extra: Option<Router>,
 ) -> anyhow::Result<()> {
     let addr: SocketAddr = listener.local_addr()?;
     tracing::debug!(%addr, "serving the API");
+    let routes = match extra {
+        Some(extra) => extra.merge(router(state)),
+        None => router(state),
+    };
     // Trailing slashes are tolerated: normalise before routing.
-    let app = tower_http::normalize_path::NormalizePathLayer::trim_trailing_slash().layer(router(state));
+    let app = tower_http::normalize_path::NormalizePathLayer::trim_trailing_slash().layer(routes);
     axum::serve(listener, axum::ServiceExt::<Request>::into_make_service(app))
         .with_graceful_shutdown(async move {
             let _ = shutdown.wait_for(|stop| *stop).await;
@@ -318,6 +352,16 @@ pub async fn run(
     config: ApiRoleConfig,
     listener: tokio::net::TcpListener,
     shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    run_with(config, listener, shutdown, None).await
+}
+
+/// [`run`], with `extra` routes served beside the API (the process's `/healthcheck` and `/metrics`).
+pub async fn run_with(
+    config: ApiRoleConfig,
+    listener: tokio::net::TcpListener,
+    shutdown: watch::Receiver<bool>,
+    extra: Option<Router>,
 ) -> anyhow::Result<()> {
     let client = nsplane_runtime::connect(&config.nats, "nsplane-api").await?;
     let store = EventStore::open(client.clone(), config.store.clone()).await?;
@@ -347,7 +391,7 @@ pub async fn run(
     let consistency = Arc::new(Consistency::default());
     let listener_task = tokio::spawn(consistency.clone().listen(client.clone(), config.store.layout.clone()));
     let state = AppState::new(commands, ReadModels::new(pool), consistency, pools, config.api)?;
-    let result = serve(state, listener, shutdown).await;
+    let result = serve_with(state, listener, shutdown, extra).await;
     listener_task.abort();
     follower.abort();
     result

@@ -308,6 +308,7 @@ impl<A: Decider> Executor<A> {
                 }
                 Err(AppendError::Conflict) => {
                     conflicts += 1;
+                    metrics::counter!("nsplane_commit_conflicts_total", "aggregate" => A::TYPE).increment(1);
                     if conflicts >= CONFLICT_ATTEMPTS_MAX {
                         warn!(
                             aggregate = A::TYPE,

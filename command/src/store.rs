@@ -162,6 +162,7 @@ impl EventStore {
             .map_err(|e| classify(e.kind(), e.source(), e.to_string()))?
             .await
             .map_err(|e| classify(e.kind(), e.source(), e.to_string()))?;
+        metrics::counter!("nsplane_commits_total", "aggregate" => envelope.aggregate_type.clone()).increment(1);
         Ok(Appended {
             stream_seq: ack.sequence,
             duplicate: ack.duplicate,

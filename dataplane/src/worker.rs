@@ -256,7 +256,16 @@ impl Worker {
         };
         let deleting = zone.action == Action::Delete;
         let span = tracing::info_span!("push", %zone_id, zone = %zone.name, serial = zone.serial, deleting);
-        self.push_to(pool, &zone, deleting, again).instrument(span).await
+        let started = std::time::Instant::now();
+        let pushed = self.push_to(pool, &zone, deleting, again).instrument(span).await;
+        let outcome = match &pushed {
+            Ok(Pushed::Done) => "served",
+            Ok(Pushed::Retry(_)) => "not_served",
+            Err(_) => "failed",
+        };
+        metrics::counter!("nsplane_pushes_total", "outcome" => outcome).increment(1);
+        metrics::histogram!("nsplane_push_seconds", "outcome" => outcome).record(started.elapsed().as_secs_f64());
+        pushed
     }
 
     async fn push_to(&self, pool: &Pool, zone: &ZoneRow, deleting: bool, again: bool) -> Result<Pushed, PushError> {
@@ -270,6 +279,15 @@ impl Worker {
         self.notify_all(pool, zone, deleting).await;
         // 3. Poll the name servers.
         let (met, mut nameservers) = self.poll(pool, zone, deleting).await;
+        for ns in &nameservers {
+            // Whether each name server took the last zone it was asked to: 0 while one lags behind.
+            let synced = if ns.status == NameserverStatus::Synced {
+                1.0
+            } else {
+                0.0
+            };
+            metrics::gauge!("nsplane_nameserver_synced", "nameserver" => ns.nameserver.clone()).set(synced);
+        }
         if !met && !deleting {
             self.explain(zone_id, &mut nameservers).await;
         }

@@ -157,6 +157,8 @@ pub async fn run(config: CentralConfig, mut shutdown: watch::Receiver<bool>) -> 
     };
     let mut chunks = start_pull().await?;
     info!(consumer = %config.consumer, "central consuming");
+    let mut applying = nsplane_runtime::ops::Outage::new("central: applying commits");
+    let mut reading = nsplane_runtime::ops::Outage::new("central: reading the event stream");
     loop {
         let chunk = tokio::select! {
             _ = shutdown.wait_for(|stop| *stop) => break,
@@ -175,14 +177,20 @@ pub async fn run(config: CentralConfig, mut shutdown: watch::Receiver<bool>) -> 
                     // The node that held our pull request may be gone (a NATS node died): ask again
                     // at once instead of waiting for the request to expire.
                     pull_again |= matches!(e.kind(), pull::MessagesErrorKind::MissingHeartbeat);
-                    warn!(error = %e, "error from the central consumer; continuing");
+                    reading.failed(&e.to_string());
                 }
             }
         }
-        if let Err(e) = handle_chunk(&config, &js, &client, &pool, delivered).await {
-            // Unacknowledged messages are redelivered after ack_wait; nothing is lost.
-            error!(error = format!("{e:#}"), "central failed to handle a batch");
-            tokio::time::sleep(Duration::from_millis(200)).await;
+        if !delivered.is_empty() {
+            reading.worked();
+        }
+        match handle_chunk(&config, &js, &client, &pool, delivered).await {
+            Ok(()) => applying.worked(),
+            Err(e) => {
+                // Unacknowledged messages are redelivered after ack_wait; nothing is lost.
+                applying.failed(&format!("{e:#}"));
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
         }
         if pull_again {
             match start_pull().await {
@@ -235,6 +243,7 @@ async fn handle_chunk(
             return Err(anyhow::Error::new(e).context("failed to get a postgres connection"));
         }
     };
+    let applying = std::time::Instant::now();
     let outcomes = match apply_batch(&mut conn, &config.projectors, &commits).await {
         Ok(outcomes) => outcomes,
         Err(e) => {
@@ -262,6 +271,19 @@ async fn handle_chunk(
         }
     };
     drop(conn);
+    metrics::histogram!("nsplane_projection_batch_seconds").record(applying.elapsed().as_secs_f64());
+    let applied = outcomes.iter().filter(|o| matches!(o, Outcome::Applied)).count();
+    metrics::counter!("nsplane_projected_commits_total").increment(applied as u64);
+    if let Some(last) = commits
+        .iter()
+        .zip(&outcomes)
+        .rev()
+        .find(|(_, o)| matches!(o, Outcome::Applied))
+    {
+        // From the command's decision to its read models: what a reader waits for at worst.
+        let lag = chrono::Utc::now() - last.0.commit.metadata.time;
+        metrics::gauge!("nsplane_projection_lag_seconds").set(lag.as_seconds_f64().max(0.0));
+    }
     // Newest projected version per aggregate in this batch.
     let mut newest: HashMap<(&str, &str), &Delivered> = HashMap::new();
     for (delivered, outcome) in commits.iter().zip(&outcomes) {

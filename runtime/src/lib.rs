@@ -9,6 +9,7 @@
 pub mod devmode;
 pub mod failpoint;
 pub mod nats;
+pub mod ops;
 pub mod shutdown;
 pub mod supervise;
 

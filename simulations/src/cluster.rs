@@ -13,7 +13,7 @@ use nsplane_runtime::devmode::{free_port, LocalPostgres};
 use nsplane_testkit::secondaries::{LocalBind, LocalKnot};
 
 use crate::process::Process;
-use crate::proxy::Proxy;
+use nsplane_testkit::proxy::Proxy;
 
 /// The prefix of every subject, stream and bucket in a simulation.
 pub const PREFIX: &str = "sim";

@@ -12,6 +12,5 @@ pub mod faults;
 pub mod load;
 pub mod monitor;
 pub mod process;
-pub mod proxy;
 pub mod report;
 pub mod scenario;

@@ -9,6 +9,7 @@ pub mod latency;
 pub mod nodes;
 pub mod pools;
 pub mod process;
+pub mod proxy;
 pub mod secondaries;
 pub mod servers;
 

@@ -1,7 +1,8 @@
-//! A small TCP and UDP proxy the simulation controls, put between a secondary and the mdns instances
-//! (transfers) and between the workers and a secondary (NOTIFY, SOA polls). `cut` drops every datagram
-//! and closes and refuses every TCP connection, so the secondary is cut off; `heal` lets traffic through
-//! again. With several upstreams, a refused connection or datagram moves the proxy to the next one, as a
+//! A small TCP and UDP proxy a test or the simulation controls: the simulation puts it between a
+//! secondary and the mdns instances (transfers) and between the workers and a secondary (NOTIFY, SOA
+//! polls); tests put it between a role and NATS or PostgreSQL. `cut` drops every datagram and closes and
+//! refuses every TCP connection, so whatever is behind it is cut off; `heal` lets traffic through again.
+//! With several upstreams, a refused connection or datagram moves the proxy to the next one, as a
 //! secondary with several primaries would.
 
 use std::collections::HashMap;

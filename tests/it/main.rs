@@ -11,6 +11,7 @@ mod events;
 mod history;
 mod keystone;
 mod openstack_cli;
+mod ops;
 mod projection;
 mod records;
 mod replay;
