@@ -34,6 +34,8 @@ for _ in $(seq 1 100); do
 done
 [ "$served" = "192.0.2.10" ] || fail "mdns does not serve the demo record (got: $served)"
 curl -fsS "http://$api/v2/zones" | grep -q '"demo.nsplane.test."' || fail "the API does not list the demo zone"
+[ "$(curl -fsS "http://$api/healthcheck")" = "OK" ] || fail "the API's /healthcheck does not answer OK"
+curl -fsS "http://$api/metrics" | grep -q '^nsplane_dependency_up{dependency="postgres"} 1' || fail "/metrics does not show postgres up"
 # The tools find the running instance's servers through its data dir.
 nsplane="${CARGO_TARGET_DIR:-$HOME/.cache/nsplane/target}/release/nsplane"
 events="$("$nsplane" events --data-dir "$home/.nsplane" tail --kind zone --json)" || fail "nsplane events --data-dir failed"
