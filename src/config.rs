@@ -18,6 +18,10 @@ use nsplane_schema::Layout;
 #[derive(Debug, Parser)]
 #[command(name = "nsplane", version, about)]
 pub struct Cli {
+    /// A TOML file with the same keys as the flags (`nats_url = "nats://…"`; `KEY_file` reads a key's
+    /// value from a file); flags and `NSPLANE_*` variables override it, unknown keys are refused.
+    #[arg(long, env = "NSPLANE_CONFIG", global = true)]
+    pub config: Option<std::path::PathBuf>,
     /// Log format.
     #[arg(long, env = "NSPLANE_LOG_FORMAT", value_enum, default_value = "plain", global = true)]
     pub log_format: LogFormat,

@@ -6,6 +6,7 @@
 pub mod all;
 pub mod audit;
 pub mod config;
+pub mod config_file;
 pub mod events;
 pub mod replay;
 pub mod startup;

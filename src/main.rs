@@ -25,10 +25,31 @@ fn init_logging(format: LogFormat) {
     }
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+fn main() -> anyhow::Result<()> {
+    let cli = with_config_file()?;
     init_logging(cli.log_format);
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(run_logged(cli))
+}
+
+/// The command line, with `--config FILE`'s keys as the variables of their flags (those not set
+/// already): read before any thread starts, since it sets the process's environment.
+fn with_config_file() -> anyhow::Result<Cli> {
+    use clap::{CommandFactory as _, FromArgMatches as _};
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches)?;
+    let (Some(path), Some(subcommand)) = (&cli.config, matches.subcommand_name()) else {
+        return Ok(cli);
+    };
+    for (variable, value) in nsplane::config_file::settings(path, subcommand, |v| std::env::var_os(v).is_some())? {
+        std::env::set_var(variable, value);
+    }
+    Ok(Cli::parse())
+}
+
+async fn run_logged(cli: Cli) -> anyhow::Result<()> {
     match run(cli).await {
         // A tool's reader went away (`nsplane events tail | head`): that ends the output, not in error.
         Err(e)

@@ -5,6 +5,7 @@
 mod api;
 mod audit;
 mod claims;
+mod config_file;
 mod contract;
 mod dataplane;
 mod events;
