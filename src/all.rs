@@ -82,6 +82,8 @@ pub async fn run(args: AllArgs, drain: Duration) -> anyhow::Result<()> {
             nsplane_dataplane::worker::run(connections.worker(), shutdown.receiver()),
         ));
     }
+    let services: Vec<&str> = ROLES.iter().copied().filter(|role| runs(role)).collect();
+    roles.push(startup::heartbeats(&connections, &services, shutdown.receiver()).await?);
     info!("ready");
     let result = supervise(roles, &shutdown, drain).await;
     if let Some(mut servers) = dev {

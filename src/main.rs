@@ -87,6 +87,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             info!("ready");
             let api = nsplane_api::run_with(config, listener, shutdown.receiver(), Some(ops));
             roles.push(Role::new("api", api));
+            roles.push(startup::heartbeats(&connections, &["api"], shutdown.receiver()).await?);
             supervise(roles, &shutdown, DRAIN).await
         }
         Command::Central(args) => {
@@ -104,6 +105,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             info!("ready");
             let central = nsplane_projection::central::run(connections.central(), shutdown.receiver());
             roles.push(Role::new("central", central));
+            roles.push(startup::heartbeats(&connections, &["central"], shutdown.receiver()).await?);
             supervise(roles, &shutdown, DRAIN).await
         }
         Command::Mdns(args) => {
@@ -125,6 +127,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             info!("ready");
             let mdns = nsplane_dataplane::mdns::run(connections.mdns(tsig), udp, tcp, shutdown.receiver());
             roles.push(Role::new("mdns", mdns));
+            roles.push(startup::heartbeats(&connections, &["mdns"], shutdown.receiver()).await?);
             supervise(roles, &shutdown, DRAIN).await
         }
         Command::Worker(args) => {
@@ -144,6 +147,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             info!("ready");
             let worker = nsplane_dataplane::worker::run(connections.worker(), shutdown.receiver());
             roles.push(Role::new("worker", worker));
+            roles.push(startup::heartbeats(&connections, &["worker"], shutdown.receiver()).await?);
             supervise(roles, &shutdown, DRAIN).await
         }
         Command::Pool(args) => {

@@ -82,3 +82,20 @@ pub async fn ops_role(
         nsplane_runtime::ops::serve(listener, routes, shutdown),
     )))
 }
+
+/// The heartbeats of the roles this process runs (`/v2/service_statuses`), as one role that ends
+/// when the process stops (each instance then reads STOPPED).
+pub async fn heartbeats(
+    connections: &Connections,
+    services: &[&str],
+    shutdown: tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<nsplane_runtime::Role> {
+    let store = open_store(connections, "nsplane-heartbeat").await?;
+    let beats: Vec<_> = services
+        .iter()
+        .map(|service| nsplane_command::services::heartbeat(store.clone(), (*service).to_owned(), shutdown.clone()))
+        .collect();
+    Ok(nsplane_runtime::Role::new("heartbeat", async move {
+        futures::future::try_join_all(beats).await.map(|_| ())
+    }))
+}

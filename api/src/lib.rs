@@ -15,6 +15,7 @@ mod openapi;
 mod paging;
 mod quotas;
 mod recordsets;
+mod services;
 mod shares;
 mod views;
 mod zones;
@@ -282,6 +283,10 @@ pub fn router(state: AppState) -> Router {
                 .delete(naming::delete_blacklist),
         )
         .route("/v2/quotas", get(quotas::mine))
+        .route("/v2/service_statuses", get(services::list))
+        .route("/v2/service_statuses/{service_id}", get(services::show))
+        .route("/v2/service_status", get(services::list))
+        .route("/v2/service_status/{service_id}", get(services::show))
         .route(
             "/v2/quotas/{project_id}",
             get(quotas::show).patch(quotas::update).delete(quotas::reset),

@@ -154,6 +154,35 @@ pub(crate) struct AuditEventList {
     metadata: ListMetadata,
 }
 
+/// A running (or recently running) instance of a role.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct ServiceStatusView {
+    id: String,
+    /// `api`, `central`, `mdns`, `worker`.
+    service_name: String,
+    hostname: String,
+    /// `UP`, `DOWN` (no heartbeat for 15 s) or `STOPPED`.
+    status: String,
+    #[schema(value_type = Object)]
+    stats: (),
+    #[schema(value_type = Object)]
+    capabilities: (),
+    heartbeated_at: String,
+    created_at: String,
+    updated_at: Option<String>,
+    links: SelfLink,
+}
+
+/// Every instance the heartbeats remember.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct ServiceStatusList {
+    service_statuses: Vec<ServiceStatusView>,
+    links: ListLinks,
+    metadata: ListMetadata,
+}
+
 /// `GET /v2/zones/{zone_id}/history`: every serial, oldest first.
 #[derive(ToSchema)]
 #[allow(dead_code)]
@@ -307,6 +336,8 @@ pub(crate) struct ListParams {
         crate::history::as_of,
         crate::history::diff,
         crate::history::revert,
+        crate::services::list,
+        crate::services::show,
         crate::zones::create,
         crate::zones::list,
         crate::zones::show,

@@ -17,6 +17,7 @@ pub mod naming;
 pub mod pools;
 pub mod quotas;
 pub mod service;
+pub mod services;
 pub mod store;
 pub mod zone;
 

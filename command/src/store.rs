@@ -258,6 +258,11 @@ impl EventStore {
         Ok(out)
     }
 
+    /// The JetStream context (for the buckets of liveness, which are not events).
+    pub fn context(&self) -> &jetstream::Context {
+        &self.js
+    }
+
     /// How many consumers the event stream has (readers left behind count too).
     pub async fn consumer_count(&self) -> anyhow::Result<usize> {
         let mut stream = self.stream.clone();

@@ -24,6 +24,9 @@ pub enum Bucket {
     Quotas,
     /// TLDs and blacklists, before they became events: read once to migrate them, then removed.
     LegacyNaming,
+    /// Service statuses: one key per running instance of a role, refreshed by its heartbeat (liveness,
+    /// not state: nothing here is an event).
+    Services,
 }
 
 impl Bucket {
@@ -32,6 +35,7 @@ impl Bucket {
             Bucket::ZoneNames => "zone_names",
             Bucket::Quotas => "quotas",
             Bucket::LegacyNaming => "naming",
+            Bucket::Services => "services",
         }
     }
 }

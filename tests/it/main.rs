@@ -18,6 +18,7 @@ mod records;
 mod replay;
 mod revert;
 mod schemathesis;
+mod services;
 mod supervision;
 mod tenancy;
 mod tool;

@@ -19,7 +19,7 @@ fn openstack_binary() -> std::path::PathBuf {
 }
 
 /// Runs `openstack <args> -f json` (or plain when `json` is false) against the API.
-fn openstack(base: &str, args: &[&str], json: bool) -> Value {
+pub(crate) fn openstack(base: &str, args: &[&str], json: bool) -> Value {
     let mut command = Command::new(openstack_binary());
     command
         .args(["--os-auth-type", "none", "--os-endpoint", &format!("{base}/v2")])

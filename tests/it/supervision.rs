@@ -13,7 +13,7 @@ use serde_json::json;
 const WAIT: Duration = Duration::from_secs(60);
 
 /// `nsplane all` against the namespace's NATS and `database_url`, every role, on free ports.
-fn nsplane_all(ns: &Namespace, database_url: &str, failpoints: &str) -> (ProcessGuard, String) {
+pub(crate) fn nsplane_all(ns: &Namespace, database_url: &str, failpoints: &str) -> (ProcessGuard, String) {
     let api = format!("127.0.0.1:{}", free_port().expect("port"));
     let log = std::env::temp_dir().join(format!("nsplane-all-{}.log", uuid::Uuid::new_v4()));
     let child = Command::new(env!("CARGO_BIN_EXE_nsplane"))
@@ -45,7 +45,7 @@ fn nsplane_all(ns: &Namespace, database_url: &str, failpoints: &str) -> (Process
     )
 }
 
-async fn wait_for_api(base: &str) {
+pub(crate) async fn wait_for_api(base: &str) {
     let http = http();
     eventually("the API answers", WAIT, || async {
         http.get(format!("{base}/")).send().await.is_ok()
