@@ -30,6 +30,14 @@ export NSPLANE_SCHEMATHESIS="$TOOLS_DIR/bin/schemathesis"
 # A real Keystone (PyPI keystone, pinned with its whole working set) for the keystone-mode test.
 bash "$(dirname "${BASH_SOURCE[0]}")/keystone.sh" install
 
+# cargo-deb, to build and check the Debian package (scripts/package-check.sh), and systemd-analyze.
+CARGO_DEB_PIN="3.6.0"
+if ! cargo deb --version 2>/dev/null | grep -q "$CARGO_DEB_PIN"; then
+  echo "setup: installing cargo-deb $CARGO_DEB_PIN"
+  cargo install -q --locked cargo-deb --version "$CARGO_DEB_PIN"
+fi
+command -v systemd-analyze >/dev/null 2>&1 || apt_install systemd
+
 # rustfmt and clippy for the checks test.sh runs (the machine's toolchain usually has them).
 if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
   command -v rustup >/dev/null 2>&1 && rustup component add rustfmt clippy

@@ -85,6 +85,7 @@ pub async fn run(args: AllArgs, drain: Duration) -> anyhow::Result<()> {
     let services: Vec<&str> = ROLES.iter().copied().filter(|role| runs(role)).collect();
     roles.push(startup::heartbeats(&connections, &services, shutdown.receiver()).await?);
     info!("ready");
+    tokio::spawn(nsplane_runtime::systemd::ready_and_watch(shutdown.receiver()));
     let result = supervise(roles, &shutdown, drain).await;
     if let Some(mut servers) = dev {
         servers.nats.stop();

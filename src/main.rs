@@ -85,6 +85,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .into_iter()
                 .collect();
             info!("ready");
+            tokio::spawn(nsplane_runtime::systemd::ready_and_watch(shutdown.receiver()));
             let api = nsplane_api::run_with(config, listener, shutdown.receiver(), Some(ops));
             roles.push(Role::new("api", api));
             roles.push(startup::heartbeats(&connections, &["api"], shutdown.receiver()).await?);
@@ -103,6 +104,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .into_iter()
                 .collect();
             info!("ready");
+            tokio::spawn(nsplane_runtime::systemd::ready_and_watch(shutdown.receiver()));
             let central = nsplane_projection::central::run(connections.central(), shutdown.receiver());
             roles.push(Role::new("central", central));
             roles.push(startup::heartbeats(&connections, &["central"], shutdown.receiver()).await?);
@@ -125,6 +127,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .into_iter()
                 .collect();
             info!("ready");
+            tokio::spawn(nsplane_runtime::systemd::ready_and_watch(shutdown.receiver()));
             let mdns = nsplane_dataplane::mdns::run(connections.mdns(tsig), udp, tcp, shutdown.receiver());
             roles.push(Role::new("mdns", mdns));
             roles.push(startup::heartbeats(&connections, &["mdns"], shutdown.receiver()).await?);
@@ -145,6 +148,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .into_iter()
                 .collect();
             info!("ready");
+            tokio::spawn(nsplane_runtime::systemd::ready_and_watch(shutdown.receiver()));
             let worker = nsplane_dataplane::worker::run(connections.worker(), shutdown.receiver());
             roles.push(Role::new("worker", worker));
             roles.push(startup::heartbeats(&connections, &["worker"], shutdown.receiver()).await?);

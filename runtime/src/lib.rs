@@ -12,6 +12,7 @@ pub mod nats;
 pub mod ops;
 pub mod shutdown;
 pub mod supervise;
+pub mod systemd;
 
 pub use nats::{connect, NatsConfig, NatsVersionError};
 pub use shutdown::Shutdown;

@@ -204,3 +204,52 @@ async fn health_follows_the_dependencies_and_metrics_move_under_load() {
         eventually("healthy again", TURNS * 4, || healthy(url.clone())).await;
     }
 }
+
+/// Under systemd (`Type=notify`, `WatchdogSec=`): a role says READY=1 once it serves, pings the watchdog
+/// at half its interval, and says STOPPING=1 when it stops. The test plays systemd's side of the socket.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_role_tells_systemd_it_is_ready_alive_and_stopping() {
+    let ns = namespace().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("notify.sock");
+    let socket = tokio::net::UnixDatagram::bind(&path).expect("bind");
+    let log = std::env::temp_dir().join(format!("nsplane-central-{}.log", uuid::Uuid::new_v4()));
+    let child = Command::new(env!("CARGO_BIN_EXE_nsplane"))
+        .args(["central", "--nats-url", &servers::servers().nats.url])
+        .args(["--database-url", &ns.database_url, "--prefix", &ns.prefix])
+        .env("NOTIFY_SOCKET", &path)
+        .env("WATCHDOG_USEC", "1000000")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("log file"))
+        .spawn()
+        .expect("start nsplane central");
+    let central = ProcessGuard::new("central", child, Some(log));
+    let next = || async {
+        let mut buf = vec![0u8; 256];
+        let n = tokio::time::timeout(Duration::from_secs(30), socket.recv(&mut buf))
+            .await
+            .expect("a notification in time")
+            .expect("recv");
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    };
+    assert_eq!(next().await, "READY=1");
+    let started = std::time::Instant::now();
+    assert_eq!(next().await, "WATCHDOG=1");
+    assert_eq!(next().await, "WATCHDOG=1");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "two pings at half of a one-second interval came after {:?}",
+        started.elapsed()
+    );
+    let killed = Command::new("kill")
+        .args(["-TERM", &central.pid().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let mut said = next().await;
+    while said == "WATCHDOG=1" {
+        said = next().await;
+    }
+    assert_eq!(said, "STOPPING=1");
+}
