@@ -83,6 +83,8 @@ pub struct Instance {
     pub nats_node: usize,
     /// Its listen port (api, mdns), else 0.
     pub port: u16,
+    /// Where it serves `/healthcheck` and `/metrics`.
+    pub ops_port: u16,
     /// The process.
     pub process: Process,
 }
@@ -105,6 +107,8 @@ pub struct Topology {
     pub nats_http_ports: Vec<u16>,
     /// The run's directory (logs).
     pub dir: PathBuf,
+    /// Each instance's ops port (`/healthcheck`, `/metrics`), by instance name (`central-0`).
+    pub ops: Vec<(String, u16)>,
 }
 
 /// The running cluster.
@@ -290,6 +294,7 @@ impl Cluster {
                     idx,
                     nats_node,
                     port,
+                    ops_port: free_port()?,
                     process,
                 });
             }
@@ -343,6 +348,7 @@ impl Cluster {
             "mdns" => args.extend(["--mdns-listen".into(), format!("127.0.0.1:{}", instance.port)]),
             _ => {}
         }
+        args.extend(["--ops-listen".into(), format!("127.0.0.1:{}", instance.ops_port)]);
         let instance = &mut self.instances[i];
         instance.process.set_args(args);
         instance.process.start()
@@ -361,6 +367,11 @@ impl Cluster {
             nats_urls: self.nats.iter().map(NatsNode::url).collect(),
             nats_http_ports: self.nats.iter().map(|n| n.http_port).collect(),
             dir: self.dir.clone(),
+            ops: self
+                .instances
+                .iter()
+                .map(|i| (format!("{}-{}", i.role, i.idx), i.ops_port))
+                .collect(),
         }
     }
 

@@ -60,6 +60,9 @@ enum Command {
     BenchDataplane(nsplane_sim::bench_dataplane::BenchDataplaneArgs),
     /// Writes record sets, then measures replay (with verification), audit queries and zone history.
     BenchReplay(nsplane_sim::bench_replay::BenchReplayArgs),
+    /// Starts the production topology (three NATS nodes, PostgreSQL, two of every role, HAProxy, BIND
+    /// and Knot) and holds it until SIGTERM or Ctrl-C (`scripts/cluster.sh up|down`).
+    Cluster(nsplane_sim::hold::HoldArgs),
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -76,6 +79,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Bench(args) => nsplane_sim::bench::run(args).await,
         Command::BenchDataplane(args) => nsplane_sim::bench_dataplane::run(args).await,
         Command::BenchReplay(args) => nsplane_sim::bench_replay::run(args).await,
+        Command::Cluster(args) => nsplane_sim::hold::run(args).await,
         Command::List => {
             let mut out = String::new();
             for s in scenario::scenarios() {
