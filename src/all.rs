@@ -55,7 +55,8 @@ pub async fn run(args: AllArgs, drain: Duration) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(args.api.api_listen).await?;
     info!(kind = %"http", addr = %listener.local_addr()?, "listening");
     let shutdown = Shutdown::on_signals();
-    let ops = startup::ops(&connections, runs("central"), shutdown.receiver()).await?;
+    let running: Vec<&str> = ROLES.iter().copied().filter(|role| runs(role)).collect();
+    let ops = startup::ops(&connections, &running, shutdown.receiver()).await?;
     let mut roles: Vec<Role> = startup::ops_role(common.ops_listen, ops.clone(), shutdown.receiver())
         .await?
         .into_iter()
@@ -82,8 +83,7 @@ pub async fn run(args: AllArgs, drain: Duration) -> anyhow::Result<()> {
             nsplane_dataplane::worker::run(connections.worker(), shutdown.receiver()),
         ));
     }
-    let services: Vec<&str> = ROLES.iter().copied().filter(|role| runs(role)).collect();
-    roles.push(startup::heartbeats(&connections, &services, shutdown.receiver()).await?);
+    roles.push(startup::heartbeats(&connections, &running, shutdown.receiver()).await?);
     info!("ready");
     tokio::spawn(nsplane_runtime::systemd::ready_and_watch(shutdown.receiver()));
     let result = supervise(roles, &shutdown, drain).await;

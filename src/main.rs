@@ -79,7 +79,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let listener = tokio::net::TcpListener::bind(args.api_listen).await?;
             info!(kind = %"http", addr = %listener.local_addr()?, "listening");
             let shutdown = Shutdown::on_signals();
-            let ops = startup::ops(&connections, false, shutdown.receiver()).await?;
+            let ops = startup::ops(&connections, &["api"], shutdown.receiver()).await?;
             let mut roles: Vec<Role> = startup::ops_role(args.common.ops_listen, ops.clone(), shutdown.receiver())
                 .await?
                 .into_iter()
@@ -98,7 +98,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 return Ok(());
             }
             let shutdown = Shutdown::on_signals();
-            let ops = startup::ops(&connections, true, shutdown.receiver()).await?;
+            let ops = startup::ops(&connections, &["central"], shutdown.receiver()).await?;
             let mut roles: Vec<Role> = startup::ops_role(args.ops_listen, ops, shutdown.receiver())
                 .await?
                 .into_iter()
@@ -121,7 +121,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             startup::commit_pools(&connections, pools, None).await?;
             let (udp, tcp) = nsplane_dataplane::mdns::bind(args.mdns_listen).await?;
             let shutdown = Shutdown::on_signals();
-            let ops = startup::ops(&connections, false, shutdown.receiver()).await?;
+            let ops = startup::ops(&connections, &["mdns"], shutdown.receiver()).await?;
             let mut roles: Vec<Role> = startup::ops_role(args.common.ops_listen, ops, shutdown.receiver())
                 .await?
                 .into_iter()
@@ -142,7 +142,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             startup::commit_pools(&connections, pools, None).await?;
             let shutdown = Shutdown::on_signals();
-            let ops = startup::ops(&connections, false, shutdown.receiver()).await?;
+            let ops = startup::ops(&connections, &["worker"], shutdown.receiver()).await?;
             let mut roles: Vec<Role> = startup::ops_role(args.ops_listen, ops, shutdown.receiver())
                 .await?
                 .into_iter()

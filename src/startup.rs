@@ -46,23 +46,27 @@ pub async fn commit_pools(
     Ok(())
 }
 
-/// Starts the process's health checks (NATS and PostgreSQL, and central's consumer when `central`
-/// runs here) and its metrics recorder, and returns the routes that answer them.
+/// Starts the process's health checks (NATS and PostgreSQL; central's consumer when `central` runs
+/// here, unhealthy after 30 s without progress; the worker's queue when `worker` runs here, measured
+/// only) and its metrics recorder, and returns the routes that answer them.
 pub async fn ops(
     connections: &Connections,
-    central: bool,
+    roles: &[&str],
     shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> anyhow::Result<axum::Router> {
     use nsplane_runtime::ops;
     let metrics = ops::metrics_handle()?;
     let layout = &connections.store.layout;
-    let consumer = central.then(|| (layout.events_stream(), layout.central_consumer()));
-    let probes = ops::standard_probes(
-        &connections.nats.url,
-        Some(&connections.pg.url),
-        consumer.as_ref().map(|(stream, name)| (stream.as_str(), name.as_str())),
-    )
-    .await?;
+    let (events, central) = (layout.events_stream(), layout.central_consumer());
+    let (changes, worker) = (layout.zone_changes_stream(), layout.worker_consumer());
+    let mut consumers: Vec<ops::Watched<'_>> = Vec::new();
+    if roles.contains(&"central") {
+        consumers.push((&events, &central, Some(std::time::Duration::from_secs(30))));
+    }
+    if roles.contains(&"worker") {
+        consumers.push((&changes, &worker, None));
+    }
+    let probes = ops::standard_probes(&connections.nats.url, Some(&connections.pg.url), &consumers).await?;
     Ok(ops::router(ops::Health::start(probes, shutdown), metrics))
 }
 

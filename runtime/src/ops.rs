@@ -131,20 +131,27 @@ impl Probe for PostgresProbe {
     }
 }
 
-/// A durable consumer that has work waiting but whose acknowledged position has not moved for
-/// `stall_after`: its role is stuck even if it can reach everything.
+/// A durable consumer: how much work waits for it (the `nsplane_consumer_pending` gauge) and, with
+/// `stall_after`, whether it has work waiting but its acknowledged position has not moved for that
+/// long: its role is stuck even if it can reach everything. Without `stall_after` it only measures
+/// (the worker's queue may wait on a name server that is down, which is not the worker's fault).
 pub struct ConsumerProbe {
     js: async_nats::jetstream::Context,
     stream: String,
     consumer: String,
-    stall_after: Duration,
+    stall_after: Option<Duration>,
     /// The acknowledged position last seen, and since when.
     seen: Mutex<Option<(u64, Instant)>>,
 }
 
 impl ConsumerProbe {
     /// A probe of `consumer` on `stream`, through `client`.
-    pub fn new(client: async_nats::Client, stream: &str, consumer: &str, stall_after: Duration) -> ConsumerProbe {
+    pub fn new(
+        client: async_nats::Client,
+        stream: &str,
+        consumer: &str,
+        stall_after: Option<Duration>,
+    ) -> ConsumerProbe {
         ConsumerProbe {
             js: async_nats::jetstream::new(client),
             stream: stream.to_owned(),
@@ -179,12 +186,16 @@ impl Probe for ConsumerProbe {
                 // probe says the latter.
                 Ok(Err(_)) | Err(_) => return Ok(()),
             };
+            metrics::gauge!("nsplane_consumer_pending", "consumer" => self.consumer.clone()).set(waiting as f64);
+            let Some(stall_after) = self.stall_after else {
+                return Ok(());
+            };
             let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
             let now = Instant::now();
             match *seen {
                 Some((position, since)) if position == acked && waiting > 0 => {
                     let stuck = now.duration_since(since);
-                    if stuck > self.stall_after {
+                    if stuck > stall_after {
                         return Err(format!(
                             "stalled: {waiting} commits waiting, no progress for {} s",
                             stuck.as_secs()
@@ -248,11 +259,12 @@ impl Health {
                 let mut checks = Vec::with_capacity(probes.len());
                 for ((probe, result), outage) in probes.iter().zip(results).zip(outages.iter_mut()) {
                     let name = probe.name();
-                    metrics::gauge!("nsplane_dependency_up", "dependency" => name.clone()).set(if result.is_ok() {
-                        1.0
-                    } else {
-                        0.0
-                    });
+                    let up = if result.is_ok() { 1.0 } else { 0.0 };
+                    metrics::gauge!("nsplane_dependency_up", "dependency" => name.clone()).set(up);
+                    if result.is_err() {
+                        metrics::counter!("nsplane_dependency_failed_checks_total", "dependency" => name.clone())
+                            .increment(1);
+                    }
                     match (&result, outage.as_mut()) {
                         (Err(why), None) => {
                             warn!(dependency = %name, error = %why, "dependency unavailable; unhealthy until it answers again");
@@ -367,12 +379,16 @@ pub async fn serve(
     Ok(())
 }
 
-/// The probes of a role that uses NATS (and PostgreSQL, when `database_url` is given), and of its
-/// durable consumer on `stream` when given `(stream, consumer)`.
+/// A durable consumer to watch: its stream, its name, and how long it may hold waiting work without
+/// progress before its role is unhealthy (`None`: only measured).
+pub type Watched<'a> = (&'a str, &'a str, Option<Duration>);
+
+/// The probes of a role that uses NATS (and PostgreSQL, when `database_url` is given), and of the
+/// durable consumers it reads.
 pub async fn standard_probes(
     nats_url: &str,
     database_url: Option<&str>,
-    consumer: Option<(&str, &str)>,
+    consumers: &[Watched<'_>],
 ) -> anyhow::Result<Vec<Box<dyn Probe>>> {
     let nats = NatsProbe::connect(nats_url).await?;
     let client = nats.client();
@@ -380,13 +396,8 @@ pub async fn standard_probes(
     if let Some(url) = database_url {
         probes.push(Box::new(PostgresProbe::new(url)));
     }
-    if let Some((stream, name)) = consumer {
-        probes.push(Box::new(ConsumerProbe::new(
-            client,
-            stream,
-            name,
-            Duration::from_secs(30),
-        )));
+    for (stream, name, stall_after) in consumers {
+        probes.push(Box::new(ConsumerProbe::new(client.clone(), stream, name, *stall_after)));
     }
     Ok(probes)
 }

@@ -171,6 +171,9 @@ async fn health_follows_the_dependencies_and_metrics_move_under_load() {
         let central = parse_metrics(&fetch(&http, &central_metrics).await.1);
         total(&central, "nsplane_projected_commits_total", &[]) >= 21.0
             && central.contains_key("nsplane_projection_lag_seconds")
+            && central
+                .keys()
+                .any(|k| k.starts_with("nsplane_consumer_pending{consumer=\"") && k.ends_with("_central\"}"))
     })
     .await;
 
@@ -185,6 +188,13 @@ async fn health_follows_the_dependencies_and_metrics_move_under_load() {
     }
     let down = parse_metrics(&fetch(&http, &api_metrics).await.1);
     assert_eq!(total(&down, "nsplane_dependency_up", &["dependency=\"postgres\""]), 0.0);
+    assert!(
+        total(
+            &down,
+            "nsplane_dependency_failed_checks_total",
+            &["dependency=\"postgres\""]
+        ) >= 1.0
+    );
     pg_proxy.heal();
     for url in [&api_health, &central_health] {
         eventually("healthy again", TURNS * 2, || healthy(url.clone())).await;
