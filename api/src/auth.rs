@@ -36,10 +36,16 @@ impl Caller {
         if self.is_admin() || self.roles.iter().any(|r| r == "member") {
             Ok(())
         } else {
-            Err(ApiError::Forbidden {
-                kind: "forbidden",
-                message: "You are not authorized to perform this action".into(),
-            })
+            Err(forbidden())
+        }
+    }
+
+    /// Operator resources (TLDs, blacklists, other projects' quotas, service statuses) need `admin`.
+    pub(crate) fn require_admin(&self) -> Result<(), ApiError> {
+        if self.is_admin() {
+            Ok(())
+        } else {
+            Err(forbidden())
         }
     }
 
@@ -196,5 +202,12 @@ impl FromRequestParts<AppState> for Caller {
             caller.project_id = ProjectId(sudo.to_owned());
         }
         Ok(caller)
+    }
+}
+
+fn forbidden() -> ApiError {
+    ApiError::Forbidden {
+        kind: "forbidden",
+        message: "You are not authorized to perform this action".into(),
     }
 }

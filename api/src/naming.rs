@@ -161,17 +161,6 @@ fn committed(state: &AppState, committed: &Committed<NamingRules>) {
     state.consistency.committed::<NamingEvent>(NAMING_ID, committed.version);
 }
 
-fn admin(caller: &Caller) -> Result<(), ApiError> {
-    if caller.is_admin() {
-        Ok(())
-    } else {
-        Err(ApiError::Forbidden {
-            kind: "forbidden",
-            message: "You are not authorized to perform this action".into(),
-        })
-    }
-}
-
 fn parse_id(kind: Kind, raw: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(raw).map_err(|_| ApiError::BadRequest {
         kind: "invalid_uuid",
@@ -198,7 +187,7 @@ fn body_value(kind: Kind, body: &RuleBody) -> Result<Option<String>, ApiError> {
 }
 
 async fn list(kind: Kind, state: &AppState, caller: &Caller, headers: &HeaderMap) -> Result<Response, ApiError> {
-    admin(caller)?;
+    caller.require_admin()?;
     let entries = rules(kind, state).await?;
     let base = views::base_url(&state.config, headers);
     let items: Vec<Value> = entries.iter().map(|e| view(kind, &base, e)).collect();
@@ -218,7 +207,7 @@ async fn create(
     headers: &HeaderMap,
     body: RuleBody,
 ) -> Result<Response, ApiError> {
-    admin(caller)?;
+    caller.require_admin()?;
     let value = body_value(kind, &body)?.ok_or_else(|| {
         ApiError::invalid(match kind {
             Kind::Tld => "'name' is a required property",
@@ -248,7 +237,7 @@ async fn show(
     headers: &HeaderMap,
     id: &str,
 ) -> Result<Response, ApiError> {
-    admin(caller)?;
+    caller.require_admin()?;
     let id = parse_id(kind, id)?;
     let rule = rules(kind, state)
         .await?
@@ -267,7 +256,7 @@ async fn update(
     id: &str,
     body: RuleBody,
 ) -> Result<Response, ApiError> {
-    admin(caller)?;
+    caller.require_admin()?;
     let id = parse_id(kind, id)?;
     let value = body_value(kind, &body)?;
     let description = body.description.map(check_description).transpose()?;
@@ -285,7 +274,7 @@ async fn update(
 }
 
 async fn delete(kind: Kind, state: &AppState, caller: &Caller, id: &str) -> Result<Response, ApiError> {
-    admin(caller)?;
+    caller.require_admin()?;
     let command = NamingCommand::Delete {
         kind,
         id: parse_id(kind, id)?,

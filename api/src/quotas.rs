@@ -34,17 +34,6 @@ fn may_read(caller: &Caller, project: &str) -> Result<(), ApiError> {
     }
 }
 
-fn admin(caller: &Caller) -> Result<(), ApiError> {
-    if caller.is_admin() {
-        Ok(())
-    } else {
-        Err(ApiError::Forbidden {
-            kind: "forbidden",
-            message: "You are not authorized to perform this action".into(),
-        })
-    }
-}
-
 /// A project's quotas from the read models (the defaults with its overrides), once they hold its latest
 /// change (of any instance).
 async fn effective(state: &AppState, project: &ProjectId) -> Result<Quotas, ApiError> {
@@ -87,7 +76,7 @@ pub(crate) async fn update(
     Path(project): Path<String>,
     JsonBody(changes): JsonBody<Quotas>,
 ) -> Result<Response, ApiError> {
-    admin(&caller)?;
+    caller.require_admin()?;
     let project = ProjectId(project);
     let (quotas, version) = state
         .commands
@@ -105,7 +94,7 @@ pub(crate) async fn reset(
     caller: Caller,
     Path(project): Path<String>,
 ) -> Result<Response, ApiError> {
-    admin(&caller)?;
+    caller.require_admin()?;
     let project = ProjectId(project);
     let version = state.commands.quotas().reset(&project, caller.actor().metadata).await?;
     state.consistency.committed::<QuotaEvent>(&project.0, version);

@@ -12,17 +12,6 @@ use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::{paging, views, AppState};
 
-fn admin(caller: &Caller) -> Result<(), ApiError> {
-    if caller.is_admin() {
-        Ok(())
-    } else {
-        Err(ApiError::Forbidden {
-            kind: "forbidden",
-            message: "You are not authorized to perform this action".into(),
-        })
-    }
-}
-
 fn view(base: &str, s: &ServiceStatus) -> Value {
     json!({
         "id": s.id,
@@ -49,7 +38,7 @@ pub(crate) async fn list(
     uri: Uri,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    admin(&caller)?;
+    caller.require_admin()?;
     let mut filters: Vec<(String, String)> = Vec::new();
     for (key, value) in paging::pairs(&uri) {
         match key.as_str() {
@@ -92,7 +81,7 @@ pub(crate) async fn show(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    admin(&caller)?;
+    caller.require_admin()?;
     let base = views::base_url(&state.config, &headers);
     let found = all(&state).await?.into_iter().find(|s| s.id == id);
     match found {

@@ -244,14 +244,9 @@ async fn a_role_tells_systemd_it_is_ready_alive_and_stopping() {
         String::from_utf8_lossy(&buf[..n]).into_owned()
     };
     assert_eq!(next().await, "READY=1");
-    let started = std::time::Instant::now();
+    // Pings come only when WATCHDOG_USEC is read: without it, `next` would wait out its 30 s.
     assert_eq!(next().await, "WATCHDOG=1");
     assert_eq!(next().await, "WATCHDOG=1");
-    assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "two pings at half of a one-second interval came after {:?}",
-        started.elapsed()
-    );
     let killed = Command::new("kill")
         .args(["-TERM", &central.pid().to_string()])
         .status()
