@@ -94,15 +94,27 @@ pub(crate) struct Running {
     pub nats_url: String,
     /// The binary it runs.
     pub binary: PathBuf,
+    /// Its data and logs (removed when it stops).
+    dir: PathBuf,
     child: tokio::process::Child,
     postgres: Option<LocalPostgres>,
     nats: Option<LocalNats>,
-    dir: PathBuf,
 }
 
 impl Running {
     /// Starts `binary` (default: the one next to this tool) with `roles`.
     pub(crate) async fn start(binary: Option<&PathBuf>, roles: &str) -> anyhow::Result<Running> {
+        Self::start_with(binary, roles, 0, &[], "warn").await
+    }
+
+    /// [`Running::start`] with mdns on `mdns_port` (0: any), `extra` flags, and its log at `log`.
+    pub(crate) async fn start_with(
+        binary: Option<&PathBuf>,
+        roles: &str,
+        mdns_port: u16,
+        extra: &[String],
+        log: &str,
+    ) -> anyhow::Result<Running> {
         let dir = tempfile_dir()?;
         let nats_dir = dir.join("nats");
         let pg_dir = dir.join("postgres");
@@ -130,11 +142,12 @@ impl Running {
                 "--api-listen",
                 &format!("127.0.0.1:{port}"),
                 "--mdns-listen",
-                "127.0.0.1:0",
+                &format!("127.0.0.1:{mdns_port}"),
                 "--roles",
                 roles,
             ])
-            .env("RUST_LOG", "warn")
+            .args(extra)
+            .env("RUST_LOG", log)
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .kill_on_drop(true)

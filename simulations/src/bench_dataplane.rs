@@ -3,7 +3,6 @@
 //! sustained rate with everything served, and a large zone's transfers. Prints JSON and a table.
 
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,10 +14,12 @@ use hickory_proto::rr::RecordType;
 use nsplane_dataplane::client::{self, SoaAnswer};
 use serde_json::{json, Value};
 
-use nsplane_runtime::devmode::{free_port, LocalNats, LocalPostgres};
+use nsplane_runtime::devmode::free_port;
 use nsplane_schema::serial::serial_reached;
 use nsplane_testkit::secondaries::LocalBind;
 use nsplane_testkit::Latencies;
+
+use crate::bench::Running;
 
 /// Benchmark settings.
 #[derive(Debug, Clone, Args)]
@@ -86,13 +87,7 @@ async fn wait_served(bind: std::net::SocketAddr, zone: &str, serial: u32, limit:
 
 /// Runs the benchmark.
 pub async fn run(args: BenchDataplaneArgs) -> anyhow::Result<()> {
-    let dir = std::env::temp_dir().join(format!("nsplane-bench-dp-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir)?;
-    let (nats_dir, pg_dir) = (dir.join("nats"), dir.join("postgres"));
-    let nats = tokio::task::spawn_blocking(move || LocalNats::start(&nats_dir, 0)).await??;
-    let postgres = tokio::task::spawn_blocking(move || LocalPostgres::start(&pg_dir, 0)).await??;
-    let database_url = postgres.ensure_database("nsplane").await?;
-    let (api_port, mdns_port) = (free_port()?, free_port()?);
+    let mdns_port = free_port()?;
     let bind = LocalBind::start(mdns_port, CATALOG)?;
     let pools = format!(
         "- name: default\n  ns_records:\n    - hostname: ns1.bench.test.\n      priority: 1\n  nameservers:\n    - host: 127.0.0.1\n      port: {bp}\n  \
@@ -100,46 +95,20 @@ pub async fn run(args: BenchDataplaneArgs) -> anyhow::Result<()> {
          catalog_zone:\n    catalog_zone_fqdn: {CATALOG}\n",
         bp = bind.port
     );
-    std::fs::write(dir.join("pools.yaml"), pools)?;
-    let binary = match &args.binary {
-        Some(b) => b.clone(),
-        None => crate::cluster::find_nsplane()?,
-    };
-    let mut child = tokio::process::Command::new(binary)
-        .args([
-            "all",
-            "--quota-zones",
-            "-1",
-            "--quota-zone-recordsets",
-            "-1",
-            "--quota-zone-records",
-            "-1",
-            "--nats-url",
-            &nats.url,
-            "--database-url",
-            &database_url,
-        ])
-        .args([
-            "--api-listen",
-            &format!("127.0.0.1:{api_port}"),
-            "--mdns-listen",
-            &format!("127.0.0.1:{mdns_port}"),
-        ])
-        .arg("--pools")
-        .arg(dir.join("pools.yaml"))
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .context("failed to start nsplane all")?;
-    let base = format!("http://127.0.0.1:{api_port}");
-    let http = reqwest::Client::builder().pool_max_idle_per_host(64).build()?;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while http.get(format!("{base}/")).send().await.is_err() {
-        anyhow::ensure!(Instant::now() < deadline, "nsplane all did not answer within 60 s");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let pools_file = std::env::temp_dir().join(format!("nsplane-bench-dp-{}.yaml", uuid::Uuid::new_v4()));
+    std::fs::write(&pools_file, pools)?;
+    let extra = ["--pools".to_owned(), pools_file.display().to_string()];
+    let running = Running::start_with(
+        args.binary.as_ref(),
+        "api,central,mdns,worker",
+        mdns_port,
+        &extra,
+        "error",
+    )
+    .await;
+    let _ = std::fs::remove_file(&pools_file);
+    let running = running?;
+    let (http, base) = (running.http.clone(), running.base.clone());
     let mdns = std::net::SocketAddr::from(([127, 0, 0, 1], mdns_port));
     let bind_addr = bind.addr();
 
@@ -329,11 +298,8 @@ pub async fn run(args: BenchDataplaneArgs) -> anyhow::Result<()> {
             "one_record_change_transfer_bytes": bytes,
         });
     }
-    let _ = child.kill().await;
+    running.stop().await;
     drop(bind);
-    drop(postgres);
-    drop(nats);
-    let _ = std::fs::remove_dir_all(&dir);
 
     let mut report = json!({
         "benchmark": "data_plane",
