@@ -61,6 +61,7 @@ pub(crate) async fn create_zone(http: &reqwest::Client, base: &str, name: &str) 
         .context("zone create answered no id")
 }
 
+/// Creates the A record set `h<n>.<zone>` with one record (TTL 300).
 pub(crate) async fn create_recordset(
     http: &reqwest::Client,
     base: &str,
@@ -68,9 +69,21 @@ pub(crate) async fn create_recordset(
     zone: &str,
     n: u64,
 ) -> anyhow::Result<()> {
+    let record = format!("10.{}.{}.{}", (n >> 16) & 255, (n >> 8) & 255, n & 255);
+    let body = json!({"name": format!("h{n}.{zone}"), "type": "A", "records": [record], "ttl": 300});
+    post_recordset(http, base, zone_id, &body).await
+}
+
+/// Posts a record set; anything but 202 is an error.
+pub(crate) async fn post_recordset(
+    http: &reqwest::Client,
+    base: &str,
+    zone_id: &str,
+    body: &serde_json::Value,
+) -> anyhow::Result<()> {
     let response = http
         .post(format!("{base}/v2/zones/{zone_id}/recordsets"))
-        .json(&json!({"name": format!("h{n}.{zone}"), "type": "A", "records": [format!("10.{}.{}.{}", (n >> 16) & 255, (n >> 8) & 255, n & 255)], "ttl": 300}))
+        .json(body)
         .send()
         .await?;
     anyhow::ensure!(

@@ -12,7 +12,7 @@ use anyhow::Context as _;
 use clap::Args;
 use serde_json::{json, Value};
 
-use crate::bench::{create_recordset, create_zone, print_report, Running};
+use crate::bench::{create_recordset, create_zone, post_recordset, print_report, Running};
 use nsplane_testkit::Latencies;
 
 /// Benchmark settings.
@@ -73,16 +73,8 @@ async fn history_zone(running: &Running) -> anyhow::Result<String> {
                 let records: Vec<String> = (0..HISTORY_RECORDS_EACH)
                     .map(|r| format!("10.{}.{}.{r}", n >> 8, n & 255))
                     .collect();
-                let response = http
-                    .post(format!("{base}/v2/zones/{zone_id}/recordsets"))
-                    .json(&json!({"name": format!("h{n}.{name}"), "type": "A", "records": records}))
-                    .send()
-                    .await?;
-                anyhow::ensure!(
-                    response.status().as_u16() == 202,
-                    "record set create answered {}",
-                    response.status()
-                );
+                let body = json!({"name": format!("h{n}.{name}"), "type": "A", "records": records});
+                post_recordset(&http, &base, &zone_id, &body).await?;
             }
             anyhow::Ok(())
         }));
