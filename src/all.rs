@@ -10,7 +10,7 @@ use crate::config::AllArgs;
 use crate::startup;
 
 /// The roles `nsplane all` can run.
-const ROLES: [&str; 4] = ["api", "central", "mdns", "worker"];
+const ROLES: [&str; 5] = ["api", "central", "mdns", "worker", "producer"];
 
 /// Runs the roles `args` names until a signal stops them or one fails for good (then the process exits
 /// non-zero with its error); roles get `drain` to finish what they have in flight.
@@ -19,7 +19,7 @@ pub async fn run(args: AllArgs, drain: Duration) -> anyhow::Result<()> {
     for role in &args.roles {
         anyhow::ensure!(
             ROLES.contains(&role.as_str()),
-            "--roles: {role:?} is not a role of nsplane all (api, central, mdns, worker)"
+            "--roles: {role:?} is not a role of nsplane all (api, central, mdns, worker, producer)"
         );
     }
     let runs = |role: &str| args.roles.iter().any(|r| r == role);
@@ -47,6 +47,7 @@ pub async fn run(args: AllArgs, drain: Duration) -> anyhow::Result<()> {
         _ => anyhow::bail!("give both --nats-url and --database-url, or neither (dev mode)"),
     };
     let api_config = args.api.api_role(&connections)?;
+    let producer_config = args.producer.producer(&connections)?;
     if common.check_config {
         info!(?connections, "configuration is valid");
         return Ok(());
@@ -81,6 +82,12 @@ pub async fn run(args: AllArgs, drain: Duration) -> anyhow::Result<()> {
         roles.push(Role::new(
             "worker",
             nsplane_dataplane::worker::run(connections.worker(), shutdown.receiver()),
+        ));
+    }
+    if runs("producer") {
+        roles.push(Role::new(
+            "producer",
+            nsplane_producer::run(producer_config, shutdown.receiver()),
         ));
     }
     roles.push(startup::heartbeats(&connections, &running, shutdown.receiver()).await?);

@@ -53,6 +53,9 @@ pub enum Command {
     Mdns(MdnsArgs),
     /// Pushes each zone change to its pool's targets and reports whether they serve it.
     Worker(CommonArgs),
+    /// Periodic tasks (recovery of zones waiting for the data plane) on the shard ranges it holds
+    /// through fenced leases in JetStream KV; run any number.
+    Producer(ProducerArgs),
     /// Every role in one process; with no NATS or PostgreSQL URL it starts its own under --data-dir.
     All(AllArgs),
     /// Pool configuration tools.
@@ -211,9 +214,12 @@ pub struct AllArgs {
         long,
         env = "NSPLANE_ROLES",
         value_delimiter = ',',
-        default_value = "api,central,mdns,worker"
+        default_value = "api,central,mdns,worker,producer"
     )]
     pub roles: Vec<String>,
+    /// The producer's settings.
+    #[command(flatten)]
+    pub producer: ProducerSettings,
     /// Address mdns listens on, UDP and TCP (port 0 picks one).
     #[arg(long, env = "NSPLANE_MDNS_LISTEN", default_value = "127.0.0.1:5354")]
     pub mdns_listen: SocketAddr,
@@ -223,6 +229,51 @@ pub struct AllArgs {
     /// Refuse unsigned zone transfers.
     #[arg(long, env = "NSPLANE_REQUIRE_TSIG")]
     pub require_tsig: bool,
+}
+
+/// The producer's own settings.
+#[derive(Debug, Clone, Args)]
+pub struct ProducerSettings {
+    /// How many ranges the 4,096 shards are split into, one lease each (must divide 4096).
+    #[arg(long, env = "NSPLANE_LEASE_RANGES", default_value_t = 16)]
+    pub lease_ranges: u16,
+    /// A lease its holder stops renewing expires after this many seconds (another producer then takes
+    /// the range over).
+    #[arg(long, env = "NSPLANE_LEASE_TTL_SECS", default_value_t = 3)]
+    pub lease_ttl_secs: u64,
+    /// A zone PENDING or ERROR with no commit for this many seconds is pushed again (doubling while it
+    /// keeps waiting, up to 10 minutes).
+    #[arg(long, env = "NSPLANE_RECOVER_AFTER_SECS", default_value_t = 10)]
+    pub recover_after_secs: u64,
+}
+
+impl ProducerSettings {
+    /// The producer's configuration over `connections`.
+    pub fn producer(&self, connections: &Connections) -> anyhow::Result<nsplane_producer::ProducerConfig> {
+        let mut config = nsplane_producer::ProducerConfig::new(
+            connections.nats.clone(),
+            connections.store.clone(),
+            connections.pg.clone(),
+        );
+        config.leases.ranges = self.lease_ranges;
+        config.leases.ttl = std::time::Duration::from_secs(self.lease_ttl_secs);
+        config.leases.renew_every = (config.leases.ttl / 6).max(std::time::Duration::from_millis(100));
+        config.leases.validate().context("--lease-ranges / --lease-ttl-secs")?;
+        anyhow::ensure!(self.recover_after_secs >= 1, "--recover-after-secs must be at least 1");
+        config.recover_after = std::time::Duration::from_secs(self.recover_after_secs);
+        Ok(config)
+    }
+}
+
+/// `nsplane producer` settings.
+#[derive(Debug, Clone, Args)]
+pub struct ProducerArgs {
+    /// Shared settings.
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// The producer's own.
+    #[command(flatten)]
+    pub producer: ProducerSettings,
 }
 
 /// `nsplane mdns` settings.

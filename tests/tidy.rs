@@ -31,7 +31,16 @@ fn dependencies(manifest: &Path) -> Vec<String> {
 }
 
 /// The production crates: what ships in the `nsplane` binary.
-const PRODUCTION: [&str; 7] = [".", "schema", "runtime", "command", "projection", "dataplane", "api"];
+const PRODUCTION: [&str; 8] = [
+    ".",
+    "schema",
+    "runtime",
+    "command",
+    "projection",
+    "dataplane",
+    "producer",
+    "api",
+];
 
 #[test]
 fn dependencies_point_one_way() {
@@ -69,12 +78,19 @@ fn dependencies_point_one_way() {
                 "nsplane-projection",
                 "nsplane-api",
                 "nsplane-dataplane",
+                "nsplane-producer",
             ],
         ),
         (
             "command",
             [
-                &["nsplane-projection", "nsplane-api", "nsplane-dataplane", "axum"][..],
+                &[
+                    "nsplane-projection",
+                    "nsplane-api",
+                    "nsplane-dataplane",
+                    "nsplane-producer",
+                    "axum",
+                ][..],
                 &database,
                 &dns_wire,
             ]
@@ -83,13 +99,35 @@ fn dependencies_point_one_way() {
         (
             "projection",
             [
-                &["nsplane-command", "nsplane-api", "nsplane-dataplane", "axum", "cqrs-es"][..],
+                &[
+                    "nsplane-command",
+                    "nsplane-api",
+                    "nsplane-dataplane",
+                    "nsplane-producer",
+                    "axum",
+                    "cqrs-es",
+                ][..],
                 &dns_wire,
             ]
             .concat(),
         ),
-        ("api", [&["nsplane-dataplane"][..], &database, &dns_wire].concat()),
-        ("dataplane", [&["nsplane-api", "axum"][..], &database].concat()),
+        (
+            "api",
+            [&["nsplane-dataplane", "nsplane-producer"][..], &database, &dns_wire].concat(),
+        ),
+        (
+            "dataplane",
+            [&["nsplane-api", "nsplane-producer", "axum"][..], &database].concat(),
+        ),
+        (
+            "producer",
+            [
+                &["nsplane-api", "nsplane-dataplane", "axum", "async-nats"][..],
+                &database,
+                &dns_wire,
+            ]
+            .concat(),
+        ),
         (".", [&["nsplane-testkit"][..], &database, &dns_wire].concat()),
     ];
     for (krate, banned) in &forbidden {
@@ -248,6 +286,7 @@ fn every_rust_file_says_what_it_owns_and_no_test_is_ignored() {
         "command",
         "projection",
         "dataplane",
+        "producer",
         "api",
         "testkit",
         "tests",

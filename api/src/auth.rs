@@ -61,6 +61,7 @@ impl Caller {
                 source_role: "api".to_owned(),
                 command: String::new(),
                 time: chrono::Utc::now(),
+                fence: None,
             },
             admin: self.is_admin(),
             scope: self.scope().cloned(),

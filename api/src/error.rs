@@ -244,7 +244,7 @@ pub(crate) fn execute_failure<E: std::error::Error>(error: ExecuteError<E>) -> A
             kind: "bad_request",
             message: rejection.to_string(),
         },
-        ExecuteError::Conflict => ApiError::Conflict {
+        ExecuteError::Conflict | ExecuteError::Fenced(_) => ApiError::Conflict {
             kind: "conflict",
             message: error.to_string(),
         },

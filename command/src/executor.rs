@@ -51,6 +51,10 @@ pub enum ExecuteError<E> {
     /// 503: the event store did not answer in time.
     #[error("the event store is unavailable: {0}")]
     Unavailable(String),
+    /// The producer's lease the command was issued under has moved on (expired, taken by another
+    /// instance, or older than one the aggregate has accepted): the command must not take effect.
+    #[error("the lease {0} has moved on; the command was refused")]
+    Fenced(String),
     /// 500.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -64,6 +68,8 @@ struct Entry<A: Decider> {
     recent_requests: VecDeque<String>,
     /// `request id -> (version, stream seq)` of the latest commits.
     committed: HashMap<String, (u64, u64)>,
+    /// The newest fencing token per lease among the aggregate's commits.
+    fences: HashMap<String, u64>,
     loaded: bool,
 }
 
@@ -75,6 +81,7 @@ impl<A: Decider> Entry<A> {
             last_stream_seq: 0,
             recent_requests: VecDeque::new(),
             committed: HashMap::new(),
+            fences: HashMap::new(),
             loaded: false,
         }
     }
@@ -94,6 +101,9 @@ impl<A: Decider> Entry<A> {
         for event in &envelope.events {
             self.state.evolve(event, envelope.metadata.time);
         }
+        if let Some(fence) = &envelope.metadata.fence {
+            self.fenced(fence);
+        }
         self.remember(envelope.metadata.request_id.0, envelope.version, commit.stream_seq);
         self.version = envelope.version;
         self.last_stream_seq = commit.stream_seq;
@@ -108,6 +118,11 @@ impl<A: Decider> Entry<A> {
         }
         self.recent_requests.push_back(request_id.clone());
         self.committed.insert(request_id, (version, stream_seq));
+    }
+
+    fn fenced(&mut self, fence: &nsplane_schema::envelope::Fence) {
+        let newest = self.fences.entry(fence.lease.clone()).or_insert(0);
+        *newest = (*newest).max(fence.token);
     }
 
     fn committed_request(&self, request_id: &str) -> Option<(u64, u64)> {
@@ -253,6 +268,18 @@ impl<A: Decider> Executor<A> {
                     replayed: true,
                 });
             }
+            if let Some(fence) = &metadata.fence {
+                // Kleppmann's rule: the store refuses a token older than one it has seen, and a
+                // token whose lease has moved on. Checked at every attempt, right before appending.
+                let superseded = entry
+                    .fences
+                    .get(&fence.lease)
+                    .is_some_and(|newest| *newest > fence.token);
+                if superseded || !crate::leases::fence_is_current(&self.store, fence).await? {
+                    metrics::counter!("nsplane_fenced_commands_total", "aggregate" => A::TYPE).increment(1);
+                    return Err(ExecuteError::Fenced(fence.lease.clone()));
+                }
+            }
             metadata.time = chrono::Utc::now();
             let foreign = owner.is_some_and(|caller| !entry.state.permits(caller, &command));
             let decided = if foreign {
@@ -283,6 +310,9 @@ impl<A: Decider> Executor<A> {
                 Ok(appended) if !appended.duplicate => {
                     for event in &envelope.events {
                         entry.state.evolve(event, metadata.time);
+                    }
+                    if let Some(fence) = &metadata.fence {
+                        entry.fenced(fence);
                     }
                     entry.remember(metadata.request_id.0.clone(), envelope.version, appended.stream_seq);
                     entry.version = envelope.version;

@@ -10,6 +10,7 @@ pub mod aggregate;
 pub mod claims;
 pub mod executor;
 mod kv;
+pub mod leases;
 pub mod legacy;
 pub mod log;
 pub mod names;

@@ -76,6 +76,8 @@ pub struct EventStore {
     config: StoreConfig,
     js: jetstream::Context,
     stream: stream::Stream,
+    /// The producers' leases bucket, opened at the first fenced command.
+    leases: std::sync::Arc<tokio::sync::OnceCell<jetstream::kv::Store>>,
 }
 
 impl EventStore {
@@ -116,7 +118,17 @@ impl EventStore {
             .get_stream(layout.events_stream())
             .await
             .with_context(|| format!("failed to open stream {}", layout.events_stream()))?;
-        Ok(Self { config, js, stream })
+        Ok(Self {
+            config,
+            js,
+            stream,
+            leases: Default::default(),
+        })
+    }
+
+    /// The leases bucket's handle, once opened (see `leases.rs`).
+    pub(crate) fn leases_cell(&self) -> &tokio::sync::OnceCell<jetstream::kv::Store> {
+        &self.leases
     }
 
     /// The layout and replication.

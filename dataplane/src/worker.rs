@@ -301,6 +301,7 @@ impl Worker {
                 source_role: "worker".into(),
                 command: String::new(),
                 time: chrono::Utc::now(),
+                fence: None,
             },
             admin: true,
             scope: None,

@@ -48,6 +48,21 @@ pub struct Metadata {
     pub command: String,
     /// When the command was decided.
     pub time: DateTime<Utc>,
+    /// The producer's lease the command was issued under (absent for everyone else's commands).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fence: Option<Fence>,
+}
+
+/// A producer's hold on a range of shards: the lease's key and its fencing token, the revision of the
+/// KV entry that created it. A later holder of the same lease always has a higher token, so a commit
+/// carrying an older token than one the aggregate has already accepted, or than the lease's current
+/// one, is refused.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Fence {
+    /// The lease's key, e.g. `range.07`.
+    pub lease: String,
+    /// The revision that created the holder's lease.
+    pub token: u64,
 }
 
 impl Metadata {
@@ -62,6 +77,7 @@ impl Metadata {
             source_role: source_role.to_owned(),
             command: String::new(),
             time: Utc::now(),
+            fence: None,
         }
     }
 }

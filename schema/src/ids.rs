@@ -55,7 +55,16 @@ pub fn derived_uuid(kind: &str, request: &RequestId) -> Uuid {
     Uuid::new_v5(&DERIVED_ID_NAMESPACE, key.as_bytes())
 }
 
+/// How many shards the zone space is split into (Designate's 4,096): a zone's shard is the first 12
+/// bits of its id.
+pub const SHARDS: u16 = 4096;
+
 impl ZoneId {
+    /// The zone's shard, `0..SHARDS`: the first three hex digits of its id, as Designate computes it.
+    pub fn shard(&self) -> u16 {
+        u16::from_be_bytes([self.0.as_bytes()[0], self.0.as_bytes()[1]]) >> 4
+    }
+
     /// The id of the zone a request creates: the same request (retried) creates the same zone.
     pub fn derived(project: &ProjectId, request: &RequestId) -> Self {
         let key = format!("zone/{}/{}", project.0, request.0);

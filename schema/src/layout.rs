@@ -27,6 +27,9 @@ pub enum Bucket {
     /// Service statuses: one key per running instance of a role, refreshed by its heartbeat (liveness,
     /// not state: nothing here is an event).
     Services,
+    /// The producers' leases on ranges of zone shards, and their membership entries: every entry
+    /// expires by its own TTL unless its holder renews it (liveness, not state).
+    Leases,
 }
 
 impl Bucket {
@@ -36,6 +39,7 @@ impl Bucket {
             Bucket::Quotas => "quotas",
             Bucket::LegacyNaming => "naming",
             Bucket::Services => "services",
+            Bucket::Leases => "leases",
         }
     }
 }

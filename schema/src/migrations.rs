@@ -35,4 +35,8 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0006_audit_queries",
         sql: include_str!("../migrations/0006_audit_queries.sql"),
     },
+    Migration {
+        name: "0007_producer",
+        sql: include_str!("../migrations/0007_producer.sql"),
+    },
 ];

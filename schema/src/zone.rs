@@ -152,6 +152,13 @@ pub enum ZoneEvent {
         /// What each name server answered.
         nameservers: Vec<NameserverSync>,
     },
+    /// The producer found the zone waiting (PENDING or ERROR) with no push under way and asks the data
+    /// plane to push it again: its status and serial stay, a new zone change goes out.
+    #[serde(rename = "ZoneRecoveryRequested.v1")]
+    ZoneRecoveryRequested {
+        /// What the producer saw, e.g. `PENDING for 12 s`.
+        reason: String,
+    },
     /// The pool no longer serves the zone: it is DELETED.
     #[serde(rename = "ZoneDeleted.v1")]
     ZoneDeleted {
@@ -186,6 +193,7 @@ impl Event for ZoneEvent {
             ZoneEvent::RecordsetDeleted { .. } => "RecordsetDeleted",
             ZoneEvent::ZoneSyncReported { .. } => "ZoneSyncReported",
             ZoneEvent::ZoneDeleted { .. } => "ZoneDeleted",
+            ZoneEvent::ZoneRecoveryRequested { .. } => "ZoneRecoveryRequested",
             ZoneEvent::ZoneShared { .. } => "ZoneShared",
             ZoneEvent::ZoneUnshared { .. } => "ZoneUnshared",
         }
@@ -204,6 +212,7 @@ impl ZoneEvent {
             ZoneEvent::ZoneDeleteRequested {}
             | ZoneEvent::ZoneSyncReported { .. }
             | ZoneEvent::ZoneDeleted { .. }
+            | ZoneEvent::ZoneRecoveryRequested { .. }
             | ZoneEvent::ZoneShared { .. }
             | ZoneEvent::ZoneUnshared { .. } => None,
         }

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use chrono::{TimeZone, Utc};
-use nsplane_schema::envelope::{event_tag, CommitEnvelope, Event, Metadata, RawCommit, ENVELOPE_VERSION};
+use nsplane_schema::envelope::{event_tag, CommitEnvelope, Event, Fence, Metadata, RawCommit, ENVELOPE_VERSION};
 use nsplane_schema::naming::NamingEvent;
 use nsplane_schema::pools::PoolsEvent;
 use nsplane_schema::quotas::QuotaEvent;
@@ -108,6 +108,12 @@ fn zone_examples() -> Vec<(&'static str, ZoneEvent)> {
                     status: NameserverStatus::Synced,
                     error: None,
                 }],
+            },
+        ),
+        (
+            "ZoneRecoveryRequested.v1",
+            ZoneEvent::ZoneRecoveryRequested {
+                reason: "PENDING for 12 s".into(),
             },
         ),
         (
@@ -244,7 +250,7 @@ fn check_kind<E: Event>(examples: &[(&'static str, E)], variants: usize) {
 
 #[test]
 fn every_event_matches_its_golden_file_both_ways() {
-    check_kind(&zone_examples(), 10);
+    check_kind(&zone_examples(), 11);
     check_kind(&pools_examples(), 1);
     check_kind(&naming_examples(), 6);
     check_kind(&quota_examples(), 2);
@@ -259,7 +265,39 @@ fn metadata() -> Metadata {
         source_role: "api".into(),
         command: "DeleteRecordset".into(),
         time: Utc.with_ymd_and_hms(2026, 11, 24, 12, 0, 0).single().expect("time"),
+        fence: None,
     }
+}
+
+/// A producer's command carries its lease; commits without one (every commit written before fences
+/// existed) read as unfenced.
+#[test]
+fn a_producers_commit_carries_its_fence() {
+    let mut metadata = metadata();
+    metadata.source_role = "producer".into();
+    metadata.command = "RequestRecovery".into();
+    metadata.fence = Some(Fence {
+        lease: "range.07".into(),
+        token: 4242,
+    });
+    let envelope = CommitEnvelope {
+        envelope_version: ENVELOPE_VERSION,
+        aggregate_type: "zone".into(),
+        aggregate_id: ZoneId(Uuid::from_u128(0x1111)).to_string(),
+        version: 8,
+        events: vec![ZoneEvent::ZoneRecoveryRequested {
+            reason: "PENDING for 12 s".into(),
+        }],
+        metadata,
+    };
+    let value = serde_json::to_value(&envelope).expect("serialize");
+    check("CommitEnvelope.v1.fenced", &value);
+    assert_eq!(value["metadata"]["fence"]["token"], 4242);
+    let parsed: CommitEnvelope<ZoneEvent> = serde_json::from_value(value).expect("parse");
+    assert_eq!(parsed, envelope);
+    let golden = std::fs::read(golden_dir().join("CommitEnvelope.v1.json")).expect("golden");
+    let unfenced: CommitEnvelope<ZoneEvent> = serde_json::from_slice(&golden).expect("parse");
+    assert_eq!(unfenced.metadata.fence, None);
 }
 
 #[test]

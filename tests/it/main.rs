@@ -1,6 +1,7 @@
 //! The integration tests, one binary so the real NATS and PostgreSQL start once for all of them (each
-//! test has its own namespace): the API, the write path, tenancy, projection, the data plane with real
-//! BIND, Knot and PowerDNS secondaries, a real Keystone, the real openstack CLI, and schemathesis.
+//! test has its own namespace): the API, the write path, tenancy, projection, the producer's leases,
+//! the data plane with real BIND, Knot and PowerDNS secondaries, a real Keystone, the real openstack
+//! CLI, and schemathesis.
 
 mod api;
 mod audit;
@@ -13,6 +14,7 @@ mod history;
 mod keystone;
 mod openstack_cli;
 mod ops;
+mod producer;
 mod projection;
 mod records;
 mod replay;

@@ -1,4 +1,4 @@
-//! Service statuses from the real binary's heartbeats: `nsplane all` shows its four roles UP (and the
+//! Service statuses from the real binary's heartbeats: `nsplane all` shows its five roles UP (and the
 //! openstack CLI lists them); a worker stopped by SIGTERM reads STOPPED, one killed with `kill -9`
 //! turns DOWN once its heartbeats stop; only admins may look.
 
@@ -46,7 +46,7 @@ async fn every_instance_heartbeats_and_a_silent_one_turns_down() {
     crate::supervision::wait_for_api(&base).await;
     let http = http();
     let wait = Duration::from_secs(30);
-    eventually("nsplane all's four roles are UP", wait, || async {
+    eventually("nsplane all's five roles are UP", wait, || async {
         let mut names: Vec<String> = statuses(&http, &base, "")
             .await
             .iter()
@@ -54,7 +54,7 @@ async fn every_instance_heartbeats_and_a_silent_one_turns_down() {
             .map(|s| s["service_name"].as_str().unwrap_or_default().to_owned())
             .collect();
         names.sort();
-        names == ["api", "central", "mdns", "worker"]
+        names == ["api", "central", "mdns", "producer", "worker"]
     })
     .await;
     let all = statuses(&http, &base, "").await;

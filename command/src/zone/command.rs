@@ -105,6 +105,12 @@ pub enum ZoneCommand {
         /// Each name server's answer.
         nameservers: Vec<NameserverSync>,
     },
+    /// The producer asks for the zone to be pushed again: it has waited (PENDING or ERROR) with no
+    /// progress. Moot (superseded) once the zone is ACTIVE or gone.
+    RequestRecovery {
+        /// What the producer saw.
+        reason: String,
+    },
     /// Restore the record sets the zone had at `to_serial`, in one commit: tenant record sets not in
     /// `target` are deleted, changed ones updated, missing ones created again under their old ids.
     /// Managed SOA and NS record sets stay as they are.
@@ -148,6 +154,7 @@ impl ZoneCommand {
             ZoneCommand::ReportSync { .. } => "ReportSync",
             ZoneCommand::ConfirmDeleted { .. } => "ConfirmDeleted",
             ZoneCommand::Revert { .. } => "RevertZone",
+            ZoneCommand::RequestRecovery { .. } => "RequestRecovery",
         }
     }
 }

@@ -321,6 +321,13 @@ impl Zone {
                     nameservers,
                 })
             }
+            ZoneCommand::RequestRecovery { reason } => {
+                self.created()?;
+                if !matches!(self.status, Status::Pending | Status::Error) {
+                    return Err(ZoneError::Superseded);
+                }
+                Ok(ZoneEvent::ZoneRecoveryRequested { reason })
+            }
             ZoneCommand::ConfirmDeleted { nameservers } => {
                 self.created()?;
                 if self.action != Action::Delete || self.status == Status::Deleted {

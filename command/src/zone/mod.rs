@@ -567,6 +567,8 @@ impl Aggregate for Zone {
                     }
                 }
             }
+            // Nothing changes but the push it asks for.
+            ZoneEvent::ZoneRecoveryRequested { .. } => {}
             ZoneEvent::ZoneDeleted { nameservers } => {
                 self.nameservers = nameservers;
                 self.status = Status::Deleted;

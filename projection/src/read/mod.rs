@@ -15,6 +15,7 @@ pub mod audit;
 pub mod dataplane;
 pub mod history;
 pub mod operator;
+pub mod producer;
 
 /// The read models, for every reader (API, data plane, tools). Each query takes a pooled connection.
 #[derive(Clone)]

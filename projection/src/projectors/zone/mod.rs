@@ -427,6 +427,8 @@ async fn apply_event(
             }
             Ok(None)
         }
+        // The read models stay as they are; central publishes the zone change after the batch.
+        ZoneEvent::ZoneRecoveryRequested { .. } => Ok(None),
         ZoneEvent::ZoneDeleted { .. } => {
             let params: [Param<'_>; 1] = [&zone_id];
             tokio::try_join!(

@@ -1,0 +1,264 @@
+//! `nsplane producer`: periodic tasks over the zone space, run by any number of instances. The shards
+//! are split into ranges held through fenced leases in JetStream KV (`nsplane_command::leases`); an
+//! instance acts only on the zones of the ranges it holds, and every command it issues carries the
+//! range's fencing token, so one that lost its lease (paused past it, cut off) cannot act any more.
+//!
+//! Tasks today: recovery of zones waiting for the data plane (PENDING or ERROR with no commit for
+//! `recover_after`): a `RequestRecovery` command, after which central publishes the zone change again
+//! and a worker pushes it. A zone that keeps waiting is asked for again with a doubling delay.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use nsplane_command::leases::{LeaseConfig, Leaseholder};
+use nsplane_command::service::Actor;
+use nsplane_command::zone::ZoneCommand;
+use nsplane_command::{Commands, EventStore, ExecuteError, StoreConfig, ZoneError};
+use nsplane_projection::read::ReadModels;
+use nsplane_projection::PgConfig;
+use nsplane_runtime::ops::Outage;
+use nsplane_runtime::NatsConfig;
+use nsplane_schema::envelope::Fence;
+use nsplane_schema::ZoneId;
+use tokio::sync::watch;
+use tokio::time::Instant;
+use tracing::{debug, info, warn};
+use uuid::Uuid;
+
+/// Zones the producer's write side keeps per process.
+const PRODUCER_ZONE_CACHE: usize = 1000;
+/// The longest delay between two recoveries of a zone that keeps waiting.
+const RECOVERY_BACKOFF_MAX: Duration = Duration::from_secs(600);
+
+/// Everything a producer needs, validated.
+#[derive(Debug, Clone)]
+pub struct ProducerConfig {
+    /// NATS.
+    pub nats: NatsConfig,
+    /// The event stream's layout.
+    pub store: StoreConfig,
+    /// The read models.
+    pub pg: PgConfig,
+    /// How the shard ranges are held.
+    pub leases: LeaseConfig,
+    /// A zone PENDING or ERROR with no commit for this long is pushed again.
+    pub recover_after: Duration,
+    /// How often the waiting zones of the held ranges are looked at.
+    pub scan_every: Duration,
+}
+
+impl ProducerConfig {
+    /// Defaults for a deployment.
+    pub fn new(nats: NatsConfig, store: StoreConfig, pg: PgConfig) -> Self {
+        Self {
+            nats,
+            store,
+            pg,
+            leases: LeaseConfig::default(),
+            recover_after: Duration::from_secs(10),
+            scan_every: Duration::from_secs(1),
+        }
+    }
+}
+
+/// A held range as the tasks see it.
+#[derive(Debug, Clone)]
+struct HeldRange {
+    range: u16,
+    shards: std::ops::Range<u16>,
+    fence: Fence,
+}
+
+/// `nsplane producer`: holds leases and runs the periodic tasks on the held ranges until `shutdown`
+/// turns true; then gives its leases back so other instances take them at once.
+pub async fn run(config: ProducerConfig, shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
+    let client = nsplane_runtime::connect(&config.nats, "nsplane-producer").await?;
+    let store = EventStore::open(client, config.store.clone()).await?;
+    let pool = nsplane_projection::connect_pool(&config.pg)?;
+    nsplane_projection::migrate(&pool)
+        .await
+        .context("failed to migrate the read models")?;
+    let commands = Arc::new(
+        Commands::open(
+            store.clone(),
+            Default::default(),
+            Default::default(),
+            PRODUCER_ZONE_CACHE,
+            false,
+        )
+        .await?,
+    );
+    let instance = Uuid::new_v4().to_string();
+    let leases = Leaseholder::new(&store, config.leases, instance.clone()).await?;
+    info!(%instance, ranges = config.leases.ranges, ttl_s = config.leases.ttl.as_secs(), "producer holding leases");
+    let (held_tx, held_rx) = watch::channel(Vec::new());
+    let holder = tokio::spawn(hold(leases, held_tx, shutdown.clone()));
+    let tasks = Tasks {
+        config: config.clone(),
+        commands,
+        read: ReadModels::new(pool),
+        recovery: HashMap::new(),
+    };
+    tasks.run(held_rx, shutdown).await;
+    holder.await.context("the lease holder panicked")?;
+    info!("producer stopped");
+    Ok(())
+}
+
+/// Keeps the leases: a round every `renew_every`, the held ranges published after each. Gives them
+/// back when `shutdown` turns true.
+async fn hold(mut leases: Leaseholder, held: watch::Sender<Vec<HeldRange>>, mut shutdown: watch::Receiver<bool>) {
+    let config = *leases.config();
+    let mut outage = Outage::new("producer leases");
+    let mut ticker = tokio::time::interval(config.renew_every);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.wait_for(|stop| *stop) => break,
+            _ = ticker.tick() => {}
+        }
+        match tokio::time::timeout(config.ttl / 2, leases.round()).await {
+            Ok(Ok(round)) => {
+                outage.worked();
+                for range in &round.acquired {
+                    metrics::counter!("nsplane_lease_changes_total", "change" => "acquired").increment(1);
+                    info!(range, members = round.members, "lease acquired");
+                }
+                for range in &round.lost {
+                    metrics::counter!("nsplane_lease_changes_total", "change" => "lost").increment(1);
+                    warn!(range, "lease lost");
+                }
+                for range in &round.released {
+                    metrics::counter!("nsplane_lease_changes_total", "change" => "released").increment(1);
+                    info!(range, members = round.members, "lease released for another producer");
+                }
+            }
+            Ok(Err(e)) => outage.failed(&format!("{e:#}")),
+            Err(_) => outage.failed("a lease round timed out"),
+        }
+        let now: Vec<HeldRange> = leases
+            .holding()
+            .into_iter()
+            .map(|(range, fence)| HeldRange {
+                range,
+                shards: config.shards_of(range),
+                fence,
+            })
+            .collect();
+        metrics::gauge!("nsplane_leases_held").set(now.len() as f64);
+        held.send_replace(now);
+    }
+    held.send_replace(Vec::new());
+    leases.release_all().await;
+    info!("leases given back");
+}
+
+/// What the recovery task remembers of a waiting zone.
+#[derive(Debug, Clone, Copy)]
+struct Tracked {
+    /// The version last seen.
+    version: i64,
+    /// Since when it has been at that version (or since the last recovery asked for).
+    since: Instant,
+    /// Recoveries asked for in a row without other progress.
+    attempts: u32,
+    /// The version our last recovery committed.
+    ours: Option<i64>,
+}
+
+struct Tasks {
+    config: ProducerConfig,
+    commands: Arc<Commands>,
+    read: ReadModels,
+    recovery: HashMap<Uuid, Tracked>,
+}
+
+impl Tasks {
+    async fn run(mut self, mut held: watch::Receiver<Vec<HeldRange>>, mut shutdown: watch::Receiver<bool>) {
+        let mut outage = Outage::new("producer tasks");
+        let mut ticker = tokio::time::interval(self.config.scan_every);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = shutdown.wait_for(|stop| *stop) => return,
+                _ = ticker.tick() => {}
+            }
+            let ranges = held.borrow_and_update().clone();
+            match self.recover(&ranges, &held).await {
+                Ok(()) => outage.worked(),
+                Err(e) => outage.failed(&format!("{e:#}")),
+            }
+        }
+    }
+
+    /// Asks for zones waiting too long in the held ranges to be pushed again.
+    async fn recover(&mut self, ranges: &[HeldRange], held: &watch::Receiver<Vec<HeldRange>>) -> anyhow::Result<()> {
+        let mut seen = std::collections::HashSet::new();
+        for range in ranges {
+            let waiting = self.read.waiting_zones(range.shards.clone()).await?;
+            for zone in waiting {
+                seen.insert(zone.id);
+                let now = Instant::now();
+                let tracked = self.recovery.entry(zone.id).or_insert(Tracked {
+                    version: zone.version,
+                    since: now,
+                    attempts: 0,
+                    ours: None,
+                });
+                if tracked.version != zone.version {
+                    if tracked.ours != Some(zone.version) {
+                        // Progress by someone else: start over.
+                        tracked.attempts = 0;
+                    }
+                    tracked.version = zone.version;
+                    tracked.since = now;
+                }
+                let wait = self
+                    .config
+                    .recover_after
+                    .saturating_mul(1 << tracked.attempts.min(10))
+                    .min(RECOVERY_BACKOFF_MAX);
+                let waited = now.duration_since(tracked.since);
+                if waited < wait {
+                    continue;
+                }
+                // The lease must still be ours (the executor checks it again before committing).
+                if !held
+                    .borrow()
+                    .iter()
+                    .any(|h| h.range == range.range && h.fence == range.fence)
+                {
+                    debug!(range = range.range, "lease gone; the next holder recovers its zones");
+                    break;
+                }
+                let mut actor = Actor::service("producer");
+                actor.metadata.fence = Some(range.fence.clone());
+                let reason = format!("{} for {} s", zone.status, waited.as_secs());
+                let zone_id = ZoneId(zone.id);
+                match self
+                    .commands
+                    .zone(zone_id, ZoneCommand::RequestRecovery { reason: reason.clone() }, &actor)
+                    .await
+                {
+                    Ok(committed) => {
+                        metrics::counter!("nsplane_producer_recoveries_total").increment(1);
+                        info!(%zone_id, %reason, attempt = tracked.attempts + 1, "asked for the zone to be pushed again");
+                        tracked.ours = i64::try_from(committed.version).ok();
+                        tracked.attempts += 1;
+                        tracked.since = now;
+                    }
+                    Err(ExecuteError::Rejected(ZoneError::Superseded | ZoneError::NotFound)) => {}
+                    Err(ExecuteError::Fenced(lease)) => {
+                        warn!(%lease, range = range.range, "the lease moved on; this range's recovery stops");
+                        break;
+                    }
+                    Err(e) => warn!(%zone_id, error = %e, "recovery not committed; tried again next round"),
+                }
+            }
+        }
+        self.recovery.retain(|id, _| seen.contains(id));
+        Ok(())
+    }
+}

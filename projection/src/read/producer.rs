@@ -1,0 +1,85 @@
+//! What the producer's periodic tasks read: zones waiting for the data plane, by shard.
+
+use std::ops::Range;
+
+use anyhow::Context as _;
+use nsplane_schema::ids::SHARDS;
+use nsplane_schema::Status;
+use uuid::Uuid;
+
+use super::{ReadError, ReadModels};
+
+/// A zone PENDING or ERROR.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WaitingZone {
+    /// The zone.
+    pub id: Uuid,
+    /// PENDING or ERROR.
+    pub status: Status,
+    /// The aggregate version the read models hold (it moves with every commit, a sync report's too).
+    pub version: i64,
+}
+
+/// The ids of a range of shards, as an inclusive range of uuids (a shard is the id's first 12 bits).
+fn id_bounds(shards: &Range<u16>) -> (Uuid, Uuid) {
+    let low = u128::from(shards.start) << 116;
+    let high = if shards.end >= SHARDS {
+        u128::MAX
+    } else {
+        (u128::from(shards.end) << 116) - 1
+    };
+    (Uuid::from_u128(low), Uuid::from_u128(high))
+}
+
+impl ReadModels {
+    /// The zones waiting for the data plane whose shard is in `shards`, by id.
+    pub async fn waiting_zones(&self, shards: Range<u16>) -> Result<Vec<WaitingZone>, ReadError> {
+        let (low, high) = id_bounds(&shards);
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT z.id, z.status, COALESCE(v.version, z.version) FROM zones z \
+                 LEFT JOIN projection_versions v ON v.aggregate_type = 'zone' AND v.aggregate_id = z.id::text \
+                 WHERE z.status IN ('PENDING', 'ERROR') AND z.id BETWEEN $1 AND $2 ORDER BY z.id",
+                &[&low, &high],
+            )
+            .await
+            .context("failed to list the zones waiting for the data plane")?;
+        rows.iter()
+            .map(|row| {
+                Ok(WaitingZone {
+                    id: row.get(0),
+                    status: super::status(row, 1)?,
+                    version: row.get(2),
+                })
+            })
+            .collect::<anyhow::Result<_>>()
+            .map_err(ReadError::from)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nsplane_schema::ZoneId;
+
+    #[test]
+    fn a_shard_range_covers_exactly_its_zones_ids() {
+        let (low, high) = id_bounds(&(256..512));
+        let inside = [Uuid::from_u128(low.as_u128()), Uuid::from_u128(high.as_u128())];
+        for id in inside {
+            assert!((256..512).contains(&ZoneId(id).shard()), "{id}");
+        }
+        assert_eq!(ZoneId(Uuid::from_u128(low.as_u128() - 1)).shard(), 255);
+        assert_eq!(ZoneId(Uuid::from_u128(high.as_u128() + 1)).shard(), 512);
+        let (low, high) = id_bounds(&(4032..SHARDS));
+        assert_eq!(ZoneId(low).shard(), 4032);
+        assert_eq!(high, Uuid::max());
+        let id: Uuid = "abc12345-0000-4000-8000-000000000000".parse().expect("uuid");
+        assert_eq!(
+            ZoneId(id).shard(),
+            0xabc,
+            "the first three hex digits, as Designate's shard"
+        );
+    }
+}
