@@ -86,6 +86,13 @@ pub fn lease_key(range: u16) -> String {
 }
 
 const MEMBER_PREFIX: &str = "member.";
+/// How much later than its TTL (by the server's clock, read against ours) a lease that was not renewed
+/// is taken over by revision. Its holder stops acting on it a margin before its TTL by its own clock, so
+/// the two never act at once unless the clocks disagree by more than both; the fencing token covers that.
+const EXPIRY_SKEW: Duration = Duration::from_millis(250);
+
+/// Rounds a released range is left for others before its releaser may take it back.
+const RELEASE_COOLDOWN_ROUNDS: u32 = 2;
 
 /// What a lease entry holds.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -231,7 +238,8 @@ pub struct Leaseholder {
     instance: String,
     hostname: String,
     held: BTreeMap<u16, Held>,
-    /// Ranges released recently, not taken back for a while (so a newcomer gets them).
+    /// Ranges released recently, not taken back for a few rounds (so a newcomer gets them; not for
+    /// longer, or a newcomer that dies at once would leave them unheld past its own leases' TTL).
     released: HashMap<u16, Instant>,
     /// Free ranges seen in the previous round: taken even beyond this instance's share.
     free_before: HashSet<u16>,
@@ -313,9 +321,9 @@ impl Leaseholder {
         }
     }
 
-    /// Takes `range` if nobody holds it: create over nothing, or over the marker an expired or
-    /// released lease left.
-    async fn try_acquire(&mut self, range: u16) -> anyhow::Result<bool> {
+    /// Takes `range` if its entry is still at revision `expected` (0: none): nothing, the marker an
+    /// expired or released lease left, or a lease whose holder stopped renewing it.
+    async fn try_acquire(&mut self, range: u16, expected: u64) -> anyhow::Result<bool> {
         let key = lease_key(range);
         let acquired_at = Utc::now();
         let value = serde_json::to_vec(&LeaseValue {
@@ -324,16 +332,6 @@ impl Leaseholder {
             token: None,
             acquired_at,
         })?;
-        let expected = match self
-            .kv
-            .entry(&key)
-            .await
-            .with_context(|| format!("failed to read {key}"))?
-        {
-            None => 0,
-            Some(entry) if entry.operation != kv::Operation::Put => entry.revision,
-            Some(_) => return Ok(false),
-        };
         let sent = Instant::now();
         match self.put_expecting(&key, &value, Some(expected)).await {
             Ok(revision) => {
@@ -407,7 +405,13 @@ impl Leaseholder {
         while let Some(subject) = subjects.next().await {
             let (subject, _) = subject.context("failed to list the producers")?;
             let key = subject.trim_start_matches(&format!("$KV.{}.", self.bucket)).to_owned();
-            if matches!(self.kv.entry(&key).await, Ok(Some(e)) if e.operation == kv::Operation::Put) {
+            // A member that stopped renewing no longer counts, even before the server removes it.
+            let fresh = |e: &kv::Entry| {
+                let age_ns =
+                    i128::from(Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX)) - e.created.unix_timestamp_nanos();
+                age_ns <= i128::try_from((self.config.ttl + EXPIRY_SKEW).as_nanos()).unwrap_or(i128::MAX)
+            };
+            if matches!(self.kv.entry(&key).await, Ok(Some(e)) if e.operation == kv::Operation::Put && fresh(&e)) {
                 members += 1;
             }
         }
@@ -446,7 +450,7 @@ impl Leaseholder {
         let share = ranges.div_ceil(round.members);
         let now = Instant::now();
         self.released
-            .retain(|_, at| now.duration_since(*at) < self.config.ttl * 4);
+            .retain(|_, at| now.duration_since(*at) < self.config.renew_every * RELEASE_COOLDOWN_ROUNDS);
         if self.held.len() > share {
             if let Some((&range, held)) = self.held.iter().next_back() {
                 let revision = held.revision;
@@ -458,21 +462,43 @@ impl Leaseholder {
                 let _ = self.kv.delete_expect_revision(&key, Some(revision)).await;
             }
         }
+        // Free ranges (with the revision to take them over at), and whether each expired (its holder
+        // stopped renewing: dead, paused or cut off) rather than being released or never held. A lease
+        // not renewed for longer than its TTL (by the server's clock) counts as expired even before the
+        // server has removed it: the server works through expired messages in its own time, up to a
+        // couple of seconds late.
+        let now_ns = Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX);
+        let overdue_ns = i128::try_from((self.config.ttl + EXPIRY_SKEW).as_nanos()).unwrap_or(i128::MAX);
         let mut free = Vec::new();
         for range in 0..self.config.ranges {
             if self.held.contains_key(&range) {
                 continue;
             }
-            if holder(&self.kv, &lease_key(range)).await?.is_none() {
-                free.push(range);
+            let key = lease_key(range);
+            match self
+                .kv
+                .entry(&key)
+                .await
+                .with_context(|| format!("failed to read {key}"))?
+            {
+                Some(entry) if entry.operation == kv::Operation::Put => {
+                    let renewed_ns = entry.created.unix_timestamp_nanos();
+                    if i128::from(now_ns) - renewed_ns > overdue_ns {
+                        free.push((range, true, entry.revision));
+                    }
+                }
+                Some(entry) => free.push((range, entry.operation == kv::Operation::Purge, entry.revision)),
+                None => free.push((range, false, 0)),
             }
         }
         free.shuffle(&mut rand::rng());
-        let seen_free: HashSet<u16> = free.iter().copied().collect();
-        for range in free {
-            let stale = self.free_before.contains(&range) && !self.released.contains_key(&range);
-            let wanted = (self.held.len() < share && !self.released.contains_key(&range)) || stale;
-            if wanted && self.try_acquire(range).await? {
+        let seen_free: HashSet<u16> = free.iter().map(|(range, _, _)| *range).collect();
+        for (range, expired, revision) in free {
+            // An expired range is taken at once whatever the share (the members count still includes
+            // its dead holder until that one's entry expires too); one free two rounds running as well.
+            let orphaned = (expired || self.free_before.contains(&range)) && !self.released.contains_key(&range);
+            let wanted = (self.held.len() < share && !self.released.contains_key(&range)) || orphaned;
+            if wanted && self.try_acquire(range, revision).await? {
                 round.acquired.push(range);
             }
         }

@@ -3,9 +3,14 @@
 //! instance acts only on the zones of the ranges it holds, and every command it issues carries the
 //! range's fencing token, so one that lost its lease (paused past it, cut off) cannot act any more.
 //!
-//! Tasks today: recovery of zones waiting for the data plane (PENDING or ERROR with no commit for
-//! `recover_after`): a `RequestRecovery` command, after which central publishes the zone change again
-//! and a worker pushes it. A zone that keeps waiting is asked for again with a doubling delay.
+//! Tasks:
+//! - recovery of zones waiting for the data plane (PENDING or ERROR with no commit for
+//!   `recover_after`): a `RequestRecovery` command, after which central publishes the zone change
+//!   again and a worker pushes it. A zone that keeps waiting is asked for again with a doubling delay.
+//! - the pools' NS records: when a pool's `ns_records` change (`nsplane pool update`), every existing
+//!   zone of the pool gets them as its apex NS record set (Designate's `update_pool`), at a bounded
+//!   rate so the secondaries are not flooded with NOTIFYs (Designate's `delayed_notify`); checked
+//!   again every `ns_sync_every` and whenever the pools or the held ranges change.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -15,13 +20,13 @@ use anyhow::Context as _;
 use nsplane_command::leases::{LeaseConfig, Leaseholder};
 use nsplane_command::service::Actor;
 use nsplane_command::zone::ZoneCommand;
-use nsplane_command::{Commands, EventStore, ExecuteError, StoreConfig, ZoneError};
+use nsplane_command::{Commands, EventStore, ExecuteError, PoolsHandle, StoreConfig, ZoneError};
 use nsplane_projection::read::ReadModels;
 use nsplane_projection::PgConfig;
 use nsplane_runtime::ops::Outage;
 use nsplane_runtime::NatsConfig;
 use nsplane_schema::envelope::Fence;
-use nsplane_schema::ZoneId;
+use nsplane_schema::{RecordType, Records, RecordsetId, ZoneId};
 use tokio::sync::watch;
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
@@ -47,6 +52,10 @@ pub struct ProducerConfig {
     pub recover_after: Duration,
     /// How often the waiting zones of the held ranges are looked at.
     pub scan_every: Duration,
+    /// How often zones' NS records are compared with their pool's (also at every pools change).
+    pub ns_sync_every: Duration,
+    /// At most this many zones' NS records are rewritten per second.
+    pub ns_rewrites_per_sec: u32,
 }
 
 impl ProducerConfig {
@@ -59,6 +68,8 @@ impl ProducerConfig {
             leases: LeaseConfig::default(),
             recover_after: Duration::from_secs(10),
             scan_every: Duration::from_secs(1),
+            ns_sync_every: Duration::from_secs(60),
+            ns_rewrites_per_sec: 100,
         }
     }
 }
@@ -100,6 +111,8 @@ pub async fn run(config: ProducerConfig, shutdown: watch::Receiver<bool>) -> any
         commands,
         read: ReadModels::new(pool),
         recovery: HashMap::new(),
+        pools: None,
+        ns_synced: None,
     };
     tasks.run(held_rx, shutdown).await;
     holder.await.context("the lease holder panicked")?;
@@ -173,7 +186,14 @@ struct Tasks {
     commands: Arc<Commands>,
     read: ReadModels,
     recovery: HashMap<Uuid, Tracked>,
+    /// The committed pools, followed once there are any (with the task that follows them).
+    pools: Option<(PoolsHandle, tokio::task::JoinHandle<()>)>,
+    /// The last complete NS sync: when, at which pools version, over which leases.
+    ns_synced: Option<(Instant, u64, Vec<Fence>)>,
 }
+
+/// Zones whose NS records one round of the NS sync rewrites per range, at most.
+const NS_SYNC_BATCH: i64 = 500;
 
 impl Tasks {
     async fn run(mut self, mut held: watch::Receiver<Vec<HeldRange>>, mut shutdown: watch::Receiver<bool>) {
@@ -182,15 +202,123 @@ impl Tasks {
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
-                _ = shutdown.wait_for(|stop| *stop) => return,
+                _ = shutdown.wait_for(|stop| *stop) => break,
                 _ = ticker.tick() => {}
             }
             let ranges = held.borrow_and_update().clone();
-            match self.recover(&ranges, &held).await {
+            if self.pools.is_none() {
+                // None committed yet (the NS sync waits for them; recovery does not need them).
+                if let Ok(handle) = self.commands.pools().handle().await {
+                    let follower = tokio::spawn(nsplane_command::pools::follow(
+                        self.commands.pools().clone(),
+                        handle.clone(),
+                        shutdown.clone(),
+                    ));
+                    self.pools = Some((handle, follower));
+                }
+            }
+            let mut result = self.recover(&ranges, &held).await;
+            if result.is_ok() && self.ns_sync_due(&ranges) {
+                result = self.sync_ns(&ranges, &held).await;
+            }
+            match result {
                 Ok(()) => outage.worked(),
                 Err(e) => outage.failed(&format!("{e:#}")),
             }
         }
+        self.stop();
+    }
+
+    fn stop(self) {
+        if let Some((_, follower)) = self.pools {
+            follower.abort();
+        }
+    }
+
+    /// Whether the NS sync should run: there are pools, and it never ran, the pools or the held leases
+    /// changed, or it is time.
+    fn ns_sync_due(&self, ranges: &[HeldRange]) -> bool {
+        let Some((pools, _)) = &self.pools else {
+            return false;
+        };
+        let fences: Vec<Fence> = ranges.iter().map(|r| r.fence.clone()).collect();
+        match &self.ns_synced {
+            None => !ranges.is_empty(),
+            Some((at, version, synced)) => {
+                *version != pools.version() || *synced != fences || at.elapsed() >= self.config.ns_sync_every
+            }
+        }
+    }
+
+    /// Rewrites the apex NS record set of the held ranges' zones whose records are not their pool's.
+    async fn sync_ns(&mut self, ranges: &[HeldRange], held: &watch::Receiver<Vec<HeldRange>>) -> anyhow::Result<()> {
+        let Some((handle, _)) = &self.pools else {
+            return Ok(());
+        };
+        let (version, pools) = (handle.version(), handle.current());
+        let pace = Duration::from_secs(1) / self.config.ns_rewrites_per_sec.max(1);
+        let mut complete = true;
+        for range in ranges {
+            for (pool_id, pool) in pools.iter() {
+                let mut ns = pool.ns_records();
+                if ns.is_empty() {
+                    continue;
+                }
+                ns.sort_by_key(|ns| ns.priority);
+                let expected: Vec<String> = ns.iter().map(|ns| ns.hostname.to_string()).collect();
+                let records = Records::validate(RecordType::NS, &expected)
+                    .with_context(|| format!("pool {pool_id} has NS records that are not valid NS data"))?;
+                let zones = self
+                    .read
+                    .zones_with_other_ns(pool_id.0, &expected, range.shards.clone(), NS_SYNC_BATCH)
+                    .await?;
+                if zones.len() as i64 >= NS_SYNC_BATCH {
+                    complete = false;
+                }
+                for zone in zones {
+                    if !held
+                        .borrow()
+                        .iter()
+                        .any(|h| h.range == range.range && h.fence == range.fence)
+                    {
+                        return Ok(());
+                    }
+                    let zone_id = ZoneId(zone);
+                    let mut actor = Actor::service("producer");
+                    actor.metadata.fence = Some(range.fence.clone());
+                    let command = ZoneCommand::UpdateRecordset {
+                        recordset_id: RecordsetId::managed(zone_id, "NS"),
+                        records: Some(records.clone()),
+                        ttl: None,
+                        description: None,
+                        edit_managed: true,
+                    };
+                    match self.commands.zone(zone_id, command, &actor).await {
+                        Ok(_) => {
+                            metrics::counter!("nsplane_producer_ns_rewrites_total").increment(1);
+                            info!(%zone_id, pool_id = %pool_id, ns = ?expected, "zone given its pool's NS records");
+                        }
+                        Err(ExecuteError::Rejected(
+                            ZoneError::NotFound | ZoneError::Deleting | ZoneError::RecordsetNotFound,
+                        )) => {}
+                        Err(ExecuteError::Fenced(lease)) => {
+                            warn!(%lease, range = range.range, "the lease moved on; this range's NS sync stops");
+                            return Ok(());
+                        }
+                        Err(e) => {
+                            warn!(%zone_id, error = %e, "NS records not rewritten; tried again next round");
+                            complete = false;
+                        }
+                    }
+                    tokio::time::sleep(pace).await;
+                }
+            }
+        }
+        if complete {
+            let fences = ranges.iter().map(|r| r.fence.clone()).collect();
+            self.ns_synced = Some((Instant::now(), version, fences));
+        }
+        Ok(())
     }
 
     /// Asks for zones waiting too long in the held ranges to be pushed again.

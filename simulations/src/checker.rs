@@ -44,6 +44,11 @@ pub struct CheckResult {
     pub final_convergence_s: Option<f64>,
     /// ERROR lines logged by any instance during the scenario (`instance: line`).
     pub error_lines: Vec<String>,
+    /// Commits the producers issued under a lease (their metadata carries its fence).
+    pub producer_commits: u64,
+    /// Of those, commits whose lease token is older than one already committed for the same lease: a
+    /// producer acted on shards after another had taken them over (invariant 5; must be 0).
+    pub stale_fences: u64,
     /// Groups of the read models that a replay of the whole stream (`nsplane replay --fresh --verify`)
     /// rebuilt differently from the live ones (`None`: the replay could not run).
     pub replay_differences: Option<usize>,
@@ -332,6 +337,17 @@ async fn check_inner(
     }
     pg_task.abort();
 
+    // At most one producer acts on a shard: no commit carries an older token of its lease than one
+    // already committed.
+    let (producer_commits, stale) = stale_fences(&store).await?;
+    result.producer_commits = producer_commits;
+    result.stale_fences = stale;
+    if stale > 0 {
+        result.failures.push(format!(
+            "{stale} producer commits carry a lease token older than one already committed"
+        ));
+    }
+
     // Replaying the whole stream must rebuild exactly the live read models.
     match replay_differences(topology).await {
         Ok((0, _)) => result.replay_differences = Some(0),
@@ -488,4 +504,35 @@ pub async fn axfr_set(addr: SocketAddr, zone: &str) -> anyhow::Result<BTreeSet<S
         .iter()
         .map(|r| format!("{} {} {} {}", r.name, r.ttl, r.record_type(), r.data).to_lowercase())
         .collect())
+}
+
+/// Reads every zone commit in stream order: how many carry a producer's lease fence, and how many of
+/// those carry a token older than one already committed for the same lease.
+pub async fn stale_fences(store: &nsplane_command::EventStore) -> anyhow::Result<(u64, u64)> {
+    use futures::StreamExt as _;
+    let mut reader = store
+        .read_log(&nsplane_command::log::LogFilter::Kind("zone".into()), 1)
+        .await?;
+    let mut newest: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
+    let (mut commits, mut stale) = (0, 0);
+    for _ in 0..reader.matching {
+        let logged = reader.commits.next().await.context("the log ended early")??;
+        let Some(fence) = &logged.commit.metadata.fence else {
+            continue;
+        };
+        commits += 1;
+        let seen = newest.entry(fence.lease.clone()).or_insert(0);
+        if fence.token < *seen {
+            stale += 1;
+            tracing::error!(
+                seq = logged.stream_seq,
+                lease = %fence.lease,
+                token = fence.token,
+                newest = *seen,
+                "a producer's commit carries a stale lease token"
+            );
+        }
+        *seen = (*seen).max(fence.token);
+    }
+    Ok((commits, stale))
 }

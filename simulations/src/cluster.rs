@@ -26,7 +26,7 @@ pub fn layout() -> nsplane_schema::Layout {
 /// The pool's catalog zone.
 pub const CATALOG: &str = "catalog.sim.test.";
 /// The roles, in the order instances are numbered.
-pub const ROLES: [&str; 4] = ["api", "central", "mdns", "worker"];
+pub const ROLES: [&str; 5] = ["api", "central", "mdns", "worker", "producer"];
 /// Instances per role.
 pub const PER_ROLE: usize = 2;
 /// NATS nodes.

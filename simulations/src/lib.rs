@@ -6,6 +6,7 @@
 
 pub mod bench;
 pub mod bench_dataplane;
+pub mod bench_failover;
 pub mod bench_replay;
 pub mod checker;
 pub mod cluster;

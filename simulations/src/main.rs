@@ -60,6 +60,9 @@ enum Command {
     BenchDataplane(nsplane_sim::bench_dataplane::BenchDataplaneArgs),
     /// Writes record sets, then measures replay (with verification), audit queries and zone history.
     BenchReplay(nsplane_sim::bench_replay::BenchReplayArgs),
+    /// Kills (and pauses) producers and measures how fast their shard ranges are taken over; checks
+    /// that no stale lease token was ever committed.
+    BenchFailover(nsplane_sim::bench_failover::BenchFailoverArgs),
     /// Starts the production topology (three NATS nodes, PostgreSQL, two of every role, HAProxy, BIND
     /// and Knot) and holds it until SIGTERM or Ctrl-C (`scripts/cluster.sh up|down`).
     Cluster(nsplane_sim::hold::HoldArgs),
@@ -78,6 +81,7 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Bench(args) => nsplane_sim::bench::run(args).await,
         Command::BenchDataplane(args) => nsplane_sim::bench_dataplane::run(args).await,
+        Command::BenchFailover(args) => nsplane_sim::bench_failover::run(args).await,
         Command::BenchReplay(args) => nsplane_sim::bench_replay::run(args).await,
         Command::Cluster(args) => nsplane_sim::hold::run(args).await,
         Command::List => {

@@ -290,3 +290,97 @@ async fn a_killed_producers_ranges_are_taken_over() {
     drop(second);
     drop(first);
 }
+
+async fn ns_records(server: std::net::SocketAddr, zone: &str) -> Vec<String> {
+    use hickory_proto::rr::{RData, RecordType};
+    let Ok(reply) = nsplane_dataplane::client::query(server, zone, RecordType::NS, crate::dataplane::QUERY).await
+    else {
+        return Vec::new();
+    };
+    let mut out: Vec<String> = reply
+        .answers
+        .iter()
+        .filter_map(|r| match &r.data {
+            RData::NS(ns) => Some(ns.0.to_string()),
+            _ => None,
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// `nsplane pool update` with new NS records: the producer rewrites every existing zone of the pool,
+/// and a real BIND secondary serves the new NS set.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_pool_ns_change_reaches_existing_zones_and_a_real_bind() {
+    let ns = namespace().await;
+    let mdns = nodes::mdns_sockets().await;
+    let mdns_port = mdns.0.local_addr().expect("addr").port();
+    let bind = secondaries::bind(mdns_port, crate::dataplane::CATALOG);
+    let pool = crate::dataplane::catalog_pool(mdns_port, &[bind.addr()]);
+    let node = nodes::FullNode::start(&ns, mdns, &pool).await;
+    let base = node.node.base.clone();
+    let http = http();
+    let names = ["ns-a.example.org.", "ns-b.example.org."];
+    let mut zones = Vec::new();
+    for name in names {
+        zones.push(create_zone(&http, &base, name).await);
+    }
+    for (id, name) in zones.iter().zip(names) {
+        eventually(
+            "BIND serves the zone's first NS set",
+            crate::dataplane::WAIT,
+            || async {
+                get(&http, &format!("{base}/v2/zones/{id}")).await.1["status"] == "ACTIVE"
+                    && ns_records(bind.addr(), name).await == ["ns1.example.net."]
+            },
+        )
+        .await;
+    }
+
+    let shutdown = Shutdown::new();
+    let mut producer = nsplane_producer::ProducerConfig::new(ns.nats(), ns.store(), ns.pg());
+    producer.leases = short_leases(16);
+    let running = tokio::spawn(nsplane_producer::run(producer, shutdown.receiver()));
+    let changed = pool.replace(
+        "    - hostname: ns1.example.net.\n      priority: 1\n",
+        "    - hostname: ns3.example.net.\n      priority: 2\n    - hostname: ns2.example.net.\n      priority: 1\n",
+    );
+    assert_ne!(changed, pool, "the pool's NS records changed");
+    nsplane_command::PoolsStore::new(node.node.shared.store.clone())
+        .update(&changed, nsplane_schema::Metadata::service("pool-update"))
+        .await
+        .expect("pool update");
+    for (id, name) in zones.iter().zip(names) {
+        eventually("BIND serves the pool's new NS set", crate::dataplane::WAIT, || async {
+            ns_records(bind.addr(), name).await == ["ns2.example.net.", "ns3.example.net."]
+        })
+        .await;
+        let (_, listed) = get(&http, &format!("{base}/v2/zones/{id}/recordsets?type=NS")).await;
+        assert_eq!(
+            listed["recordsets"][0]["records"],
+            serde_json::json!(["ns2.example.net.", "ns3.example.net."]),
+            "the API shows the new NS records in priority order: {listed}"
+        );
+        let history = node
+            .node
+            .shared
+            .store
+            .commits_between::<ZoneEvent>(id, 0, u64::MAX)
+            .await
+            .expect("history");
+        let rewrites: Vec<_> = history
+            .iter()
+            .filter(|c| c.envelope.metadata.source_role == "producer")
+            .collect();
+        assert_eq!(rewrites.len(), 1, "one NS rewrite per zone");
+        assert!(rewrites[0].envelope.metadata.fence.is_some());
+        assert!(matches!(
+            rewrites[0].envelope.events[..],
+            [ZoneEvent::RecordsetUpdated { .. }]
+        ));
+    }
+    shutdown.trigger();
+    running.await.expect("producer task").expect("producer stopped cleanly");
+    node.node.stop().await;
+}

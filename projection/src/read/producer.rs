@@ -1,4 +1,5 @@
-//! What the producer's periodic tasks read: zones waiting for the data plane, by shard.
+//! What the producer's periodic tasks read, by shard: zones waiting for the data plane, and zones whose
+//! apex NS records are not their pool's any more.
 
 use std::ops::Range;
 
@@ -55,6 +56,31 @@ impl ReadModels {
             })
             .collect::<anyhow::Result<_>>()
             .map_err(ReadError::from)
+    }
+}
+
+impl ReadModels {
+    /// Zones of `pool_id` whose shard is in `shards`, not being deleted, whose managed apex NS record set
+    /// holds other records than `expected` (in order): at most `limit`, by id.
+    pub async fn zones_with_other_ns(
+        &self,
+        pool_id: Uuid,
+        expected: &[String],
+        shards: Range<u16>,
+        limit: i64,
+    ) -> Result<Vec<Uuid>, ReadError> {
+        let (low, high) = id_bounds(&shards);
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT z.id FROM zones z JOIN recordsets r ON r.zone_id = z.id AND r.managed AND r.type = 'NS' \
+                 WHERE z.pool_id = $1 AND z.id BETWEEN $2 AND $3 AND z.action <> 'DELETE' AND r.records <> $4 \
+                 ORDER BY z.id LIMIT $5",
+                &[&pool_id, &low, &high, &expected, &limit],
+            )
+            .await
+            .context("failed to find zones with other NS records than their pool's")?;
+        Ok(rows.iter().map(|row| row.get(0)).collect())
     }
 }
 
