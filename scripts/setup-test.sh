@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs what the tests need beyond running nsplane (scripts/setup.sh), idempotently: real DNS
-# secondaries, Debian's old nats-server (only so a test can prove it is refused), the openstack CLI,
-# schemathesis and a real Keystone. Sourced by scripts/test.sh.
+# secondaries, Debian's old nats-server (only so a test can prove it is refused), RabbitMQ, the
+# openstack CLI, schemathesis and a real Keystone. Sourced by scripts/test.sh.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 
-# BIND 9 / Knot / PowerDNS as real secondaries, Debian's nats-server 2.9.
-apt_install nats-server bind9 bind9-utils knot knot-dnsutils pdns-server pdns-backend-sqlite3 sqlite3
+# BIND 9 / Knot / PowerDNS as real secondaries, Debian's nats-server 2.9, and RabbitMQ (the notifications
+# test starts a throwaway broker of its own from /usr/lib/rabbitmq/bin).
+apt_install nats-server bind9 bind9-utils knot knot-dnsutils pdns-server pdns-backend-sqlite3 sqlite3 \
+  rabbitmq-server
 
 # The real openstack CLI, as a client in the end-to-end tests.
 OPENSTACKCLIENT_PIN="10.5.0"

@@ -48,6 +48,7 @@ pub async fn run(args: AllArgs, drain: Duration) -> anyhow::Result<()> {
     };
     let api_config = args.api.api_role(&connections)?;
     let producer_config = args.producer.producer(&connections)?;
+    let notifier = args.producer.notifier(&connections)?;
     if common.check_config {
         info!(?connections, "configuration is valid");
         return Ok(());
@@ -89,6 +90,12 @@ pub async fn run(args: AllArgs, drain: Duration) -> anyhow::Result<()> {
             "producer",
             nsplane_producer::run(producer_config, shutdown.receiver()),
         ));
+        if let Some(notifier) = notifier {
+            roles.push(Role::new(
+                "notifier",
+                nsplane_notify::run(notifier, shutdown.receiver()),
+            ));
+        }
     }
     roles.push(startup::heartbeats(&connections, &running, shutdown.receiver()).await?);
     info!("ready");

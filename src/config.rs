@@ -245,6 +245,20 @@ pub struct ProducerSettings {
     /// keeps waiting, up to 10 minutes).
     #[arg(long, env = "NSPLANE_RECOVER_AFTER_SECS", default_value_t = 10)]
     pub recover_after_secs: u64,
+    /// Publish every committed event as Designate's notification to NATS (stream
+    /// `<PREFIX>_NOTIFICATIONS`, subjects `<prefix>.notifications.<event type>`).
+    #[arg(long, env = "NSPLANE_NOTIFY_NATS")]
+    pub notify_nats: bool,
+    /// Publish every committed event as Designate's notification to RabbitMQ at this URL
+    /// (`amqp://user:password@host:5672/%2f`).
+    #[arg(long, env = "NSPLANE_NOTIFY_AMQP_URL", hide_env_values = true)]
+    pub notify_amqp_url: Option<String>,
+    /// The RabbitMQ exchange notifications go to (Designate's `control_exchange`).
+    #[arg(long, env = "NSPLANE_NOTIFY_AMQP_EXCHANGE", default_value = "designate")]
+    pub notify_amqp_exchange: String,
+    /// The notification topic; messages are routed with `<topic>.info`.
+    #[arg(long, env = "NSPLANE_NOTIFY_TOPIC", default_value = "notifications")]
+    pub notify_topic: String,
 }
 
 impl ProducerSettings {
@@ -262,6 +276,30 @@ impl ProducerSettings {
         anyhow::ensure!(self.recover_after_secs >= 1, "--recover-after-secs must be at least 1");
         config.recover_after = std::time::Duration::from_secs(self.recover_after_secs);
         Ok(config)
+    }
+}
+
+impl ProducerSettings {
+    /// The notifier's configuration, when notifications go anywhere.
+    pub fn notifier(&self, connections: &Connections) -> anyhow::Result<Option<nsplane_notify::NotifyConfig>> {
+        if !self.notify_nats && self.notify_amqp_url.is_none() {
+            return Ok(None);
+        }
+        let mut config = nsplane_notify::NotifyConfig::new(connections.nats.clone(), connections.store.clone());
+        config.to_nats = self.notify_nats;
+        if let Some(url) = &self.notify_amqp_url {
+            anyhow::ensure!(
+                url.starts_with("amqp://") || url.starts_with("amqps://"),
+                "--notify-amqp-url must be an amqp:// or amqps:// URL"
+            );
+            anyhow::ensure!(!self.notify_amqp_exchange.is_empty(), "--notify-amqp-exchange is empty");
+            config.amqp = Some(nsplane_notify::amqp::AmqpConfig {
+                url: url.clone(),
+                exchange: self.notify_amqp_exchange.clone(),
+                topic: self.notify_topic.clone(),
+            });
+        }
+        Ok(Some(config))
     }
 }
 

@@ -157,6 +157,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Producer(args) => {
             let connections = args.common.connections()?;
             let config = args.producer.producer(&connections)?;
+            let notifier = args.producer.notifier(&connections)?;
             if args.common.check_config {
                 info!(?connections, "configuration is valid");
                 return Ok(());
@@ -173,6 +174,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 "producer",
                 nsplane_producer::run(config, shutdown.receiver()),
             ));
+            if let Some(notifier) = notifier {
+                roles.push(Role::new(
+                    "notifier",
+                    nsplane_notify::run(notifier, shutdown.receiver()),
+                ));
+            }
             roles.push(startup::heartbeats(&connections, &["producer"], shutdown.receiver()).await?);
             supervise(roles, &shutdown, DRAIN).await
         }

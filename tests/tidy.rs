@@ -31,7 +31,7 @@ fn dependencies(manifest: &Path) -> Vec<String> {
 }
 
 /// The production crates: what ships in the `nsplane` binary.
-const PRODUCTION: [&str; 8] = [
+const PRODUCTION: [&str; 9] = [
     ".",
     "schema",
     "runtime",
@@ -39,6 +39,7 @@ const PRODUCTION: [&str; 8] = [
     "projection",
     "dataplane",
     "producer",
+    "notify",
     "api",
 ];
 
@@ -79,6 +80,7 @@ fn dependencies_point_one_way() {
                 "nsplane-api",
                 "nsplane-dataplane",
                 "nsplane-producer",
+                "nsplane-notify",
             ],
         ),
         (
@@ -89,6 +91,7 @@ fn dependencies_point_one_way() {
                     "nsplane-api",
                     "nsplane-dataplane",
                     "nsplane-producer",
+                    "nsplane-notify",
                     "axum",
                 ][..],
                 &database,
@@ -104,6 +107,7 @@ fn dependencies_point_one_way() {
                     "nsplane-api",
                     "nsplane-dataplane",
                     "nsplane-producer",
+                    "nsplane-notify",
                     "axum",
                     "cqrs-es",
                 ][..],
@@ -113,16 +117,46 @@ fn dependencies_point_one_way() {
         ),
         (
             "api",
-            [&["nsplane-dataplane", "nsplane-producer"][..], &database, &dns_wire].concat(),
+            [
+                &["nsplane-dataplane", "nsplane-producer", "nsplane-notify"][..],
+                &database,
+                &dns_wire,
+            ]
+            .concat(),
         ),
         (
             "dataplane",
-            [&["nsplane-api", "nsplane-producer", "axum"][..], &database].concat(),
+            [
+                &["nsplane-api", "nsplane-producer", "nsplane-notify", "axum"][..],
+                &database,
+            ]
+            .concat(),
         ),
         (
             "producer",
             [
-                &["nsplane-api", "nsplane-dataplane", "axum", "async-nats"][..],
+                &[
+                    "nsplane-api",
+                    "nsplane-dataplane",
+                    "nsplane-notify",
+                    "axum",
+                    "async-nats",
+                ][..],
+                &database,
+                &dns_wire,
+            ]
+            .concat(),
+        ),
+        (
+            "notify",
+            [
+                &[
+                    "nsplane-projection",
+                    "nsplane-api",
+                    "nsplane-dataplane",
+                    "nsplane-producer",
+                    "axum",
+                ][..],
                 &database,
                 &dns_wire,
             ]
@@ -287,6 +321,7 @@ fn every_rust_file_says_what_it_owns_and_no_test_is_ignored() {
         "projection",
         "dataplane",
         "producer",
+        "notify",
         "api",
         "testkit",
         "tests",

@@ -99,6 +99,44 @@ impl EventStore {
         })
     }
 
+    /// The durable consumer `name` of every commit, shared by every instance that opens it (work is
+    /// spread over them; a commit not acknowledged within `ack_wait` is delivered again), from the
+    /// beginning of the stream the first time it is created.
+    pub async fn durable_reader(
+        &self,
+        name: &str,
+        ack_wait: std::time::Duration,
+        max_ack_pending: i64,
+    ) -> anyhow::Result<jetstream::consumer::Consumer<jetstream::consumer::pull::Config>> {
+        self.stream()
+            .get_or_create_consumer(
+                name,
+                jetstream::consumer::pull::Config {
+                    durable_name: Some(name.to_owned()),
+                    filter_subject: self.layout().all_events(),
+                    ack_policy: jetstream::consumer::AckPolicy::Explicit,
+                    ack_wait,
+                    max_ack_pending,
+                    deliver_policy: DeliverPolicy::All,
+                    ..Default::default()
+                },
+            )
+            .await
+            .with_context(|| format!("failed to open the durable reader {name}"))
+    }
+
+    /// Decodes a commit a durable reader delivered.
+    pub fn logged(message: &jetstream::Message) -> anyhow::Result<LoggedCommit> {
+        let info = message.info().map_err(|e| anyhow::anyhow!("bad message info: {e}"))?;
+        let (seq, published) = (info.stream_sequence, info.published);
+        logged(
+            seq,
+            published.unix_timestamp(),
+            published.nanosecond(),
+            &message.payload,
+        )
+    }
+
     /// The commit at stream sequence `seq`, or `None` if there is none (never written, or removed).
     pub async fn commit_at(&self, seq: u64) -> anyhow::Result<Option<LoggedCommit>> {
         match self.stream().direct_get(seq).await {

@@ -90,6 +90,26 @@ impl Layout {
         format!("{}_central", self.token)
     }
 
+    /// The notifications nsplane emits, for NATS subscribers: `<PREFIX>_NOTIFICATIONS`.
+    pub fn notifications_stream(&self) -> String {
+        format!("{}_NOTIFICATIONS", self.token.to_uppercase())
+    }
+
+    /// Subject of a notification: `<prefix>.notifications.<event type>` (`dns.zone.create`, …).
+    pub fn notification_subject(&self, event_type: &str) -> String {
+        format!("{}.notifications.{event_type}", self.prefix)
+    }
+
+    /// Wildcard covering every notification.
+    pub fn all_notifications(&self) -> String {
+        format!("{}.notifications.>", self.prefix)
+    }
+
+    /// The durable consumer of the event stream every notifier shares.
+    pub fn notifier_consumer(&self) -> String {
+        format!("{}_notifier", self.token)
+    }
+
     /// The durable consumer every worker instance shares.
     pub fn worker_consumer(&self) -> String {
         format!("{}_worker", self.token)

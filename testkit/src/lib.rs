@@ -1,6 +1,6 @@
 //! The test kit: what tests and benchmarks need around nsplane, and never part of the production binary.
 //! Throwaway servers (one NATS and one PostgreSQL per test binary with a namespace per test; BIND, Knot
-//! and PowerDNS secondaries), nodes running the roles in-process, a JSON client for the API, a pools
+//! and PowerDNS secondaries, a RabbitMQ broker), nodes running the roles in-process, a JSON client for the API, a pools
 //! builder, process guards, and latency histograms.
 
 pub mod arbitrary;
@@ -10,6 +10,7 @@ pub mod nodes;
 pub mod pools;
 pub mod process;
 pub mod proxy;
+pub mod rabbitmq;
 pub mod secondaries;
 pub mod servers;
 

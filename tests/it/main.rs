@@ -12,6 +12,7 @@ mod dataplane;
 mod events;
 mod history;
 mod keystone;
+mod notifications;
 mod openstack_cli;
 mod ops;
 mod producer;
