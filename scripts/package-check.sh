@@ -18,7 +18,7 @@ dpkg-deb --contents "$work/nsplane.deb" >"$work/contents"
 for path in usr/bin/nsplane etc/nsplane/nsplane.toml usr/share/doc/nsplane/OPERATIONS.md \
             lib/systemd/system/nsplane-api.service lib/systemd/system/nsplane-central.service \
             lib/systemd/system/nsplane-mdns.service lib/systemd/system/nsplane-worker.service \
-            lib/systemd/system/nsplane-producer.service; do
+            lib/systemd/system/nsplane-producer.service lib/systemd/system/nsplane-sink.service; do
   grep -q " $path\$" "$work/contents" || fail "missing $path"
 done
 dpkg-deb --ctrl-tarfile "$work/nsplane.deb" | tar -x -C "$work" conffiles postinst
@@ -30,7 +30,7 @@ mkdir -p "$root/lib/systemd/system"
 cp -a /lib/systemd/system/. "$root/lib/systemd/system/"
 dpkg-deb -x "$work/nsplane.deb" "$root"
 "$root/usr/bin/nsplane" --version >/dev/null || fail "the packaged binary does not run"
-for role in api central mdns worker producer; do
+for role in api central mdns worker producer sink; do
   unit="/lib/systemd/system/nsplane-$role.service"
   grep -q "^Type=notify$" "$root$unit" || fail "$unit is not Type=notify"
   grep -q "^WatchdogSec=" "$root$unit" || fail "$unit has no watchdog"

@@ -56,6 +56,9 @@ pub enum Command {
     /// Periodic tasks (recovery of zones waiting for the data plane) on the shard ranges it holds
     /// through fenced leases in JetStream KV; run any number.
     Producer(ProducerArgs),
+    /// Compute and network notifications (Nova, Neutron) from RabbitMQ or NATS turned into managed
+    /// records, as Designate's sink; run any number.
+    Sink(SinkArgs),
     /// Every role in one process; with no NATS or PostgreSQL URL it starts its own under --data-dir.
     All(AllArgs),
     /// Pool configuration tools.
@@ -300,6 +303,114 @@ impl ProducerSettings {
             });
         }
         Ok(Some(config))
+    }
+}
+
+/// `nsplane sink` settings.
+#[derive(Debug, Clone, Args)]
+pub struct SinkArgs {
+    /// Shared settings.
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Consume Nova's and Neutron's notifications from RabbitMQ at this URL
+    /// (`amqp://user:password@host:5672/%2f`).
+    #[arg(long, env = "NSPLANE_SINK_AMQP_URL", hide_env_values = true)]
+    pub sink_amqp_url: Option<String>,
+    /// The durable queue every sink shares, bound to the exchanges with `<topic>.info`.
+    #[arg(long, env = "NSPLANE_SINK_QUEUE", default_value = "nsplane-sink")]
+    pub sink_queue: String,
+    /// The notification topic Nova and Neutron publish to.
+    #[arg(long, env = "NSPLANE_SINK_TOPIC", default_value = "notifications")]
+    pub sink_topic: String,
+    /// Nova's exchange.
+    #[arg(long, env = "NSPLANE_SINK_NOVA_EXCHANGE", default_value = "nova")]
+    pub sink_nova_exchange: String,
+    /// Neutron's exchange.
+    #[arg(long, env = "NSPLANE_SINK_NEUTRON_EXCHANGE", default_value = "neutron")]
+    pub sink_neutron_exchange: String,
+    /// Also consume notifications published on NATS (stream `<PREFIX>_SINK`, subjects `<prefix>.sink.>`).
+    #[arg(long, env = "NSPLANE_SINK_NATS")]
+    pub sink_nats: bool,
+    /// `nova_fixed`: the zone instances' records go to (none: Nova's notifications are ignored).
+    #[arg(long, env = "NSPLANE_NOVA_FIXED_ZONE_ID")]
+    pub nova_fixed_zone_id: Option<String>,
+    /// `nova_fixed`: record names for IPv4 addresses (repeat for several; `%(key)s` placeholders).
+    #[arg(
+        long,
+        env = "NSPLANE_NOVA_FIXED_FORMATV4",
+        value_delimiter = ',',
+        default_value = "%(hostname)s.%(zone)s"
+    )]
+    pub nova_fixed_formatv4: Vec<String>,
+    /// `nova_fixed`: record names for IPv6 addresses.
+    #[arg(
+        long,
+        env = "NSPLANE_NOVA_FIXED_FORMATV6",
+        value_delimiter = ',',
+        default_value = "%(hostname)s.%(zone)s"
+    )]
+    pub nova_fixed_formatv6: Vec<String>,
+    /// `neutron_floatingip`: the zone floating IPs' records go to.
+    #[arg(long, env = "NSPLANE_NEUTRON_FLOATINGIP_ZONE_ID")]
+    pub neutron_floatingip_zone_id: Option<String>,
+    /// `neutron_floatingip`: record names for IPv4 floating IPs.
+    #[arg(
+        long,
+        env = "NSPLANE_NEUTRON_FLOATINGIP_FORMATV4",
+        value_delimiter = ',',
+        default_value = "%(hostname)s.%(zone)s"
+    )]
+    pub neutron_floatingip_formatv4: Vec<String>,
+    /// `neutron_floatingip`: record names for IPv6 floating IPs.
+    #[arg(
+        long,
+        env = "NSPLANE_NEUTRON_FLOATINGIP_FORMATV6",
+        value_delimiter = ',',
+        default_value = "%(hostname)s.%(zone)s"
+    )]
+    pub neutron_floatingip_formatv6: Vec<String>,
+}
+
+impl SinkArgs {
+    /// The sink's configuration over `connections`.
+    pub fn sink(&self, connections: &Connections) -> anyhow::Result<nsplane_sink::SinkConfig> {
+        anyhow::ensure!(
+            self.sink_amqp_url.is_some() || self.sink_nats,
+            "the sink needs an input: --sink-amqp-url and/or --sink-nats"
+        );
+        if let Some(url) = &self.sink_amqp_url {
+            anyhow::ensure!(
+                url.starts_with("amqp://") || url.starts_with("amqps://"),
+                "--sink-amqp-url must be an amqp:// or amqps:// URL"
+            );
+        }
+        for (flag, zone) in [
+            ("--nova-fixed-zone-id", &self.nova_fixed_zone_id),
+            ("--neutron-floatingip-zone-id", &self.neutron_floatingip_zone_id),
+        ] {
+            if let Some(zone) = zone {
+                nsplane_schema::ZoneId::parse(zone)
+                    .map_err(|_| anyhow::anyhow!("{flag}: {zone:?} is not a zone id"))?;
+            }
+        }
+        let mut config = nsplane_sink::SinkConfig::new(connections.nats.clone(), connections.store.clone());
+        config.amqp_url = self.sink_amqp_url.clone();
+        config.amqp_queue = self.sink_queue.clone();
+        config.topic = self.sink_topic.clone();
+        config.nova_exchange = self.sink_nova_exchange.clone();
+        config.neutron_exchange = self.sink_neutron_exchange.clone();
+        config.from_nats = self.sink_nats;
+        config.nova = nsplane_sink::handlers::HandlerConfig {
+            zone_id: self.nova_fixed_zone_id.clone(),
+            formatv4: self.nova_fixed_formatv4.clone(),
+            formatv6: self.nova_fixed_formatv6.clone(),
+        };
+        config.neutron = nsplane_sink::handlers::HandlerConfig {
+            zone_id: self.neutron_floatingip_zone_id.clone(),
+            formatv4: self.neutron_floatingip_formatv4.clone(),
+            formatv6: self.neutron_floatingip_formatv6.clone(),
+        };
+        Ok(config)
     }
 }
 

@@ -183,6 +183,25 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             roles.push(startup::heartbeats(&connections, &["producer"], shutdown.receiver()).await?);
             supervise(roles, &shutdown, DRAIN).await
         }
+        Command::Sink(args) => {
+            let connections = args.common.connections()?;
+            let config = args.sink(&connections)?;
+            if args.common.check_config {
+                info!(?connections, "configuration is valid");
+                return Ok(());
+            }
+            let shutdown = Shutdown::on_signals();
+            let ops = startup::ops(&connections, &["sink"], shutdown.receiver()).await?;
+            let mut roles: Vec<Role> = startup::ops_role(args.common.ops_listen, ops, shutdown.receiver())
+                .await?
+                .into_iter()
+                .collect();
+            info!("ready");
+            tokio::spawn(nsplane_runtime::systemd::ready_and_watch(shutdown.receiver()));
+            roles.push(Role::new("sink", nsplane_sink::run(config, shutdown.receiver())));
+            roles.push(startup::heartbeats(&connections, &["sink"], shutdown.receiver()).await?);
+            supervise(roles, &shutdown, DRAIN).await
+        }
         Command::Pool(args) => {
             let connections = args.common.connections()?;
             let store = startup::open_store(&connections, "nsplane-pool").await?;

@@ -31,7 +31,7 @@ fn dependencies(manifest: &Path) -> Vec<String> {
 }
 
 /// The production crates: what ships in the `nsplane` binary.
-const PRODUCTION: [&str; 9] = [
+const PRODUCTION: [&str; 10] = [
     ".",
     "schema",
     "runtime",
@@ -40,6 +40,7 @@ const PRODUCTION: [&str; 9] = [
     "dataplane",
     "producer",
     "notify",
+    "sink",
     "api",
 ];
 
@@ -155,6 +156,22 @@ fn dependencies_point_one_way() {
                     "nsplane-api",
                     "nsplane-dataplane",
                     "nsplane-producer",
+                    "axum",
+                ][..],
+                &database,
+                &dns_wire,
+            ]
+            .concat(),
+        ),
+        (
+            "sink",
+            [
+                &[
+                    "nsplane-projection",
+                    "nsplane-api",
+                    "nsplane-dataplane",
+                    "nsplane-producer",
+                    "nsplane-notify",
                     "axum",
                 ][..],
                 &database,
@@ -322,6 +339,7 @@ fn every_rust_file_says_what_it_owns_and_no_test_is_ignored() {
         "dataplane",
         "producer",
         "notify",
+        "sink",
         "api",
         "testkit",
         "tests",

@@ -74,6 +74,7 @@ fn www_a() -> Event {
         ttl: None,
         description: None,
         serial: 101,
+        managed: false,
     })
 }
 
@@ -165,6 +166,7 @@ fn nothing_may_join_a_cname() {
         ttl: None,
         description: None,
         serial: 101,
+        managed: false,
     });
     test(vec![])
         .given(vec![created(), cname])
@@ -376,6 +378,7 @@ fn quotas_bound_a_zone_and_a_record_set() {
         ttl: None,
         description: None,
         serial: 102,
+        managed: false,
     });
     test(vec![])
         .given(vec![created(), www_a(), second.clone()])

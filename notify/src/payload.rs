@@ -176,7 +176,10 @@ pub fn zone_notifications(stream_seq: u64, commit: &RawCommit, state: &mut Zone)
                     payload
                 }),
             ),
-            ZoneEvent::ZoneRecoveryRequested { .. } => continue,
+            // Bookkeeping: the record-set events beside them are notified.
+            ZoneEvent::ZoneRecoveryRequested { .. }
+            | ZoneEvent::ManagedRecordsClaimed { .. }
+            | ZoneEvent::ManagedResourceReleased { .. } => continue,
         };
         let Some(payload) = payload else {
             anyhow::bail!(

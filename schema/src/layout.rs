@@ -110,6 +110,22 @@ impl Layout {
         format!("{}_notifier", self.token)
     }
 
+    /// Compute and network notifications for the sink, published on NATS: `<PREFIX>_SINK`.
+    pub fn sink_stream(&self) -> String {
+        format!("{}_SINK", self.token.to_uppercase())
+    }
+
+    /// Wildcard of the sink's NATS input: `<prefix>.sink.>` (publishers choose the rest, e.g.
+    /// `<prefix>.sink.nova`).
+    pub fn all_sink_inputs(&self) -> String {
+        format!("{}.sink.>", self.prefix)
+    }
+
+    /// The durable consumer of the sink's NATS input every sink shares.
+    pub fn sink_consumer(&self) -> String {
+        format!("{}_sink", self.token)
+    }
+
     /// The durable consumer every worker instance shares.
     pub fn worker_consumer(&self) -> String {
         format!("{}_worker", self.token)

@@ -118,6 +118,10 @@ pub enum ZoneEvent {
         description: Option<String>,
         /// The new serial.
         serial: u32,
+        /// Maintained by nsplane (the sink's records for instances and floating IPs): changed only with
+        /// Designate's edit-managed permission. Absent (false) in every record set a tenant creates.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        managed: bool,
     },
     /// A record set's records, TTL or description changed; the serial was bumped.
     #[serde(rename = "RecordsetUpdated.v1")]
@@ -159,6 +163,29 @@ pub enum ZoneEvent {
         /// What the producer saw, e.g. `PENDING for 12 s`.
         reason: String,
     },
+    /// The sink added `records` to `recordset_id` for a compute or network resource (its
+    /// `managed_resource_type` and `managed_resource_id`): bookkeeping of who owns which records; the
+    /// record set itself changed by the events before it in the same commit.
+    #[serde(rename = "ManagedRecordsClaimed.v1")]
+    ManagedRecordsClaimed {
+        /// `instance` or `floatingip`.
+        resource_type: String,
+        /// The instance's or floating IP's id.
+        resource_id: String,
+        /// The record set holding them.
+        recordset_id: RecordsetId,
+        /// The records the resource owns there.
+        records: Vec<String>,
+    },
+    /// A compute or network resource is gone: its records were removed by the events before this one
+    /// in the same commit, and a later notification that would add records for it adds none.
+    #[serde(rename = "ManagedResourceReleased.v1")]
+    ManagedResourceReleased {
+        /// `instance` or `floatingip`.
+        resource_type: String,
+        /// The instance's or floating IP's id.
+        resource_id: String,
+    },
     /// The pool no longer serves the zone: it is DELETED.
     #[serde(rename = "ZoneDeleted.v1")]
     ZoneDeleted {
@@ -194,6 +221,8 @@ impl Event for ZoneEvent {
             ZoneEvent::ZoneSyncReported { .. } => "ZoneSyncReported",
             ZoneEvent::ZoneDeleted { .. } => "ZoneDeleted",
             ZoneEvent::ZoneRecoveryRequested { .. } => "ZoneRecoveryRequested",
+            ZoneEvent::ManagedRecordsClaimed { .. } => "ManagedRecordsClaimed",
+            ZoneEvent::ManagedResourceReleased { .. } => "ManagedResourceReleased",
             ZoneEvent::ZoneShared { .. } => "ZoneShared",
             ZoneEvent::ZoneUnshared { .. } => "ZoneUnshared",
         }
@@ -213,6 +242,8 @@ impl ZoneEvent {
             | ZoneEvent::ZoneSyncReported { .. }
             | ZoneEvent::ZoneDeleted { .. }
             | ZoneEvent::ZoneRecoveryRequested { .. }
+            | ZoneEvent::ManagedRecordsClaimed { .. }
+            | ZoneEvent::ManagedResourceReleased { .. }
             | ZoneEvent::ZoneShared { .. }
             | ZoneEvent::ZoneUnshared { .. } => None,
         }

@@ -65,6 +65,24 @@ fn zone_examples() -> Vec<(&'static str, ZoneEvent)> {
                 ttl: Some(Ttl::new(60).expect("ttl")),
                 description: None,
                 serial: 1_795_000_002,
+                // False: the field is absent, as in events written before it existed.
+                managed: false,
+            },
+        ),
+        (
+            "ManagedRecordsClaimed.v1",
+            ZoneEvent::ManagedRecordsClaimed {
+                resource_type: "instance".into(),
+                resource_id: "8ab0e1a4-4f0c-4d2b-9d7a-3a1c2b3c4d5e".into(),
+                recordset_id: rs,
+                records: vec!["192.0.2.1".into()],
+            },
+        ),
+        (
+            "ManagedResourceReleased.v1",
+            ZoneEvent::ManagedResourceReleased {
+                resource_type: "instance".into(),
+                resource_id: "8ab0e1a4-4f0c-4d2b-9d7a-3a1c2b3c4d5e".into(),
             },
         ),
         (
@@ -250,7 +268,7 @@ fn check_kind<E: Event>(examples: &[(&'static str, E)], variants: usize) {
 
 #[test]
 fn every_event_matches_its_golden_file_both_ways() {
-    check_kind(&zone_examples(), 11);
+    check_kind(&zone_examples(), 13);
     check_kind(&pools_examples(), 1);
     check_kind(&naming_examples(), 6);
     check_kind(&quota_examples(), 2);

@@ -26,7 +26,7 @@ fn nsplane(args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
 #[test]
 fn the_config_file_sets_flags_refuses_unknown_keys_and_yields_to_flags() {
     let example = concat!(env!("CARGO_MANIFEST_DIR"), "/etc/nsplane.toml");
-    for role in ["api", "central", "mdns", "worker", "producer"] {
+    for role in ["api", "central", "mdns", "worker", "producer", "sink"] {
         let (ok, err) = nsplane(&[role, "--config", example, "--check-config"], &[]);
         assert!(ok, "{role} refuses the example file: {err}");
         assert!(err.contains("configuration is valid"), "{err}");

@@ -580,6 +580,7 @@ async fn a_zone_mdns_cannot_serve_fails_alone_with_its_reason() {
         ttl: None,
         description: None,
         serial,
+        managed: false,
     };
     let envelope = nsplane_schema::CommitEnvelope::new(
         bad.clone(),

@@ -22,6 +22,7 @@ mod replay;
 mod revert;
 mod schemathesis;
 mod services;
+mod sink;
 mod supervision;
 mod tenancy;
 mod tool;

@@ -105,6 +105,29 @@ pub enum ZoneCommand {
         /// Each name server's answer.
         nameservers: Vec<NameserverSync>,
     },
+    /// The sink adds records for a compute or network resource: to the managed record set of that name
+    /// and type, created (as `recordset_id`) if there is none. Nothing happens for a resource already
+    /// released (its delete came first) or records it already owns.
+    AddManagedRecords {
+        /// `instance` or `floatingip`.
+        resource_type: String,
+        /// The instance's or floating IP's id.
+        resource_id: String,
+        /// The id a new record set gets (derived from the notification, so a retry names the same).
+        recordset_id: RecordsetId,
+        /// Owner name.
+        name: RecordsetName,
+        /// The records, validated for their type.
+        records: Records,
+    },
+    /// The sink removes every record a resource owns (a record set left empty is deleted) and remembers
+    /// the resource is gone.
+    RemoveManagedRecords {
+        /// `instance` or `floatingip`.
+        resource_type: String,
+        /// The instance's or floating IP's id.
+        resource_id: String,
+    },
     /// The producer asks for the zone to be pushed again: it has waited (PENDING or ERROR) with no
     /// progress. Moot (superseded) once the zone is ACTIVE or gone.
     RequestRecovery {
@@ -155,6 +178,8 @@ impl ZoneCommand {
             ZoneCommand::ConfirmDeleted { .. } => "ConfirmDeleted",
             ZoneCommand::Revert { .. } => "RevertZone",
             ZoneCommand::RequestRecovery { .. } => "RequestRecovery",
+            ZoneCommand::AddManagedRecords { .. } => "AddManagedRecords",
+            ZoneCommand::RemoveManagedRecords { .. } => "RemoveManagedRecords",
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use nsplane_schema::serial::next_serial;
-use nsplane_schema::{Action, RecordType, Status, ZoneEvent};
+use nsplane_schema::{Action, RecordType, Records, RecordsetId, RecordsetName, Status, ZoneEvent};
 
 use super::command::RevertTarget;
 use super::{unix_secs, within, Zone, ZoneCommand, ZoneError, ZoneServices};
@@ -79,6 +79,148 @@ impl Zone {
             state.evolve(&event, now);
             events.push(event);
         }
+        Ok(events)
+    }
+
+    /// Decides the sink's records for a resource: the managed record set of that name and type gets
+    /// them (created if missing, with every rule a tenant's create meets), and the resource's ownership
+    /// is recorded, in one commit. Nothing for a released resource or records it already owns; a
+    /// tenant's record set of that name and type is left alone (refused).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn decide_managed_add(
+        &self,
+        resource_type: &str,
+        resource_id: &str,
+        recordset_id: RecordsetId,
+        name: RecordsetName,
+        records: Records,
+        services: &ZoneServices,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<ZoneEvent>, ZoneError> {
+        self.writable()?;
+        let key = format!("{resource_type}/{resource_id}");
+        if self.released_resources.contains(&key) {
+            return Ok(Vec::new());
+        }
+        let rtype = records.rtype();
+        let wanted = records.to_strings();
+        let (recordset_id, first) = match self.find(&name, rtype) {
+            Some(rs) if !rs.managed => return Err(ZoneError::DuplicateRecordset),
+            Some(rs) => {
+                let missing: Vec<String> = wanted.iter().filter(|r| !rs.records.contains(r)).cloned().collect();
+                let owned = self.managed_resources.get(&key);
+                let claimed = wanted
+                    .iter()
+                    .all(|r| owned.is_some_and(|o| o.contains(&(rs.id, r.clone()))));
+                if missing.is_empty() && claimed {
+                    return Ok(Vec::new());
+                }
+                let mut all = rs.records.clone();
+                all.extend(missing.iter().cloned());
+                let merged = Records::validate(rtype, &all).map_err(|e| ZoneError::Lookup(e.to_string()))?;
+                let update = ZoneCommand::UpdateRecordset {
+                    recordset_id: rs.id,
+                    records: Some(merged),
+                    ttl: None,
+                    description: None,
+                    edit_managed: true,
+                };
+                let event = if missing.is_empty() {
+                    None
+                } else {
+                    Some(self.decide_one(update, services, now).await?)
+                };
+                (rs.id, event)
+            }
+            None => {
+                let owner = self.project_id.clone().ok_or(ZoneError::NotFound)?;
+                let create = ZoneCommand::CreateRecordset {
+                    recordset_id,
+                    project_id: owner,
+                    name,
+                    records,
+                    ttl: None,
+                    description: None,
+                };
+                let mut event = self.decide_one(create, services, now).await?;
+                if let ZoneEvent::RecordsetCreated { managed, .. } = &mut event {
+                    *managed = true;
+                }
+                (recordset_id, Some(event))
+            }
+        };
+        let mut events: Vec<ZoneEvent> = first.into_iter().collect();
+        events.push(ZoneEvent::ManagedRecordsClaimed {
+            resource_type: resource_type.to_owned(),
+            resource_id: resource_id.to_owned(),
+            recordset_id,
+            records: wanted,
+        });
+        Ok(events)
+    }
+
+    /// Decides the removal of a resource's records: each record set it added to loses them (deleted
+    /// when left empty), and the resource is remembered as gone, in one commit. A resource already
+    /// released is nothing to do.
+    pub(super) async fn decide_managed_remove(
+        &self,
+        resource_type: &str,
+        resource_id: &str,
+        services: &ZoneServices,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<ZoneEvent>, ZoneError> {
+        self.writable()?;
+        let key = format!("{resource_type}/{resource_id}");
+        if self.released_resources.contains(&key) && !self.managed_resources.contains_key(&key) {
+            return Ok(Vec::new());
+        }
+        let owned = self.managed_resources.get(&key).cloned().unwrap_or_default();
+        // Records another resource also owns stay.
+        let shared: std::collections::HashSet<(RecordsetId, String)> = self
+            .managed_resources
+            .iter()
+            .filter(|(other, _)| **other != key)
+            .flat_map(|(_, pairs)| pairs.iter().cloned())
+            .collect();
+        let mut by_recordset: std::collections::BTreeMap<RecordsetId, Vec<String>> = Default::default();
+        for (rs, record) in owned {
+            if !shared.contains(&(rs, record.clone())) {
+                by_recordset.entry(rs).or_default().push(record);
+            }
+        }
+        let mut state = self.clone();
+        let mut events = Vec::new();
+        for (rs_id, gone) in by_recordset {
+            let Some(rs) = state.recordsets.get(&rs_id).cloned() else {
+                continue;
+            };
+            let left: Vec<String> = rs.records.iter().filter(|r| !gone.contains(r)).cloned().collect();
+            if left.len() == rs.records.len() {
+                continue;
+            }
+            let command = if left.is_empty() {
+                ZoneCommand::DeleteRecordset {
+                    recordset_id: rs_id,
+                    edit_managed: true,
+                }
+            } else {
+                let records = Records::validate(rs.rtype, &left).map_err(|e| ZoneError::Lookup(e.to_string()))?;
+                ZoneCommand::UpdateRecordset {
+                    recordset_id: rs_id,
+                    records: Some(records),
+                    ttl: None,
+                    description: None,
+                    edit_managed: true,
+                }
+            };
+            let event = state.decide_one(command, services, now).await?;
+            state.evolve(&event, now);
+            events.push(event);
+        }
+        events.push(ZoneEvent::ManagedResourceReleased {
+            resource_type: resource_type.to_owned(),
+            resource_id: resource_id.to_owned(),
+        });
         Ok(events)
     }
 
@@ -234,6 +376,7 @@ impl Zone {
                     ttl,
                     description,
                     serial: self.next_serial(now),
+                    managed: false,
                 };
                 Ok(event)
             }
@@ -300,6 +443,9 @@ impl Zone {
                 Ok(event)
             }
             ZoneCommand::Revert { .. } => Err(ZoneError::RevertPiecemeal),
+            ZoneCommand::AddManagedRecords { .. } | ZoneCommand::RemoveManagedRecords { .. } => {
+                Err(ZoneError::RevertPiecemeal)
+            }
             ZoneCommand::ReportSync {
                 serial,
                 synced,

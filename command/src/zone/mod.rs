@@ -106,6 +106,12 @@ pub struct Zone {
     pub recordsets: imbl::OrdMap<RecordsetId, Arc<Recordset>>,
     /// Index of record sets by name and type.
     pub by_name: imbl::OrdMap<RecordsetName, Vec<(RecordType, RecordsetId)>>,
+    /// The records the sink added, by resource (`<type>/<id>`): `(record set, record)` pairs.
+    #[serde(default)]
+    pub managed_resources: imbl::OrdMap<String, Vec<(RecordsetId, String)>>,
+    /// Resources whose records were removed (`<type>/<id>`): a later add for them adds nothing.
+    #[serde(default)]
+    pub released_resources: imbl::OrdSet<String>,
     /// When the commit being decided or applied happened. Set by the executor before `handle` and
     /// before applying a stored commit, so timestamps in the state equal the commit's time.
     #[serde(skip)]
@@ -351,6 +357,23 @@ impl Decider for Zone {
     ) -> Result<Vec<ZoneEvent>, ZoneError> {
         match command {
             ZoneCommand::Revert { to_serial, target } => self.decide_revert(to_serial, target, services, now).await,
+            ZoneCommand::AddManagedRecords {
+                resource_type,
+                resource_id,
+                recordset_id,
+                name,
+                records,
+            } => {
+                self.decide_managed_add(&resource_type, &resource_id, recordset_id, name, records, services, now)
+                    .await
+            }
+            ZoneCommand::RemoveManagedRecords {
+                resource_type,
+                resource_id,
+            } => {
+                self.decide_managed_remove(&resource_type, &resource_id, services, now)
+                    .await
+            }
             command => self.decide_one(command, services, now).await.map(|event| vec![event]),
         }
     }
@@ -472,6 +495,7 @@ impl Aggregate for Zone {
                 ttl,
                 description,
                 serial,
+                managed,
             } => {
                 self.insert_recordset(Recordset {
                     id: recordset_id,
@@ -481,7 +505,7 @@ impl Aggregate for Zone {
                     records,
                     ttl,
                     description,
-                    managed: false,
+                    managed,
                     status: Status::Pending,
                     action: Action::Create,
                     version: 1,
@@ -569,6 +593,30 @@ impl Aggregate for Zone {
             }
             // Nothing changes but the push it asks for.
             ZoneEvent::ZoneRecoveryRequested { .. } => {}
+            ZoneEvent::ManagedRecordsClaimed {
+                resource_type,
+                resource_id,
+                recordset_id,
+                records,
+            } => {
+                let owned = self
+                    .managed_resources
+                    .entry(format!("{resource_type}/{resource_id}"))
+                    .or_default();
+                for record in records {
+                    if !owned.contains(&(recordset_id, record.clone())) {
+                        owned.push((recordset_id, record));
+                    }
+                }
+            }
+            ZoneEvent::ManagedResourceReleased {
+                resource_type,
+                resource_id,
+            } => {
+                let key = format!("{resource_type}/{resource_id}");
+                self.managed_resources.remove(&key);
+                self.released_resources.insert(key);
+            }
             ZoneEvent::ZoneDeleted { nameservers } => {
                 self.nameservers = nameservers;
                 self.status = Status::Deleted;

@@ -429,6 +429,8 @@ async fn apply_event(
         }
         // The read models stay as they are; central publishes the zone change after the batch.
         ZoneEvent::ZoneRecoveryRequested { .. } => Ok(None),
+        // Bookkeeping of the sink's records: the record-set events beside them changed the rows.
+        ZoneEvent::ManagedRecordsClaimed { .. } | ZoneEvent::ManagedResourceReleased { .. } => Ok(None),
         ZoneEvent::ZoneDeleted { .. } => {
             let params: [Param<'_>; 1] = [&zone_id];
             tokio::try_join!(
@@ -460,6 +462,7 @@ struct Creates {
     descriptions: Vec<Option<String>>,
     serials: Vec<i64>,
     times: Vec<NaiveDateTime>,
+    managed: Vec<bool>,
 }
 
 impl Creates {
@@ -480,6 +483,7 @@ impl Creates {
             ttl,
             description,
             serial,
+            managed,
         } = event
         else {
             anyhow::bail!("not a record-set creation");
@@ -496,6 +500,7 @@ impl Creates {
         self.descriptions.push(description.clone());
         self.serials.push(serial_i);
         self.times.push(time);
+        self.managed.push(*managed);
         Ok(Some(Effect {
             zone_id,
             serial: serial_i,
@@ -522,7 +527,7 @@ impl Creates {
         }
         let gathered = std::mem::take(self);
         Some(Box::pin(async move {
-            let params: [Param<'_>; 10] = [
+            let params: [Param<'_>; 11] = [
                 &gathered.ids,
                 &gathered.zone_ids,
                 &gathered.project_ids,
@@ -533,6 +538,7 @@ impl Creates {
                 &gathered.descriptions,
                 &gathered.serials,
                 &gathered.times,
+                &gathered.managed,
             ];
             txn.execute(&st.recordsets_insert, &params)
                 .await

@@ -45,9 +45,9 @@ const ZONE_DELETE_REQUESTED: &str =
 const RECORDSETS_INSERT: &str =
     "INSERT INTO recordsets (id, zone_id, project_id, name, type, records, ttl, description, managed, \
      status, action, serial, version, created_at) \
-     SELECT i, z, p, n, t, ARRAY(SELECT jsonb_array_elements_text(r)), l, d, false, 'PENDING', 'CREATE', s, 1, c \
+     SELECT i, z, p, n, t, ARRAY(SELECT jsonb_array_elements_text(r)), l, d, m, 'PENDING', 'CREATE', s, 1, c \
      FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::jsonb[], $7::int[], \
-     $8::text[], $9::bigint[], $10::timestamp[]) AS x(i, z, p, n, t, r, l, d, s, c)";
+     $8::text[], $9::bigint[], $10::timestamp[], $11::bool[]) AS x(i, z, p, n, t, r, l, d, s, c, m)";
 
 const RECORDSET_UPDATE: &str = "UPDATE recordsets r SET records = $2, ttl = $3, description = $4, status = 'PENDING', \
      action = CASE WHEN r.action = 'CREATE' THEN 'CREATE' ELSE 'UPDATE' END, version = r.version + 1, \
