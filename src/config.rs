@@ -262,6 +262,10 @@ pub struct ProducerSettings {
     /// The notification topic; messages are routed with `<topic>.info`.
     #[arg(long, env = "NSPLANE_NOTIFY_TOPIC", default_value = "notifications")]
     pub notify_topic: String,
+    /// With notifications on: `dns.zone.exists` for every zone once per this many seconds (Designate's
+    /// periodic_exists, for billing); 0 turns it off.
+    #[arg(long, env = "NSPLANE_EXISTS_EVERY_SECS", default_value_t = 3600)]
+    pub exists_every_secs: u64,
 }
 
 impl ProducerSettings {
@@ -278,6 +282,11 @@ impl ProducerSettings {
         config.leases.validate().context("--lease-ranges / --lease-ttl-secs")?;
         anyhow::ensure!(self.recover_after_secs >= 1, "--recover-after-secs must be at least 1");
         config.recover_after = std::time::Duration::from_secs(self.recover_after_secs);
+        if self.exists_every_secs > 0 {
+            config.exists = self
+                .notifier(connections)?
+                .map(|n| (n, std::time::Duration::from_secs(self.exists_every_secs)));
+        }
         Ok(config)
     }
 }

@@ -87,16 +87,57 @@ pub async fn open_stream(js: &jetstream::Context, config: &NotifyConfig) -> anyh
     Ok(())
 }
 
+/// Where notifications are published: the NATS stream and RabbitMQ, as configured.
+pub struct Outputs {
+    config: NotifyConfig,
+    js: jetstream::Context,
+    amqp: Option<amqp::Publisher>,
+}
+
+impl Outputs {
+    /// Connects (RabbitMQ lazily) and creates the notifications stream if needed.
+    pub async fn open(config: NotifyConfig, client: async_nats::Client) -> anyhow::Result<Outputs> {
+        let js = jetstream::new(client);
+        if config.to_nats {
+            open_stream(&js, &config).await?;
+        }
+        let amqp = config.amqp.clone().map(amqp::Publisher::new);
+        Ok(Outputs { config, js, amqp })
+    }
+
+    /// Publishes `notifications` and waits until every output confirmed every one.
+    pub async fn publish(&mut self, notifications: &[Notification]) -> anyhow::Result<()> {
+        if self.config.to_nats {
+            let mut acks = Vec::with_capacity(notifications.len());
+            for n in notifications {
+                let body = serde_json::to_vec(&n.envelope(&self.config.publisher_id))?;
+                let publish = jetstream::message::PublishMessage::build()
+                    .payload(body.into())
+                    .message_id(n.message_id.to_string());
+                acks.push(
+                    self.js
+                        .send_publish(self.config.store.layout.notification_subject(n.event_type), publish)
+                        .await
+                        .context("failed to publish a notification to NATS")?,
+                );
+            }
+            for ack in acks {
+                ack.await.context("NATS did not confirm a notification")?;
+            }
+        }
+        if let Some(amqp) = &mut self.amqp {
+            amqp.publish(notifications, &self.config.publisher_id).await?;
+        }
+        Ok(())
+    }
+}
+
 /// `nsplane producer --notify-…`: turns committed events into notifications until `shutdown` turns
 /// true.
 pub async fn run(config: NotifyConfig, mut shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
     let client = nsplane_runtime::connect(&config.nats, "nsplane-notifier").await?;
     let store = EventStore::open(client.clone(), config.store.clone()).await?;
-    let js = jetstream::new(client);
-    if config.to_nats {
-        open_stream(&js, &config).await?;
-    }
-    let mut amqp = config.amqp.clone().map(amqp::Publisher::new);
+    let mut outputs = Outputs::open(config.clone(), client).await?;
     let consumer = store
         .durable_reader(&config.store.layout.notifier_consumer(), ACK_WAIT, 1_000)
         .await?;
@@ -112,13 +153,11 @@ pub async fn run(config: NotifyConfig, mut shutdown: watch::Receiver<bool>) -> a
     };
     let mut messages = start_pull().await?;
     let mut notifier = Notifier {
-        config: &config,
         store: &store,
-        js: &js,
         zones: HashMap::new(),
     };
     let mut outage = Outage::new("notifications");
-    info!(nats = config.to_nats, amqp = amqp.is_some(), "notifier running");
+    info!(nats = config.to_nats, amqp = config.amqp.is_some(), "notifier running");
     loop {
         let next = tokio::select! {
             _ = shutdown.wait_for(|stop| *stop) => break,
@@ -140,7 +179,7 @@ pub async fn run(config: NotifyConfig, mut shutdown: watch::Receiver<bool>) -> a
             }
         };
         let deliveries = message.info().map(|i| i.delivered).unwrap_or(1);
-        match notifier.handle(&message, amqp.as_mut()).await {
+        match notifier.handle(&message, &mut outputs).await {
             Ok(sent) => {
                 outage.worked();
                 metrics::counter!("nsplane_notifications_total").increment(sent as u64);
@@ -160,43 +199,17 @@ pub async fn run(config: NotifyConfig, mut shutdown: watch::Receiver<bool>) -> a
 }
 
 struct Notifier<'a> {
-    config: &'a NotifyConfig,
     store: &'a EventStore,
-    js: &'a jetstream::Context,
     /// Each zone's state after the last commit this notifier handled: `(version, state)`.
     zones: HashMap<String, (u64, Zone)>,
 }
 
 impl Notifier<'_> {
     /// Publishes every notification of one commit; returns how many.
-    async fn handle(
-        &mut self,
-        message: &jetstream::Message,
-        amqp: Option<&mut amqp::Publisher>,
-    ) -> anyhow::Result<usize> {
+    async fn handle(&mut self, message: &jetstream::Message, outputs: &mut Outputs) -> anyhow::Result<usize> {
         let logged = EventStore::logged(message)?;
         let notifications = self.notifications(&logged).await?;
-        if self.config.to_nats {
-            let mut acks = Vec::with_capacity(notifications.len());
-            for n in &notifications {
-                let body = serde_json::to_vec(&n.envelope(&self.config.publisher_id))?;
-                let publish = jetstream::message::PublishMessage::build()
-                    .payload(body.into())
-                    .message_id(n.message_id.to_string());
-                acks.push(
-                    self.js
-                        .send_publish(self.config.store.layout.notification_subject(n.event_type), publish)
-                        .await
-                        .context("failed to publish a notification to NATS")?,
-                );
-            }
-            for ack in acks {
-                ack.await.context("NATS did not confirm a notification")?;
-            }
-        }
-        if let Some(amqp) = amqp {
-            amqp.publish(&notifications, &self.config.publisher_id).await?;
-        }
+        outputs.publish(&notifications).await?;
         Ok(notifications.len())
     }
 

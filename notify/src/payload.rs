@@ -58,6 +58,15 @@ pub fn message_id(stream_seq: u64, index: usize) -> Uuid {
     Uuid::new_v5(&MESSAGE_ID_NAMESPACE, format!("{stream_seq}/{index}").as_bytes())
 }
 
+/// The message id of a zone's `dns.zone.exists` for the audit period starting at `period_start` (unix
+/// seconds): whoever sends it, and however often, it is the same notification.
+pub fn exists_message_id(zone_id: Uuid, period_start: i64) -> Uuid {
+    Uuid::new_v5(
+        &MESSAGE_ID_NAMESPACE,
+        format!("exists/{zone_id}/{period_start}").as_bytes(),
+    )
+}
+
 fn time(t: Option<DateTime<Utc>>) -> Value {
     t.map(|t| Value::from(t.format("%Y-%m-%dT%H:%M:%S.%6f").to_string()))
         .unwrap_or(Value::Null)

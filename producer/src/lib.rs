@@ -56,6 +56,9 @@ pub struct ProducerConfig {
     pub ns_sync_every: Duration,
     /// At most this many zones' NS records are rewritten per second.
     pub ns_rewrites_per_sec: u32,
+    /// `dns.zone.exists` for every zone of the held ranges once per period (Designate's
+    /// periodic_exists, for billing), sent where these notifications go.
+    pub exists: Option<(nsplane_notify::NotifyConfig, Duration)>,
 }
 
 impl ProducerConfig {
@@ -70,6 +73,7 @@ impl ProducerConfig {
             scan_every: Duration::from_secs(1),
             ns_sync_every: Duration::from_secs(60),
             ns_rewrites_per_sec: 100,
+            exists: None,
         }
     }
 }
@@ -86,7 +90,15 @@ struct HeldRange {
 /// turns true; then gives its leases back so other instances take them at once.
 pub async fn run(config: ProducerConfig, shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
     let client = nsplane_runtime::connect(&config.nats, "nsplane-producer").await?;
-    let store = EventStore::open(client, config.store.clone()).await?;
+    let store = EventStore::open(client.clone(), config.store.clone()).await?;
+    let exists = match &config.exists {
+        Some((notify, every)) => Some(Exists {
+            outputs: nsplane_notify::Outputs::open(notify.clone(), client).await?,
+            every: *every,
+            sent: HashMap::new(),
+        }),
+        None => None,
+    };
     let pool = nsplane_projection::connect_pool(&config.pg)?;
     nsplane_projection::migrate(&pool)
         .await
@@ -113,6 +125,7 @@ pub async fn run(config: ProducerConfig, shutdown: watch::Receiver<bool>) -> any
         recovery: HashMap::new(),
         pools: None,
         ns_synced: None,
+        exists,
     };
     tasks.run(held_rx, shutdown).await;
     holder.await.context("the lease holder panicked")?;
@@ -186,11 +199,23 @@ struct Tasks {
     commands: Arc<Commands>,
     read: ReadModels,
     recovery: HashMap<Uuid, Tracked>,
+    /// `dns.zone.exists`, when configured.
+    exists: Option<Exists>,
     /// The committed pools, followed once there are any (with the task that follows them).
     pools: Option<(PoolsHandle, tokio::task::JoinHandle<()>)>,
     /// The last complete NS sync: when, at which pools version, over which leases.
     ns_synced: Option<(Instant, u64, Vec<Fence>)>,
 }
+
+/// The `dns.zone.exists` task: where they go, how often, and the last period sent per range.
+struct Exists {
+    outputs: nsplane_notify::Outputs,
+    every: Duration,
+    sent: HashMap<u16, i64>,
+}
+
+/// Zones read per page by the exists task.
+const EXISTS_PAGE: i64 = 500;
 
 /// Zones whose NS records one round of the NS sync rewrites per range, at most.
 const NS_SYNC_BATCH: i64 = 500;
@@ -220,6 +245,9 @@ impl Tasks {
             let mut result = self.recover(&ranges, &held).await;
             if result.is_ok() && self.ns_sync_due(&ranges) {
                 result = self.sync_ns(&ranges, &held).await;
+            }
+            if result.is_ok() {
+                result = self.zone_exists(&ranges, &held).await;
             }
             match result {
                 Ok(()) => outage.worked(),
@@ -317,6 +345,90 @@ impl Tasks {
         if complete {
             let fences = ranges.iter().map(|r| r.fence.clone()).collect();
             self.ns_synced = Some((Instant::now(), version, fences));
+        }
+        Ok(())
+    }
+
+    /// Sends `dns.zone.exists` for every zone of each held range, once per period: the period that
+    /// ended last, `[start, end)`. Its message id comes from the zone and the period, so a range taken
+    /// over mid-way is sent again with the same ids (NATS drops the repeats).
+    async fn zone_exists(
+        &mut self,
+        ranges: &[HeldRange],
+        held: &watch::Receiver<Vec<HeldRange>>,
+    ) -> anyhow::Result<()> {
+        let Some(exists) = &mut self.exists else {
+            return Ok(());
+        };
+        let every = i64::try_from(exists.every.as_secs().max(1)).unwrap_or(i64::MAX);
+        let now = chrono::Utc::now();
+        let end = now.timestamp() - now.timestamp().rem_euclid(every);
+        let start = end - every;
+        let stamp = |t: i64| {
+            chrono::DateTime::from_timestamp(t, 0)
+                .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+                .unwrap_or_default()
+        };
+        for range in ranges {
+            if exists.sent.get(&range.range) == Some(&start) {
+                continue;
+            }
+            let mut after = None;
+            loop {
+                if !held
+                    .borrow()
+                    .iter()
+                    .any(|h| h.range == range.range && h.fence == range.fence)
+                {
+                    return Ok(());
+                }
+                let zones = self
+                    .read
+                    .zones_in_shards(range.shards.clone(), after, EXISTS_PAGE)
+                    .await?;
+                let Some(last) = zones.last() else {
+                    break;
+                };
+                after = Some(last.id);
+                let mut metadata = nsplane_schema::Metadata::service("producer");
+                metadata.time = now;
+                let notifications: Vec<nsplane_notify::Notification> = zones
+                    .iter()
+                    .map(|zone| nsplane_notify::Notification {
+                        message_id: nsplane_notify::payload::exists_message_id(zone.id, start),
+                        event_type: "dns.zone.exists",
+                        payload: serde_json::json!({
+                            "id": zone.id.to_string(),
+                            "pool_id": zone.pool_id.to_string(),
+                            "project_id": zone.project_id,
+                            "tenant_id": zone.project_id,
+                            "name": zone.name,
+                            "email": zone.email,
+                            "ttl": zone.ttl,
+                            "serial": zone.serial,
+                            "status": zone.status.to_string(),
+                            "action": zone.action.to_string(),
+                            "type": zone.zone_type,
+                            "description": zone.description,
+                            "attributes": zone.attributes,
+                            "version": zone.version,
+                            "shard": ZoneId(zone.id).shard(),
+                            "created_at": zone.created_at.format("%Y-%m-%dT%H:%M:%S.%6f").to_string(),
+                            "updated_at": zone.updated_at.map(|t| t.format("%Y-%m-%dT%H:%M:%S.%6f").to_string()),
+                            "audit_period_beginning": stamp(start),
+                            "audit_period_ending": stamp(end),
+                        }),
+                        metadata: metadata.clone(),
+                    })
+                    .collect();
+                exists.outputs.publish(&notifications).await?;
+                metrics::counter!("nsplane_zone_exists_total").increment(notifications.len() as u64);
+                if (zones.len() as i64) < EXISTS_PAGE {
+                    break;
+                }
+            }
+            exists.sent.insert(range.range, start);
+            debug!(range = range.range, period_start = start, "dns.zone.exists sent");
         }
         Ok(())
     }

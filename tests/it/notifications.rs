@@ -379,3 +379,69 @@ async fn a_notifier_killed_mid_burst_loses_nothing_and_nats_gets_each_once() {
     );
     node.stop().await;
 }
+
+/// The producer's `dns.zone.exists`: every zone once per period, with the period in the payload and an
+/// id that only the zone and the period make.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_producer_sends_zone_exists_once_per_period() {
+    let ns = namespace().await;
+    let node = Node::start(&ns, true).await;
+    let http = http();
+    let zones = [
+        create_zone(&http, &node.base, "exists-a.example.org.").await,
+        create_zone(&http, &node.base, "exists-b.example.org.").await,
+    ];
+    let mut producer = nsplane_producer::ProducerConfig::new(ns.nats(), ns.store(), ns.pg());
+    producer.leases = nsplane_command::leases::LeaseConfig {
+        ranges: 4,
+        ttl: Duration::from_secs(2),
+        renew_every: Duration::from_millis(300),
+    };
+    let mut notify = NotifyConfig::new(ns.nats(), ns.store());
+    notify.to_nats = true;
+    producer.exists = Some((notify, Duration::from_secs(3)));
+    let shutdown = Shutdown::new();
+    let running = tokio::spawn(nsplane_producer::run(producer, shutdown.receiver()));
+    let exists = || async {
+        nats_notifications(&node.shared, &ns)
+            .await
+            .1
+            .into_iter()
+            .filter(|(_, m)| m["event_type"] == "dns.zone.exists")
+            .collect::<Vec<_>>()
+    };
+    eventually(
+        "two periods of dns.zone.exists for both zones",
+        Duration::from_secs(30),
+        || async { exists().await.len() >= 4 },
+    )
+    .await;
+    shutdown.trigger();
+    running.await.expect("task").expect("the producer stopped cleanly");
+    let sent = exists().await;
+    let mut per_zone: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (id, message) in &sent {
+        let payload = &message["payload"];
+        let zone = payload["id"].as_str().expect("zone id").to_owned();
+        assert!(zones.contains(&zone), "{payload}");
+        let (begin, end) = (
+            payload["audit_period_beginning"].as_str().expect("beginning"),
+            payload["audit_period_ending"].as_str().expect("ending"),
+        );
+        assert!(begin < end, "{begin} < {end}");
+        let start = chrono::NaiveDateTime::parse_from_str(begin, "%Y-%m-%d %H:%M:%S")
+            .expect("a time")
+            .and_utc()
+            .timestamp();
+        assert_eq!(
+            id,
+            &nsplane_notify::payload::exists_message_id(zone.parse().expect("uuid"), start).to_string()
+        );
+        assert!(
+            per_zone.entry(zone).or_default().insert(begin.to_owned()),
+            "one per zone and period"
+        );
+    }
+    assert_eq!(per_zone.len(), 2, "both zones: {per_zone:?}");
+    node.stop().await;
+}

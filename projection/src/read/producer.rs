@@ -84,6 +84,32 @@ impl ReadModels {
     }
 }
 
+impl ReadModels {
+    /// A page of the zones whose shard is in `shards`, by id, after `after`: at most `limit`.
+    pub async fn zones_in_shards(
+        &self,
+        shards: Range<u16>,
+        after: Option<Uuid>,
+        limit: i64,
+    ) -> Result<Vec<super::ZoneRow>, ReadError> {
+        let (low, high) = id_bounds(&shards);
+        let client = self.client().await?;
+        let sql = format!(
+            "SELECT {} FROM zones z WHERE z.id BETWEEN $1 AND $2 AND ($3::uuid IS NULL OR z.id > $3) \
+             ORDER BY z.id LIMIT $4",
+            super::ZONE_COLUMNS
+        );
+        let rows = client
+            .query(&sql, &[&low, &high, &after, &limit])
+            .await
+            .context("failed to list the zones of a shard range")?;
+        rows.iter()
+            .map(super::zone_row)
+            .collect::<anyhow::Result<_>>()
+            .map_err(ReadError::from)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
