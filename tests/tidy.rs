@@ -136,13 +136,7 @@ fn dependencies_point_one_way() {
         (
             "producer",
             [
-                &[
-                    "nsplane-api",
-                    "nsplane-dataplane",
-                    "nsplane-notify",
-                    "axum",
-                    "async-nats",
-                ][..],
+                &["nsplane-api", "nsplane-dataplane", "axum", "async-nats"][..],
                 &database,
                 &dns_wire,
             ]
