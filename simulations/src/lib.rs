@@ -7,6 +7,7 @@
 pub mod bench;
 pub mod bench_dataplane;
 pub mod bench_failover;
+pub mod bench_notify;
 pub mod bench_replay;
 pub mod checker;
 pub mod cluster;

@@ -63,6 +63,9 @@ enum Command {
     /// Kills (and pauses) producers and measures how fast their shard ranges are taken over; checks
     /// that no stale lease token was ever committed.
     BenchFailover(nsplane_sim::bench_failover::BenchFailoverArgs),
+    /// Writes a backlog of events, then measures how fast a notifier turns them into notifications on
+    /// NATS (and NATS plus a throwaway RabbitMQ).
+    BenchNotify(nsplane_sim::bench_notify::BenchNotifyArgs),
     /// Starts the production topology (three NATS nodes, PostgreSQL, two of every role, HAProxy, BIND
     /// and Knot) and holds it until SIGTERM or Ctrl-C (`scripts/cluster.sh up|down`).
     Cluster(nsplane_sim::hold::HoldArgs),
@@ -82,6 +85,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Bench(args) => nsplane_sim::bench::run(args).await,
         Command::BenchDataplane(args) => nsplane_sim::bench_dataplane::run(args).await,
         Command::BenchFailover(args) => nsplane_sim::bench_failover::run(args).await,
+        Command::BenchNotify(args) => nsplane_sim::bench_notify::run(args).await,
         Command::BenchReplay(args) => nsplane_sim::bench_replay::run(args).await,
         Command::Cluster(args) => nsplane_sim::hold::run(args).await,
         Command::List => {
