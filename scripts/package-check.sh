@@ -42,4 +42,4 @@ for role in api central mdns worker producer sink; do
   "$root/usr/bin/nsplane" "$role" --config "$root/etc/nsplane/nsplane.toml" --check-config >/dev/null 2>&1 \
     || fail "nsplane $role refuses the packaged configuration"
 done
-echo "package-check: $(basename "$(dpkg-deb --show --showformat='${Package}_${Version}_${Architecture}' "$work/nsplane.deb")").deb holds the binary, the configuration and four verified units"
+echo "package-check: $(basename "$(dpkg-deb --show --showformat='${Package}_${Version}_${Architecture}' "$work/nsplane.deb")").deb holds the binary, the configuration and six verified units (api, central, mdns, worker, producer, sink)"

@@ -92,21 +92,30 @@ pub struct Outputs {
     config: NotifyConfig,
     js: jetstream::Context,
     amqp: Option<amqp::Publisher>,
+    /// The notifications stream was created (or found).
+    stream_ready: bool,
 }
 
 impl Outputs {
-    /// Connects (RabbitMQ lazily) and creates the notifications stream if needed.
+    /// The outputs of `config`; nothing is opened until the first publish (RabbitMQ's connection and
+    /// the notifications stream), so an outage at start is ridden out like any other.
     pub async fn open(config: NotifyConfig, client: async_nats::Client) -> anyhow::Result<Outputs> {
         let js = jetstream::new(client);
-        if config.to_nats {
-            open_stream(&js, &config).await?;
-        }
         let amqp = config.amqp.clone().map(amqp::Publisher::new);
-        Ok(Outputs { config, js, amqp })
+        Ok(Outputs {
+            config,
+            js,
+            amqp,
+            stream_ready: false,
+        })
     }
 
     /// Publishes `notifications` and waits until every output confirmed every one.
     pub async fn publish(&mut self, notifications: &[Notification]) -> anyhow::Result<()> {
+        if self.config.to_nats && !self.stream_ready {
+            open_stream(&self.js, &self.config).await?;
+            self.stream_ready = true;
+        }
         if self.config.to_nats {
             let mut acks = Vec::with_capacity(notifications.len());
             for n in notifications {
@@ -138,9 +147,21 @@ pub async fn run(config: NotifyConfig, mut shutdown: watch::Receiver<bool>) -> a
     let client = nsplane_runtime::connect(&config.nats, "nsplane-notifier").await?;
     let store = EventStore::open(client.clone(), config.store.clone()).await?;
     let mut outputs = Outputs::open(config.clone(), client).await?;
-    let consumer = store
-        .durable_reader(&config.store.layout.notifier_consumer(), ACK_WAIT, 1_000)
-        .await?;
+    let mut outage = Outage::new("notifications");
+    // Creating the consumer can time out while a cluster is busy (a new R3 asset): ride it out.
+    let consumer = loop {
+        match store
+            .durable_reader(&config.store.layout.notifier_consumer(), ACK_WAIT, 1_000)
+            .await
+        {
+            Ok(consumer) => break consumer,
+            Err(e) => outage.failed(&format!("{e:#}")),
+        }
+        tokio::select! {
+            _ = shutdown.wait_for(|stop| *stop) => return Ok(()),
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+    };
     let start_pull = || async {
         consumer
             .stream()
@@ -151,12 +172,20 @@ pub async fn run(config: NotifyConfig, mut shutdown: watch::Receiver<bool>) -> a
             .await
             .context("failed to start reading the event stream")
     };
-    let mut messages = start_pull().await?;
+    let mut messages = loop {
+        match start_pull().await {
+            Ok(messages) => break messages,
+            Err(e) => outage.failed(&format!("{e:#}")),
+        }
+        tokio::select! {
+            _ = shutdown.wait_for(|stop| *stop) => return Ok(()),
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+    };
     let mut notifier = Notifier {
         store: &store,
         zones: HashMap::new(),
     };
-    let mut outage = Outage::new("notifications");
     info!(nats = config.to_nats, amqp = config.amqp.is_some(), "notifier running");
     loop {
         let next = tokio::select! {

@@ -49,6 +49,12 @@ pub struct CheckResult {
     /// Of those, commits whose lease token is older than one already committed for the same lease: a
     /// producer acted on shards after another had taken them over (invariant 5; must be 0).
     pub stale_fences: u64,
+    /// Events in the log that make a notification (every zone and naming event but bookkeeping).
+    pub notifications_expected: usize,
+    /// Of those, events with no notification on the NATS stream by the deadline.
+    pub notifications_missing: usize,
+    /// Notifications stored more than once (the same message id twice).
+    pub notifications_duplicated: usize,
     /// Groups of the read models that a replay of the whole stream (`nsplane replay --fresh --verify`)
     /// rebuilt differently from the live ones (`None`: the replay could not run).
     pub replay_differences: Option<usize>,
@@ -348,6 +354,23 @@ async fn check_inner(
         ));
     }
 
+    // Every event makes exactly one notification on NATS (the producers run the notifier).
+    match notifications(&store, Instant::now() + deadline).await {
+        Ok((expected, missing, duplicated)) => {
+            result.notifications_expected = expected;
+            result.notifications_missing = missing;
+            result.notifications_duplicated = duplicated;
+            if missing > 0 || duplicated > 0 {
+                result.failures.push(format!(
+                    "notifications: {missing} of {expected} events have none, {duplicated} stored twice"
+                ));
+            }
+        }
+        Err(e) => result
+            .failures
+            .push(format!("notifications could not be checked: {e:#}")),
+    }
+
     // Replaying the whole stream must rebuild exactly the live read models.
     match replay_differences(topology).await {
         Ok((0, _)) => result.replay_differences = Some(0),
@@ -535,4 +558,85 @@ pub async fn stale_fences(store: &nsplane_command::EventStore) -> anyhow::Result
         *seen = (*seen).max(fence.token);
     }
     Ok((commits, stale))
+}
+
+/// The message ids every zone and naming event of the log makes (bookkeeping events make none), as
+/// the notifier derives them from stream position and event index.
+async fn expected_notifications(store: &nsplane_command::EventStore) -> anyhow::Result<BTreeSet<String>> {
+    use futures::StreamExt as _;
+    let mut reader = store.read_log(&nsplane_command::log::LogFilter::All, 1).await?;
+    let mut out = BTreeSet::new();
+    for _ in 0..reader.matching {
+        let logged = reader.commits.next().await.context("the log ended early")??;
+        if !matches!(logged.commit.aggregate_type.as_str(), "zone" | "naming") {
+            continue;
+        }
+        for (index, event) in logged.commit.events.iter().enumerate() {
+            let raw = event.get();
+            let bookkeeping = [
+                "ZoneRecoveryRequested",
+                "ManagedRecordsClaimed",
+                "ManagedResourceReleased",
+            ]
+            .iter()
+            .any(|tag| raw.contains(&format!("\"{tag}.v")));
+            if !bookkeeping {
+                out.insert(nsplane_notify::payload::message_id(logged.stream_seq, index).to_string());
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Waits (until `limit`) for the notifications stream to hold one notification per event of the log,
+/// then compares: `(expected, missing, duplicated)`.
+async fn notifications(store: &nsplane_command::EventStore, limit: Instant) -> anyhow::Result<(usize, usize, usize)> {
+    use futures::StreamExt as _;
+    let expected = expected_notifications(store).await?;
+    let name = store.layout().notifications_stream();
+    loop {
+        let stored = match store.context().get_stream(&name).await {
+            Ok(mut stream) => stream.info().await.map(|i| i.state.messages).unwrap_or(0),
+            Err(_) => 0,
+        };
+        if stored as usize >= expected.len() || Instant::now() > limit {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let stream = store
+        .context()
+        .get_stream(&name)
+        .await
+        .map_err(|e| anyhow::anyhow!("no notifications stream: {e}"))?;
+    let mut ids: BTreeSet<String> = BTreeSet::new();
+    let mut duplicated = 0;
+    let consumer = stream
+        .create_consumer(async_nats::jetstream::consumer::pull::OrderedConfig::default())
+        .await
+        .map_err(|e| anyhow::anyhow!("failed to read the notifications: {e}"))?;
+    let (pending, consumer_name) = (consumer.cached_info().num_pending, consumer.cached_info().name.clone());
+    let mut messages = consumer
+        .messages()
+        .await
+        .map_err(|e| anyhow::anyhow!("failed to read the notifications: {e}"))?;
+    for _ in 0..pending {
+        let message = messages
+            .next()
+            .await
+            .context("the notifications ended early")?
+            .map_err(|e| anyhow::anyhow!("failed to read a notification: {e}"))?;
+        let id = message
+            .headers
+            .as_ref()
+            .and_then(|h| h.get("Nats-Msg-Id"))
+            .map(|v| v.as_str().to_owned())
+            .unwrap_or_default();
+        if !ids.insert(id) {
+            duplicated += 1;
+        }
+    }
+    let _ = stream.delete_consumer(&consumer_name).await;
+    let missing = expected.difference(&ids).count();
+    Ok((expected.len(), missing, duplicated))
 }

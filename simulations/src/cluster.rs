@@ -346,6 +346,8 @@ impl Cluster {
         match instance.role {
             "api" => args.extend(["--api-listen".into(), format!("127.0.0.1:{}", instance.port)]),
             "mdns" => args.extend(["--mdns-listen".into(), format!("127.0.0.1:{}", instance.port)]),
+            // Every committed event as a notification on NATS, checked exactly once by the checker.
+            "producer" => args.extend(["--notify-nats".into(), "--exists-every-secs".into(), "0".into()]),
             _ => {}
         }
         args.extend(["--ops-listen".into(), format!("127.0.0.1:{}", instance.ops_port)]);
