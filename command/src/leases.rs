@@ -125,29 +125,12 @@ pub struct LeaseHolder {
 
 /// Opens the leases bucket (creating it, with per-message TTLs, if needed).
 pub async fn bucket(store: &EventStore) -> anyhow::Result<kv::Store> {
-    let name = store.layout().bucket(Bucket::Leases);
-    let js = store.context();
-    if let Ok(kv) = js.get_key_value(&name).await {
-        return Ok(kv);
-    }
-    match js
-        .create_key_value(kv::Config {
-            bucket: name.clone(),
-            history: 1,
-            storage: jetstream::stream::StorageType::File,
-            num_replicas: store.config().replicas,
+    store
+        .open_bucket_with(Bucket::Leases, |config| {
             // Allows per-message TTLs; an expired lease leaves a marker for this long.
-            limit_markers: Some(Duration::from_secs(5)),
-            ..Default::default()
+            config.limit_markers = Some(Duration::from_secs(5));
         })
         .await
-    {
-        Ok(kv) => Ok(kv),
-        Err(_) => js
-            .get_key_value(&name)
-            .await
-            .with_context(|| format!("failed to open KV bucket {name}")),
-    }
 }
 
 /// The current holder of `lease`, if it is held.

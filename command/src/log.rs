@@ -83,14 +83,7 @@ impl EventStore {
         let messages = consumer.messages().await.context("failed to read the log")?;
         let commits = messages.map(|message| {
             let message = message.map_err(|e| anyhow::anyhow!("failed to read a commit: {e}"))?;
-            let info = message.info().map_err(|e| anyhow::anyhow!("bad message info: {e}"))?;
-            let (seq, published) = (info.stream_sequence, info.published);
-            logged(
-                seq,
-                published.unix_timestamp(),
-                published.nanosecond(),
-                &message.payload,
-            )
+            Self::logged(&message)
         });
         Ok(Reader {
             matching,

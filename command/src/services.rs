@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use anyhow::Context as _;
-use async_nats::jetstream::{self, kv};
+use async_nats::jetstream::kv;
 use chrono::{DateTime, Utc};
 use futures::StreamExt as _;
 use nsplane_schema::layout::Bucket;
@@ -57,31 +57,12 @@ impl ServiceStatus {
     }
 }
 
-/// The bucket of service statuses (created if needed, with the event stream's replicas).
+/// The bucket of service statuses (created if needed, with the event stream's replicas): its age
+/// limit forgets silent instances.
 async fn bucket(store: &EventStore) -> anyhow::Result<kv::Store> {
-    let name = store.layout().bucket(Bucket::Services);
-    let js = store.context();
-    if let Ok(kv) = js.get_key_value(&name).await {
-        return Ok(kv);
-    }
-    match js
-        .create_key_value(kv::Config {
-            bucket: name.clone(),
-            history: 1,
-            max_age: FORGET_AFTER,
-            storage: jetstream::stream::StorageType::File,
-            num_replicas: store.config().replicas,
-            ..Default::default()
-        })
+    store
+        .open_bucket_with(Bucket::Services, |config| config.max_age = FORGET_AFTER)
         .await
-    {
-        Ok(kv) => Ok(kv),
-        // Another instance made it first.
-        Err(_) => js
-            .get_key_value(&name)
-            .await
-            .with_context(|| format!("failed to open KV bucket {name}")),
-    }
 }
 
 /// This machine's host name.

@@ -285,21 +285,37 @@ impl EventStore {
     /// Opens (creating if needed) one of nsplane's KV buckets: file storage, one value per key, the
     /// event stream's replica count.
     pub async fn open_bucket(&self, bucket: Bucket) -> anyhow::Result<jetstream::kv::Store> {
+        self.open_bucket_with(bucket, |_| {}).await
+    }
+
+    /// [`EventStore::open_bucket`], with `adjust` setting what that bucket needs beyond the defaults
+    /// (an age limit, per-message TTLs) when it is created. Another process creating it first is fine.
+    pub async fn open_bucket_with(
+        &self,
+        bucket: Bucket,
+        adjust: impl FnOnce(&mut jetstream::kv::Config),
+    ) -> anyhow::Result<jetstream::kv::Store> {
         let name = self.layout().bucket(bucket);
         match self.js.get_key_value(&name).await {
             Ok(kv) => Ok(kv),
-            Err(_) => self
-                .js
-                .create_key_value(jetstream::kv::Config {
+            Err(_) => {
+                let mut config = jetstream::kv::Config {
                     bucket: name.clone(),
                     history: 1,
                     storage: stream::StorageType::File,
                     num_replicas: self.config.replicas,
                     ..Default::default()
-                })
-                .await
-                .or(self.js.get_key_value(&name).await)
-                .with_context(|| format!("failed to open KV bucket {name}")),
+                };
+                adjust(&mut config);
+                match self.js.create_key_value(config).await {
+                    Ok(kv) => Ok(kv),
+                    Err(_) => self
+                        .js
+                        .get_key_value(&name)
+                        .await
+                        .with_context(|| format!("failed to open KV bucket {name}")),
+                }
+            }
         }
     }
 

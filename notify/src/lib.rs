@@ -33,8 +33,9 @@ pub use payload::Notification;
 /// How long the notifications stream remembers a message id to drop a repeated publish. A commit
 /// redelivered later than this (every notifier down longer) is published to NATS again.
 pub const NOTIFICATION_DEDUPE_WINDOW: Duration = Duration::from_secs(600);
-/// A commit not acknowledged within this is delivered again (to any notifier).
-const ACK_WAIT: Duration = Duration::from_secs(30);
+/// A commit not acknowledged within this is delivered again (to any notifier): it bounds how late a
+/// notification is when its notifier dies or its pull was on a NATS node that died (central's too).
+const ACK_WAIT: Duration = Duration::from_secs(10);
 /// Zone states kept to build payloads without reading a zone's history again.
 const ZONE_STATES_MAX: usize = 10_000;
 
@@ -218,7 +219,7 @@ pub async fn run(config: NotifyConfig, mut shutdown: watch::Receiver<bool>) -> a
             }
             Err(e) => {
                 outage.failed(&format!("{e:#}"));
-                let delay = Duration::from_millis(250 << deliveries.clamp(1, 6));
+                let delay = Duration::from_millis(250 << deliveries.clamp(1, 4));
                 let _ = message.ack_with(AckKind::Nak(Some(delay))).await;
             }
         }

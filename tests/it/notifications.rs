@@ -348,7 +348,7 @@ async fn a_notifier_killed_mid_burst_loses_nothing_and_nats_gets_each_once() {
     let _second = start("second");
     let expected = expected_ids(&node.shared).await;
     assert_eq!(expected.len(), 61);
-    // Up to the consumer's ack wait (30 s) for what the killed one held.
+    // Up to the consumer's ack wait (10 s) for what the killed one held.
     eventually(
         "every event is notified after the kill",
         Duration::from_secs(60),
