@@ -97,18 +97,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 info!(?connections, "configuration is valid");
                 return Ok(());
             }
-            let shutdown = Shutdown::on_signals();
-            let ops = startup::ops(&connections, &["central"], shutdown.receiver()).await?;
-            let mut roles: Vec<Role> = startup::ops_role(args.ops_listen, ops, shutdown.receiver())
-                .await?
-                .into_iter()
-                .collect();
-            info!("ready");
-            tokio::spawn(nsplane_runtime::systemd::ready_and_watch(shutdown.receiver()));
-            let central = nsplane_projection::central::run(connections.central(), shutdown.receiver());
-            roles.push(Role::new("central", central));
-            roles.push(startup::heartbeats(&connections, &["central"], shutdown.receiver()).await?);
-            supervise(roles, &shutdown, DRAIN).await
+            startup::serve_role(&connections, "central", args.ops_listen, DRAIN, |stop| {
+                vec![Role::new(
+                    "central",
+                    nsplane_projection::central::run(connections.central(), stop),
+                )]
+            })
+            .await
         }
         Command::Mdns(args) => {
             let connections = args.common.connections()?;
@@ -120,18 +115,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             startup::commit_pools(&connections, pools, None).await?;
             let (udp, tcp) = nsplane_dataplane::mdns::bind(args.mdns_listen).await?;
-            let shutdown = Shutdown::on_signals();
-            let ops = startup::ops(&connections, &["mdns"], shutdown.receiver()).await?;
-            let mut roles: Vec<Role> = startup::ops_role(args.common.ops_listen, ops, shutdown.receiver())
-                .await?
-                .into_iter()
-                .collect();
-            info!("ready");
-            tokio::spawn(nsplane_runtime::systemd::ready_and_watch(shutdown.receiver()));
-            let mdns = nsplane_dataplane::mdns::run(connections.mdns(tsig), udp, tcp, shutdown.receiver());
-            roles.push(Role::new("mdns", mdns));
-            roles.push(startup::heartbeats(&connections, &["mdns"], shutdown.receiver()).await?);
-            supervise(roles, &shutdown, DRAIN).await
+            startup::serve_role(&connections, "mdns", args.common.ops_listen, DRAIN, |stop| {
+                vec![Role::new(
+                    "mdns",
+                    nsplane_dataplane::mdns::run(connections.mdns(tsig), udp, tcp, stop),
+                )]
+            })
+            .await
         }
         Command::Worker(args) => {
             let connections = args.connections()?;
@@ -141,18 +131,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 return Ok(());
             }
             startup::commit_pools(&connections, pools, None).await?;
-            let shutdown = Shutdown::on_signals();
-            let ops = startup::ops(&connections, &["worker"], shutdown.receiver()).await?;
-            let mut roles: Vec<Role> = startup::ops_role(args.ops_listen, ops, shutdown.receiver())
-                .await?
-                .into_iter()
-                .collect();
-            info!("ready");
-            tokio::spawn(nsplane_runtime::systemd::ready_and_watch(shutdown.receiver()));
-            let worker = nsplane_dataplane::worker::run(connections.worker(), shutdown.receiver());
-            roles.push(Role::new("worker", worker));
-            roles.push(startup::heartbeats(&connections, &["worker"], shutdown.receiver()).await?);
-            supervise(roles, &shutdown, DRAIN).await
+            startup::serve_role(&connections, "worker", args.ops_listen, DRAIN, |stop| {
+                vec![Role::new(
+                    "worker",
+                    nsplane_dataplane::worker::run(connections.worker(), stop),
+                )]
+            })
+            .await
         }
         Command::Producer(args) => {
             let connections = args.common.connections()?;
@@ -162,26 +147,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 info!(?connections, "configuration is valid");
                 return Ok(());
             }
-            let shutdown = Shutdown::on_signals();
-            let ops = startup::ops(&connections, &["producer"], shutdown.receiver()).await?;
-            let mut roles: Vec<Role> = startup::ops_role(args.common.ops_listen, ops, shutdown.receiver())
-                .await?
-                .into_iter()
-                .collect();
-            info!("ready");
-            tokio::spawn(nsplane_runtime::systemd::ready_and_watch(shutdown.receiver()));
-            roles.push(Role::new(
-                "producer",
-                nsplane_producer::run(config, shutdown.receiver()),
-            ));
-            if let Some(notifier) = notifier {
-                roles.push(Role::new(
-                    "notifier",
-                    nsplane_notify::run(notifier, shutdown.receiver()),
-                ));
-            }
-            roles.push(startup::heartbeats(&connections, &["producer"], shutdown.receiver()).await?);
-            supervise(roles, &shutdown, DRAIN).await
+            startup::serve_role(&connections, "producer", args.common.ops_listen, DRAIN, |stop| {
+                let mut roles = vec![Role::new("producer", nsplane_producer::run(config, stop.clone()))];
+                if let Some(notifier) = notifier {
+                    roles.push(Role::new("notifier", nsplane_notify::run(notifier, stop)));
+                }
+                roles
+            })
+            .await
         }
         Command::Sink(args) => {
             let connections = args.common.connections()?;
@@ -190,17 +163,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 info!(?connections, "configuration is valid");
                 return Ok(());
             }
-            let shutdown = Shutdown::on_signals();
-            let ops = startup::ops(&connections, &["sink"], shutdown.receiver()).await?;
-            let mut roles: Vec<Role> = startup::ops_role(args.common.ops_listen, ops, shutdown.receiver())
-                .await?
-                .into_iter()
-                .collect();
-            info!("ready");
-            tokio::spawn(nsplane_runtime::systemd::ready_and_watch(shutdown.receiver()));
-            roles.push(Role::new("sink", nsplane_sink::run(config, shutdown.receiver())));
-            roles.push(startup::heartbeats(&connections, &["sink"], shutdown.receiver()).await?);
-            supervise(roles, &shutdown, DRAIN).await
+            startup::serve_role(&connections, "sink", args.common.ops_listen, DRAIN, |stop| {
+                vec![Role::new("sink", nsplane_sink::run(config, stop))]
+            })
+            .await
         }
         Command::Pool(args) => {
             let connections = args.common.connections()?;

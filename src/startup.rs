@@ -103,3 +103,27 @@ pub async fn heartbeats(
         futures::future::try_join_all(beats).await.map(|_| ())
     }))
 }
+
+/// How every single-role process runs once its configuration is checked: health and metrics (on
+/// `--ops-listen`), `ready` logged and told to systemd (with its watchdog), the role's tasks from
+/// `tasks`, its heartbeat, all supervised until a signal stops them (`drain` to finish).
+pub async fn serve_role(
+    connections: &Connections,
+    service: &str,
+    ops_listen: Option<std::net::SocketAddr>,
+    drain: std::time::Duration,
+    tasks: impl FnOnce(tokio::sync::watch::Receiver<bool>) -> Vec<nsplane_runtime::Role>,
+) -> anyhow::Result<()> {
+    let shutdown = nsplane_runtime::Shutdown::on_signals();
+    let routes = ops(connections, &[service], shutdown.receiver()).await?;
+    let mut roles: Vec<nsplane_runtime::Role> = ops_role(ops_listen, routes, shutdown.receiver())
+        .await?
+        .into_iter()
+        .collect();
+    // The line operators and the simulation wait for, as `nsplane all` and the API log it.
+    info!(target: "nsplane", "ready");
+    tokio::spawn(nsplane_runtime::systemd::ready_and_watch(shutdown.receiver()));
+    roles.extend(tasks(shutdown.receiver()));
+    roles.push(heartbeats(connections, &[service], shutdown.receiver()).await?);
+    nsplane_runtime::supervise(roles, &shutdown, drain).await
+}
