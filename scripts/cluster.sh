@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The production topology on this machine, on loopback: three routed nats-server nodes (R3), PostgreSQL,
-# two instances of every role (each with /healthcheck and /metrics), HAProxy in front of the APIs
+# RabbitMQ, two instances of every role (each with /healthcheck and /metrics), HAProxy in front of the APIs
 # checking /healthcheck, and a BIND and a Knot secondary fed by catalog zone.
 #   scripts/cluster.sh up     # installs what is missing, builds, starts it in the background
 #   scripts/cluster.sh down   # stops everything

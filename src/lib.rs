@@ -12,6 +12,8 @@ pub mod replay;
 pub mod startup;
 pub mod zone;
 
-/// The log filter when `RUST_LOG` is not set: INFO, but quiet about every DNS query hickory handles.
+/// The log filter when `RUST_LOG` is not set: INFO, but quiet about every DNS query hickory handles,
+/// and without lapin's own lines: it logs every AMQP I/O error and every refused passive declare at
+/// ERROR, where nsplane logs a RabbitMQ outage once when it starts and once when it ends.
 pub const DEFAULT_LOG_FILTER: &str =
-    "info,hickory_server=warn,hickory_proto=warn,hickory_net=warn,tokio_postgres=warn,async_nats=warn";
+    "info,hickory_server=warn,hickory_proto=warn,hickory_net=warn,tokio_postgres=warn,async_nats=warn,lapin=off";

@@ -55,6 +55,22 @@ pub struct CheckResult {
     pub notifications_missing: usize,
     /// Notifications stored more than once (the same message id twice).
     pub notifications_duplicated: usize,
+    /// Events with no notification delivered from RabbitMQ by the deadline (must be 0).
+    pub amqp_notifications_missing: usize,
+    /// Notifications delivered from RabbitMQ more than once (at least once is RabbitMQ's promise: a
+    /// notifier killed between the broker's confirm and its own acknowledgement sends again, with the
+    /// same message id). Reported, not a failure.
+    pub amqp_notifications_duplicated: usize,
+    /// Nova notifications the sink load published (duplicates included).
+    pub sink_published: usize,
+    /// Of those, published twice verbatim.
+    pub sink_duplicates: usize,
+    /// Instances whose delete was published before their create.
+    pub sink_reordered: usize,
+    /// Records the sinks had to make (A and AAAA of every instance created and not deleted).
+    pub sink_records_expected: usize,
+    /// Servers (mdns, BIND) that did not serve exactly those records in the sink zone by the deadline.
+    pub sink_mismatches: usize,
     /// Groups of the read models that a replay of the whole stream (`nsplane replay --fresh --verify`)
     /// rebuilt differently from the live ones (`None`: the replay could not run).
     pub replay_differences: Option<usize>,
@@ -354,15 +370,26 @@ async fn check_inner(
         ));
     }
 
-    // Every event makes exactly one notification on NATS (the producers run the notifier).
-    match notifications(&store, Instant::now() + deadline).await {
-        Ok((expected, missing, duplicated)) => {
+    // Every event makes exactly one notification on NATS and at least one on RabbitMQ (the producers
+    // run the notifier).
+    match notifications(topology, &store, Instant::now() + deadline).await {
+        Ok(found) => {
+            let expected = found.expected;
             result.notifications_expected = expected;
-            result.notifications_missing = missing;
-            result.notifications_duplicated = duplicated;
-            if missing > 0 || duplicated > 0 {
+            result.notifications_missing = found.missing;
+            result.notifications_duplicated = found.duplicated;
+            result.amqp_notifications_missing = found.amqp_missing;
+            result.amqp_notifications_duplicated = found.amqp_duplicated;
+            if found.missing > 0 || found.duplicated > 0 {
                 result.failures.push(format!(
-                    "notifications: {missing} of {expected} events have none, {duplicated} stored twice"
+                    "notifications: {} of {expected} events have none, {} stored twice",
+                    found.missing, found.duplicated
+                ));
+            }
+            if found.amqp_missing > 0 {
+                result.failures.push(format!(
+                    "notifications: {} of {expected} events have none delivered from RabbitMQ",
+                    found.amqp_missing
                 ));
             }
         }
@@ -588,9 +615,22 @@ async fn expected_notifications(store: &nsplane_command::EventStore) -> anyhow::
     Ok(out)
 }
 
+/// Notifications found against the events of the log.
+struct Notifications {
+    expected: usize,
+    missing: usize,
+    duplicated: usize,
+    amqp_missing: usize,
+    amqp_duplicated: usize,
+}
+
 /// Waits (until `limit`) for the notifications stream to hold one notification per event of the log,
-/// then compares: `(expected, missing, duplicated)`.
-async fn notifications(store: &nsplane_command::EventStore, limit: Instant) -> anyhow::Result<(usize, usize, usize)> {
+/// and for RabbitMQ to have delivered each, then compares.
+async fn notifications(
+    topology: &Topology,
+    store: &nsplane_command::EventStore,
+    limit: Instant,
+) -> anyhow::Result<Notifications> {
     use futures::StreamExt as _;
     let expected = expected_notifications(store).await?;
     let name = store.layout().notifications_stream();
@@ -638,5 +678,22 @@ async fn notifications(store: &nsplane_command::EventStore, limit: Instant) -> a
     }
     let _ = stream.delete_consumer(&consumer_name).await;
     let missing = expected.difference(&ids).count();
-    Ok((expected.len(), missing, duplicated))
+    let amqp = loop {
+        let seen = topology.amqp_notifications.snapshot();
+        if expected.iter().all(|id| seen.contains_key(id)) || Instant::now() > limit {
+            break seen;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    Ok(Notifications {
+        expected: expected.len(),
+        missing,
+        duplicated,
+        amqp_missing: expected.iter().filter(|id| !amqp.contains_key(*id)).count(),
+        amqp_duplicated: expected
+            .iter()
+            .filter_map(|id| amqp.get(id))
+            .map(|n| n.saturating_sub(1) as usize)
+            .sum(),
+    })
 }

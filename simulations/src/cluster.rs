@@ -1,8 +1,9 @@
 //! The cluster a scenario runs against, all on loopback with its own ports and temp dirs: three routed
 //! nats-server nodes (JetStream, the streams and KV buckets with 3 replicas), one PostgreSQL, two
-//! `nsplane` processes of each role (api, central, mdns, worker) spawned from the built binary, a BIND
-//! and a Knot secondary consuming the pool's catalog zone, and a proxy in front of each secondary in each
-//! direction so a secondary can be cut off.
+//! `nsplane` processes of each role (api, central, mdns, worker, producer, sink) spawned from the built
+//! binary, a RabbitMQ broker (the producers' notifications go there as well as to NATS; the sinks consume
+//! Nova's notifications from it), a BIND and a Knot secondary consuming the pool's catalog zone, and a
+//! proxy in front of each secondary in each direction so a secondary can be cut off.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -14,6 +15,7 @@ use nsplane_testkit::secondaries::{LocalBind, LocalKnot};
 
 use crate::process::Process;
 use nsplane_testkit::proxy::Proxy;
+use nsplane_testkit::rabbitmq::LocalRabbit;
 
 /// The prefix of every subject, stream and bucket in a simulation.
 pub const PREFIX: &str = "sim";
@@ -26,7 +28,11 @@ pub fn layout() -> nsplane_schema::Layout {
 /// The pool's catalog zone.
 pub const CATALOG: &str = "catalog.sim.test.";
 /// The roles, in the order instances are numbered.
-pub const ROLES: [&str; 5] = ["api", "central", "mdns", "worker", "producer"];
+pub const ROLES: [&str; 6] = ["api", "central", "mdns", "worker", "producer", "sink"];
+/// The zone the sinks' `nova_fixed` handler writes instances' records to.
+pub const SINK_ZONE: &str = "sink.sim.test.";
+/// The exchange the producers' notifications go to on RabbitMQ (Designate's default).
+pub const NOTIFY_EXCHANGE: &str = "designate";
 /// Instances per role.
 pub const PER_ROLE: usize = 2;
 /// NATS nodes.
@@ -75,7 +81,7 @@ impl NatsNode {
 
 /// One `nsplane` role process.
 pub struct Instance {
-    /// `api`, `central`, `mdns` or `worker`.
+    /// One of [`ROLES`].
     pub role: &'static str,
     /// 0 or 1.
     pub idx: usize,
@@ -109,6 +115,12 @@ pub struct Topology {
     pub dir: PathBuf,
     /// Each instance's ops port (`/healthcheck`, `/metrics`), by instance name (`central-0`).
     pub ops: Vec<(String, u16)>,
+    /// The RabbitMQ broker's URL.
+    pub amqp_url: String,
+    /// The notifications that arrived on RabbitMQ since the cluster started.
+    pub amqp_notifications: crate::amqp::Seen,
+    /// The sinks' zone: `(id, name)`.
+    pub sink_zone: (String, String),
 }
 
 /// The running cluster.
@@ -130,6 +142,13 @@ pub struct Cluster {
     pub knot: LocalKnot,
     /// Per secondary (`bind`, `knot`): the proxy it transfers through and the proxy workers reach it by.
     pub proxies: Vec<(String, Proxy, Proxy)>,
+    /// The RabbitMQ broker (`None` only while a fault restarts it).
+    pub rabbit: Option<LocalRabbit>,
+    amqp_url: String,
+    amqp_notifications: crate::amqp::Seen,
+    watcher: tokio::task::JoinHandle<()>,
+    /// The sinks' zone: `(id, name)`, once created.
+    pub sink_zone: (String, String),
 }
 
 fn nats_config(node: usize, ports: &[(u16, u16, u16)], dir: &Path) -> String {
@@ -209,6 +228,14 @@ impl Cluster {
         let database_url = postgres.ensure_database("nsplane").await?;
         let pg_port = postgres.port;
 
+        // RabbitMQ, and a queue that sees every notification from the first commit on.
+        let rabbit_dir = dir.join("rabbitmq");
+        let rabbit = tokio::task::spawn_blocking(move || LocalRabbit::start_in(&rabbit_dir)).await??;
+        let amqp_url = rabbit.url();
+        let (amqp_notifications, watcher) =
+            crate::amqp::watch_notifications(amqp_url.clone(), NOTIFY_EXCHANGE.into(), "notifications.info".into())
+                .await?;
+
         // Ports first: the pool names the proxies, the proxies name the mdns instances.
         let api_ports = [free_port()?, free_port()?];
         let mdns_ports = [free_port()?, free_port()?];
@@ -242,6 +269,11 @@ impl Cluster {
                 ("bind".into(), bind_up, bind_front),
                 ("knot".into(), knot_up, knot_front),
             ],
+            rabbit: Some(rabbit),
+            amqp_url,
+            amqp_notifications,
+            watcher,
+            sink_zone: (String::new(), SINK_ZONE.to_owned()),
         };
         // `nsplane pool update --file`: the pool every role uses, committed to the event stream.
         let mut update = Process::new(
@@ -299,17 +331,27 @@ impl Cluster {
                 });
             }
         }
+        // Every role but the sinks, which need their zone, created through the API once it serves.
+        let (sinks, others): (Vec<usize>, Vec<usize>) =
+            (0..cluster.instances.len()).partition(|i| cluster.instances[*i].role == "sink");
+        cluster.start_and_wait(&others).await?;
+        cluster.sink_zone.0 = create_sink_zone(&format!("http://127.0.0.1:{}", api_ports[0])).await?;
+        cluster.start_and_wait(&sinks).await?;
+        Ok(cluster)
+    }
+
+    async fn start_and_wait(&mut self, instances: &[usize]) -> anyhow::Result<()> {
         let mut offsets = Vec::new();
-        for i in 0..cluster.instances.len() {
-            offsets.push(cluster.start_instance(i)?);
+        for i in instances {
+            offsets.push((*i, self.start_instance(*i)?));
         }
-        for (i, offset) in offsets.into_iter().enumerate() {
-            cluster.instances[i]
+        for (i, offset) in offsets {
+            self.instances[i]
                 .process
                 .wait_for_line(offset, READY_LINE, Duration::from_secs(90))
                 .await?;
         }
-        Ok(cluster)
+        Ok(())
     }
 
     fn common_args(&self, nats_node: usize) -> Vec<String> {
@@ -346,8 +388,22 @@ impl Cluster {
         match instance.role {
             "api" => args.extend(["--api-listen".into(), format!("127.0.0.1:{}", instance.port)]),
             "mdns" => args.extend(["--mdns-listen".into(), format!("127.0.0.1:{}", instance.port)]),
-            // Every committed event as a notification on NATS, checked exactly once by the checker.
-            "producer" => args.extend(["--notify-nats".into(), "--exists-every-secs".into(), "0".into()]),
+            // Every committed event as a notification on NATS and RabbitMQ, checked by the checker.
+            "producer" => args.extend([
+                "--notify-nats".into(),
+                "--notify-amqp-url".into(),
+                self.amqp_url.clone(),
+                "--notify-amqp-exchange".into(),
+                NOTIFY_EXCHANGE.into(),
+                "--exists-every-secs".into(),
+                "0".into(),
+            ]),
+            "sink" => args.extend([
+                "--sink-amqp-url".into(),
+                self.amqp_url.clone(),
+                "--nova-fixed-zone-id".into(),
+                self.sink_zone.0.clone(),
+            ]),
             _ => {}
         }
         args.extend(["--ops-listen".into(), format!("127.0.0.1:{}", instance.ops_port)]);
@@ -374,6 +430,9 @@ impl Cluster {
                 .iter()
                 .map(|i| (format!("{}-{}", i.role, i.idx), i.ops_port))
                 .collect(),
+            amqp_url: self.amqp_url.clone(),
+            amqp_notifications: self.amqp_notifications.clone(),
+            sink_zone: self.sink_zone.clone(),
         }
     }
 
@@ -431,6 +490,10 @@ impl Cluster {
         for node in &mut self.nats {
             node.process.kill9();
         }
+        self.watcher.abort();
+        if let Some(mut rabbit) = self.rabbit.take() {
+            rabbit.kill9();
+        }
         if let Some(mut postgres) = self.postgres.take() {
             postgres.stop();
         }
@@ -443,6 +506,37 @@ impl Drop for Cluster {
     }
 }
 
+/// Creates the sinks' zone through the API (trying again while the cluster settles); returns its id.
+async fn create_sink_zone(api: &str) -> anyhow::Result<String> {
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build()?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let answer = http
+            .post(format!("{api}/v2/zones"))
+            .header("x-openstack-request-id", "req-sim-sink-zone")
+            .header("x-auth-project-id", "sim-compute-project")
+            .header("x-roles", "member")
+            .json(&serde_json::json!({"name": SINK_ZONE, "email": "hostmaster@sim.test", "ttl": 300}))
+            .send()
+            .await;
+        if let Ok(response) = answer {
+            let status = response.status();
+            let body: serde_json::Value = response.json().await.unwrap_or_default();
+            if status.is_success() {
+                if let Some(id) = body["id"].as_str() {
+                    return Ok(id.to_owned());
+                }
+            }
+            anyhow::ensure!(
+                status.is_server_error() || (status.as_u16() == 409 && Instant::now() < deadline),
+                "creating the sink zone: {status} {body}"
+            );
+        }
+        anyhow::ensure!(Instant::now() < deadline, "the sink zone was not created within 60 s");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
 /// The line each role logs once it serves.
 pub const READY_LINE: &str = "nsplane: ready";
 
@@ -450,7 +544,8 @@ fn log_filter(role: &str) -> &'static str {
     match role {
         // The worker's push steps, so a fault can strike in the middle of one.
         "worker" => "info,nsplane_dataplane::worker=debug",
-        _ => "info",
+        // RabbitMQ outages are logged by nsplane itself, once per outage (see DEFAULT_LOG_FILTER).
+        _ => "info,lapin=off",
     }
 }
 

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use anyhow::Context as _;
 use rand::{Rng as _, SeedableRng as _};
 use serde::Serialize;
 
@@ -28,11 +29,14 @@ pub enum FaultKind {
     Partition,
     /// SIGKILL of a worker right after it sent a NOTIFY (a push in flight), restarted after the hold.
     WorkerPush,
+    /// SIGKILL of the RabbitMQ broker (the sinks' input, the notifiers' output), restarted after the
+    /// hold with its data.
+    Rabbitmq,
 }
 
 impl FaultKind {
     /// Every kind.
-    pub const ALL: [FaultKind; 7] = [
+    pub const ALL: [FaultKind; 8] = [
         FaultKind::Kill9,
         FaultKind::Pause,
         FaultKind::NatsNode,
@@ -40,6 +44,7 @@ impl FaultKind {
         FaultKind::Postgres,
         FaultKind::Partition,
         FaultKind::WorkerPush,
+        FaultKind::Rabbitmq,
     ];
 
     /// The kebab-case name.
@@ -52,6 +57,7 @@ impl FaultKind {
             FaultKind::Postgres => "postgres",
             FaultKind::Partition => "partition",
             FaultKind::WorkerPush => "worker-push",
+            FaultKind::Rabbitmq => "rabbitmq",
         }
     }
 
@@ -61,7 +67,7 @@ impl FaultKind {
             FaultKind::Kill9 | FaultKind::WorkerPush => (0.5, 2.0),
             FaultKind::Pause => (3.0, 8.0),
             FaultKind::NatsNode | FaultKind::NatsLeader => (3.0, 8.0),
-            FaultKind::Postgres => (2.0, 5.0),
+            FaultKind::Postgres | FaultKind::Rabbitmq => (2.0, 5.0),
             FaultKind::Partition => (3.0, 8.0),
         }
     }
@@ -224,6 +230,25 @@ pub async fn apply(cluster: &mut Cluster, fault: &PlannedFault, history: &Histor
             tokio::time::sleep(hold).await;
             cluster.start_postgres().await?;
             ("postgres".to_owned(), start_s)
+        }
+        FaultKind::Rabbitmq => {
+            let mut rabbit = cluster.rabbit.take().context("the broker is not running")?;
+            let start_s = history.now_s();
+            rabbit.kill9();
+            tokio::time::sleep(hold).await;
+            // Its start takes seconds (the Erlang VM boots): off the async threads.
+            let (rabbit, restarted) = tokio::task::spawn_blocking(move || {
+                let restarted = rabbit.restart();
+                (rabbit, restarted)
+            })
+            .await?;
+            cluster.rabbit = Some(rabbit);
+            restarted?;
+            note = format!(
+                "serving again {:.1} s after its restart",
+                history.now_s() - start_s - fault.hold_s
+            );
+            ("rabbitmq".to_owned(), start_s)
         }
         FaultKind::Partition => {
             let (name, up, front) = cluster.proxies[pick % cluster.proxies.len()].clone();

@@ -96,6 +96,10 @@ pub async fn run(args: HoldArgs) -> anyhow::Result<()> {
         ("NSPLANE_DATABASE_URL".to_owned(), topology.database_url.clone()),
         ("NSPLANE_PREFIX".to_owned(), PREFIX.to_owned()),
         ("NSPLANE_STREAM_REPLICAS".to_owned(), "3".to_owned()),
+        // The broker the producers notify on (exchange `designate`) and the sinks read Nova's and
+        // Neutron's notifications from; instances' records land in the sink zone.
+        ("AMQP_URL".to_owned(), topology.amqp_url.clone()),
+        ("SINK_ZONE_ID".to_owned(), topology.sink_zone.0.clone()),
     ];
     for (i, mdns) in topology.mdns.iter().enumerate() {
         env.push((format!("MDNS_{i}"), mdns.to_string()));

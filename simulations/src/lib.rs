@@ -4,6 +4,7 @@
 //! it; and `hold`, the same cluster with HAProxy in front, held for `scripts/cluster.sh`. `main.rs` wires
 //! them to the `nsplane-sim` command line.
 
+pub mod amqp;
 pub mod bench;
 pub mod bench_dataplane;
 pub mod bench_failover;
@@ -18,3 +19,4 @@ pub mod monitor;
 pub mod process;
 pub mod report;
 pub mod scenario;
+pub mod sink_load;

@@ -193,8 +193,8 @@ fn ms(v: Option<f64>) -> String {
 /// The reports as a Markdown table (the same columns as docs/RELIABILITY.md).
 pub fn table(reports: &[ScenarioReport]) -> String {
     let mut out = String::from(
-        "| scenario | seed | faults | acked | lost | dup | unexp | indef | forks | serial regr | conv after fault max (s) | final conv (s) | p50/p99 ms (faults) | write gap max (s) | NATS election max (s) | producer cmds (stale) | ERROR lines | result |\n\
-         | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
+        "| scenario | seed | faults | acked | lost | dup | unexp | indef | forks | serial regr | conv after fault max (s) | final conv (s) | p50/p99 ms (faults) | write gap max (s) | NATS election max (s) | producer cmds (stale) | notifications missing NATS/AMQP (AMQP dup) | sink msgs (dup, reordered) records | ERROR lines | result |\n\
+         | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
     );
     for r in reports {
         let faults = if r.faults_by_kind.is_empty() {
@@ -213,7 +213,7 @@ pub fn table(reports: &[ScenarioReport]) -> String {
             (false, true) => "MISSED",
         };
         out.push_str(&format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {}/{} | {} | {} | {} ({}) | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {}/{} | {} | {} | {} ({}) | {}/{} ({}) | {} ({}, {}) {} | {} | {} |\n",
             r.scenario,
             r.seed,
             faults,
@@ -238,6 +238,13 @@ pub fn table(reports: &[ScenarioReport]) -> String {
             secs(r.max_nats_election_s),
             r.check.producer_commits,
             r.check.stale_fences,
+            r.check.notifications_missing,
+            r.check.amqp_notifications_missing,
+            r.check.amqp_notifications_duplicated,
+            r.check.sink_published,
+            r.check.sink_duplicates,
+            r.check.sink_reordered,
+            r.check.sink_records_expected,
             r.check.error_lines.len(),
             result,
         ));

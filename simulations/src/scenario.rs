@@ -12,6 +12,10 @@ use crate::faults::{self, FaultKind};
 use crate::load::{self, History, LoadConfig};
 use crate::monitor;
 use crate::report::{self, ScenarioReport};
+use crate::sink_load::{self, SinkLoadConfig};
+
+/// Nova notifications per second the sink load publishes.
+const SINK_RATE: f64 = 3.0;
 
 /// What a checker self-test breaks before the check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,7 +56,7 @@ pub fn scenarios() -> Vec<Scenario> {
         },
         one(
             "kill9",
-            "SIGKILL of a random api/central/mdns/worker instance, restarted 0.5-2 s later",
+            "SIGKILL of a random api/central/mdns/worker/producer/sink instance, restarted 0.5-2 s later",
             FaultKind::Kill9,
         ),
         one(
@@ -84,6 +88,11 @@ pub fn scenarios() -> Vec<Scenario> {
             "worker-push",
             "SIGKILL of a worker right after it sent a NOTIFY (push in flight), restarted 0.5-2 s later",
             FaultKind::WorkerPush,
+        ),
+        one(
+            "rabbitmq",
+            "SIGKILL of the RabbitMQ broker (sink input, notification output) for 2-5 s, then restart with its data",
+            FaultKind::Rabbitmq,
         ),
         Scenario {
             name: "mixed",
@@ -198,6 +207,17 @@ pub async fn run(cluster: &mut Cluster, scenario: &Scenario, settings: &RunSetti
         let (config, history) = (config.clone(), history.clone());
         tokio::spawn(async move { load::run(&config, zones, &history, load_rx).await })
     };
+    // Nova's notifications for the sinks, through RabbitMQ, beside the API load.
+    let sink_label = format!("{}-{}", scenario.name, settings.seed);
+    let sink_task = tokio::spawn(sink_load::run(
+        SinkLoadConfig {
+            amqp_url: topology.amqp_url.clone(),
+            label: sink_label.clone(),
+            rate: SINK_RATE,
+            seed: settings.seed,
+        },
+        stop_load.subscribe(),
+    ));
     let load_start_s = history.now_s();
     let plan = faults::schedule(settings.seed, &scenario.kinds, settings.duration_s);
     info!(
@@ -246,6 +266,7 @@ pub async fn run(cluster: &mut Cluster, scenario: &Scenario, settings: &RunSetti
     }
     let _ = stop_load.send(true);
     let zones = load_task.await?;
+    let sink_model = sink_task.await?;
     info!(scenario = scenario.name, "load stopped; checking");
     let mut convergence = Vec::new();
     for task in convergence_tasks {
@@ -272,6 +293,22 @@ pub async fn run(cluster: &mut Cluster, scenario: &Scenario, settings: &RunSetti
     let _ = samples_stop.send(true);
     let samples = sampler.await?;
     let mut check = check_result;
+    // Every instance's records, and only those, served by mdns and BIND in the sinks' zone.
+    let sink_servers = [("mdns-0".to_owned(), topology.mdns[0]), topology.secondaries[0].clone()];
+    let sink_wrong = sink_load::check(&sink_servers, &topology.sink_zone.1, &sink_model, &sink_label, deadline).await;
+    check.sink_published = sink_model.published;
+    check.sink_duplicates = sink_model.duplicates;
+    check.sink_reordered = sink_model.reordered;
+    check.sink_records_expected = sink_load::expected(&sink_model, &topology.sink_zone.1).len();
+    check.sink_mismatches = sink_wrong.len();
+    if sink_model.indefinite > 0 {
+        info!(
+            scenario = scenario.name,
+            indefinite = sink_model.indefinite,
+            "Nova notifications never confirmed by RabbitMQ"
+        );
+    }
+    check.failures.extend(sink_wrong);
     check.serial_regressions = samples.regressions.len();
     for r in samples.regressions.iter().take(10) {
         check.failures.push(format!(

@@ -111,6 +111,7 @@ fn every_fault_scenario_loses_nothing_duplicates_nothing_and_converges() {
         ("postgres", Some("postgres")),
         ("partition", Some("partition")),
         ("worker-push", Some("worker-push")),
+        ("rabbitmq", Some("rabbitmq")),
         ("mixed", None),
     ];
     for (scenario, kind) in fault_scenarios {
@@ -130,6 +131,27 @@ fn every_fault_scenario_loses_nothing_duplicates_nothing_and_converges() {
         assert_eq!(
             check["replay_differences"], 0,
             "a replay rebuilt other read models: {context}"
+        );
+        assert_eq!(check["stale_fences"], 0, "a stale producer acted: {context}");
+        assert_eq!(
+            check["notifications_missing"], 0,
+            "notifications lost on NATS: {context}"
+        );
+        assert_eq!(
+            check["notifications_duplicated"], 0,
+            "notifications twice on NATS: {context}"
+        );
+        assert_eq!(
+            check["amqp_notifications_missing"], 0,
+            "notifications lost on RabbitMQ: {context}"
+        );
+        assert!(
+            check["sink_published"].as_u64().unwrap_or(0) >= 4,
+            "too few Nova notifications for the sinks: {context}"
+        );
+        assert_eq!(
+            check["sink_mismatches"], 0,
+            "the sinks' records differ from the notifications: {context}"
         );
         assert_eq!(r["passed"], true, "{context}");
         if let Some(kind) = kind {
