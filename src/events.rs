@@ -10,6 +10,7 @@ use nsplane_command::log::{LogFilter, LoggedCommit};
 use nsplane_command::EventStore;
 use nsplane_projection::ReadModels;
 use nsplane_schema::envelope::event_tag;
+use nsplane_schema::tsigkeys::redact;
 
 /// What `tail` prints.
 #[derive(Debug, Clone)]
@@ -107,7 +108,14 @@ fn header() -> String {
 
 fn print(out: &mut impl std::io::Write, logged: &LoggedCommit, json: bool) -> anyhow::Result<()> {
     if json {
-        serde_json::to_writer(&mut *out, logged)?;
+        let mut value = serde_json::to_value(logged)?;
+        // The envelope is flattened into the commit's object.
+        if let Some(events) = value["events"].as_array_mut() {
+            for event in events {
+                *event = redact(&logged.commit.aggregate_type, event);
+            }
+        }
+        serde_json::to_writer(&mut *out, &value)?;
         writeln!(out)?;
         return Ok(());
     }
@@ -152,7 +160,7 @@ fn detail(out: &mut impl std::io::Write, logged: &LoggedCommit) -> anyhow::Resul
         writeln!(out, "{name:<12}{value}")?;
     }
     for (name, event) in event_names(logged).iter().zip(&commit.events) {
-        let value: serde_json::Value = serde_json::from_str(event.get())?;
+        let value = redact(&commit.aggregate_type, &serde_json::from_str(event.get())?);
         let text = serde_json::to_string_pretty(&value)?.replace('\n', "\n    ");
         writeln!(out, "event       {name}\n    {text}")?;
     }

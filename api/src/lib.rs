@@ -17,6 +17,7 @@ mod quotas;
 mod recordsets;
 mod services;
 mod shares;
+mod tsigkeys;
 mod views;
 mod zones;
 
@@ -265,6 +266,11 @@ pub fn router(state: AppState) -> Router {
         .route("/v2/zones/{zone_id}/history/diff", get(history::diff))
         .route("/v2/zones/{zone_id}/tasks/revert", axum::routing::post(history::revert))
         .route("/openapi.json", get(|| async { Json(openapi::document()) }))
+        .route("/v2/tsigkeys", get(tsigkeys::list).post(tsigkeys::create))
+        .route(
+            "/v2/tsigkeys/{id}",
+            get(tsigkeys::show).patch(tsigkeys::update).delete(tsigkeys::delete),
+        )
         .route("/v2/tlds", get(naming::list_tlds).post(naming::create_tld))
         .route(
             "/v2/tlds/{id}",

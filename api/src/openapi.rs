@@ -369,6 +369,11 @@ pub(crate) struct ListParams {
         crate::naming::show_blacklist,
         crate::naming::update_blacklist,
         crate::naming::delete_blacklist,
+        crate::tsigkeys::list,
+        crate::tsigkeys::create,
+        crate::tsigkeys::show,
+        crate::tsigkeys::update,
+        crate::tsigkeys::delete,
     ),
     components(schemas(SelfLink, ErrorBody, UnauthorizedBody))
 )]

@@ -20,6 +20,7 @@ pub mod quotas;
 pub mod service;
 pub mod services;
 pub mod store;
+pub mod tsigkeys;
 pub mod zone;
 
 pub use aggregate::{Decider, Domain};

@@ -22,6 +22,7 @@ use crate::naming::{Kind, NamingCommand, NamingError, NamingRules};
 use crate::pools::{PoolsHandle, PoolsStore};
 use crate::quotas::{CachedQuotas, QuotaError, QuotaStore};
 use crate::store::EventStore;
+use crate::tsigkeys::{TsigKeyCommand, TsigKeyError, TsigKeys};
 use crate::zone::{RevertTarget, Zone, ZoneCommand, ZoneError, ZoneServices};
 
 /// Who runs a command: what the commit records (who, why, when), whether the caller is an admin, and
@@ -151,6 +152,7 @@ pub enum RecordsetError {
 pub struct Commands {
     zones: Arc<Executor<Zone>>,
     naming: Arc<Executor<NamingRules>>,
+    tsigkeys: Arc<Executor<TsigKeys>>,
     names: ZoneNames,
     quotas: QuotaStore,
     pools: PoolsStore,
@@ -184,6 +186,7 @@ impl Commands {
         Ok(Self {
             zones: Arc::new(Executor::new(store.clone(), services, zone_cache)),
             naming: Arc::new(Executor::new(store.clone(), (), 16)),
+            tsigkeys: Arc::new(Executor::new(store.clone(), (), 4)),
             names,
             quotas,
             pools: PoolsStore::new(store),
@@ -426,6 +429,83 @@ impl Commands {
     ) -> Result<Committed<NamingRules>, ExecuteError<NamingError>> {
         self.naming.execute(NAMING, command, actor.metadata.clone(), None).await
     }
+}
+
+impl Commands {
+    /// Every TSIG key now.
+    pub async fn tsigkeys(&self) -> Result<TsigKeys, ExecuteError<TsigKeyError>> {
+        self.tsigkeys.load(TSIGKEYS).await.map(|(keys, _)| keys)
+    }
+
+    /// Registers, changes or removes a TSIG key. The pool or zone a key's scope names must exist (as
+    /// Designate checks since 23.0.0).
+    pub async fn tsigkey(
+        &self,
+        command: TsigKeyCommand,
+        actor: &Actor,
+    ) -> Result<Committed<TsigKeys>, ExecuteError<TsigKeyError>> {
+        let resource = match &command {
+            TsigKeyCommand::Create { fields, .. } => fields.scope.zip(fields.resource_id),
+            TsigKeyCommand::Update { id, fields } if fields.scope.is_some() || fields.resource_id.is_some() => {
+                let keys = self.tsigkeys().await?;
+                let key = keys
+                    .keys
+                    .get(id)
+                    .ok_or(ExecuteError::Rejected(TsigKeyError::NotFound))?;
+                Some((
+                    fields.scope.unwrap_or(key.scope),
+                    fields.resource_id.unwrap_or(key.resource_id),
+                ))
+            }
+            _ => None,
+        };
+        if let Some((scope, resource_id)) = resource {
+            self.check_tsig_resource(scope, resource_id).await?;
+        }
+        self.tsigkeys
+            .execute(TSIGKEYS, command, actor.metadata.clone(), None)
+            .await
+    }
+
+    async fn check_tsig_resource(
+        &self,
+        scope: nsplane_schema::tsigkeys::TsigScope,
+        resource_id: Uuid,
+    ) -> Result<(), ExecuteError<TsigKeyError>> {
+        use nsplane_schema::tsigkeys::TsigScope;
+        let exists = match scope {
+            TsigScope::Zone => {
+                let zone = self
+                    .load_zone(ZoneId(resource_id))
+                    .await
+                    .map_err(|e| ExecuteError::Internal(anyhow::anyhow!("{e}")))?;
+                zone.name.is_some() && zone.status != nsplane_schema::Status::Deleted
+            }
+            TsigScope::Pool => match self.pools.current().await {
+                Ok(Some((_, yaml))) => nsplane_schema::pools::Pools::parse(&yaml)
+                    .map(|pools| pools.iter().any(|(id, _)| id.0 == resource_id))
+                    .unwrap_or(false),
+                Ok(None) => false,
+                Err(e) => return Err(ExecuteError::Internal(anyhow::anyhow!("{e}"))),
+            },
+        };
+        if exists {
+            Ok(())
+        } else {
+            Err(ExecuteError::Rejected(TsigKeyError::Invalid(format!(
+                "resource_id {resource_id} is not an existing {}",
+                scope.as_str().to_ascii_lowercase()
+            ))))
+        }
+    }
+}
+
+/// The id of the TSIG-keys aggregate.
+const TSIGKEYS: &str = nsplane_schema::tsigkeys::TSIGKEYS_ID;
+
+/// The id of a TSIG key a request creates: the same request (retried) names the same key.
+pub fn tsigkey_id(actor: &Actor) -> Uuid {
+    nsplane_schema::ids::derived_uuid("tsigkey", &actor.metadata.request_id)
 }
 
 /// The id of a rule a request creates: the same request (retried) names the same rule.

@@ -260,6 +260,7 @@ impl Notifier<'_> {
                 Ok(out)
             }
             "naming" => payload::naming_notifications(logged.stream_seq, commit),
+            "tsigkey" => payload::tsigkey_notifications(logged.stream_seq, commit),
             // Pools and quotas are operators' settings; Designate sends no notifications for them
             // through this path.
             _ => Ok(Vec::new()),

@@ -260,6 +260,56 @@ pub fn naming_notifications(stream_seq: u64, commit: &RawCommit) -> anyhow::Resu
     Ok(out)
 }
 
+/// The notifications of a TSIG-key commit (`dns.tsigkey.*`), the secret redacted: a notification
+/// leaves nsplane for whoever listens on the bus.
+pub fn tsigkey_notifications(stream_seq: u64, commit: &RawCommit) -> anyhow::Result<Vec<Notification>> {
+    use nsplane_schema::tsigkeys::{TsigKeyEvent, REDACTED};
+    let typed = commit.typed::<TsigKeyEvent>()?;
+    let time = typed.metadata.time.format("%Y-%m-%dT%H:%M:%S.%6f").to_string();
+    let mut out = Vec::new();
+    for (index, event) in typed.events.iter().enumerate() {
+        let (event_type, payload) = match event {
+            TsigKeyEvent::TsigKeyCreated {
+                tsigkey_id,
+                name,
+                algorithm,
+                scope,
+                resource_id,
+                ..
+            }
+            | TsigKeyEvent::TsigKeyUpdated {
+                tsigkey_id,
+                name,
+                algorithm,
+                scope,
+                resource_id,
+                ..
+            } => {
+                let (event_type, stamp) = if matches!(event, TsigKeyEvent::TsigKeyCreated { .. }) {
+                    ("dns.tsigkey.create", "created_at")
+                } else {
+                    ("dns.tsigkey.update", "updated_at")
+                };
+                (
+                    event_type,
+                    json!({"id": tsigkey_id.to_string(), "name": name, "algorithm": algorithm, "secret": REDACTED,
+                        "scope": scope.as_str(), "resource_id": resource_id.to_string(), stamp: time}),
+                )
+            }
+            TsigKeyEvent::TsigKeyDeleted { tsigkey_id } => {
+                ("dns.tsigkey.delete", json!({"id": tsigkey_id.to_string()}))
+            }
+        };
+        out.push(Notification {
+            message_id: message_id(stream_seq, index),
+            event_type,
+            payload,
+            metadata: typed.metadata.clone(),
+        });
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -291,5 +341,27 @@ mod tests {
         assert_eq!(message["_context_project_id"], "p1");
         assert_eq!(message["_context_request_id"], "req-1");
         assert_eq!(message["_context_is_admin"], true);
+    }
+
+    #[test]
+    fn a_tsig_keys_notification_never_carries_its_secret() {
+        use nsplane_schema::tsigkeys::{TsigKeyEvent, TsigScope};
+        let event = TsigKeyEvent::TsigKeyCreated {
+            tsigkey_id: uuid::Uuid::nil(),
+            name: "k".into(),
+            algorithm: "hmac-sha256".into(),
+            secret: "dG9wLXNlY3JldA==".into(),
+            scope: TsigScope::Zone,
+            resource_id: uuid::Uuid::nil(),
+        };
+        let typed = nsplane_schema::CommitEnvelope::new("all".into(), 1, vec![event], Metadata::service("api"));
+        let commit: RawCommit =
+            serde_json::from_value(serde_json::to_value(&typed).expect("JSON")).expect("a raw commit");
+        let out = tsigkey_notifications(9, &commit).expect("notifications");
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].event_type, "dns.tsigkey.create");
+        assert_eq!(out[0].payload["name"], "k");
+        assert_eq!(out[0].payload["scope"], "ZONE");
+        assert!(!out[0].envelope("central").to_string().contains("dG9wLXNlY3JldA=="));
     }
 }

@@ -379,7 +379,7 @@ struct TableSpec {
     ignore: &'static [&'static str],
 }
 
-const TABLES: [TableSpec; 11] = [
+const TABLES: [TableSpec; 12] = [
     TableSpec {
         table: "zones",
         group: Some("id"),
@@ -423,6 +423,11 @@ const TABLES: [TableSpec; 11] = [
     },
     TableSpec {
         table: "blacklists",
+        group: None,
+        ignore: &[],
+    },
+    TableSpec {
+        table: "tsigkeys",
         group: None,
         ignore: &[],
     },

@@ -18,6 +18,7 @@ pub mod quotas;
 pub mod rdata;
 pub mod serial;
 pub mod status;
+pub mod tsigkeys;
 pub mod ttl;
 pub mod zone;
 pub mod zonefile;

@@ -39,4 +39,8 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0007_producer",
         sql: include_str!("../migrations/0007_producer.sql"),
     },
+    Migration {
+        name: "0008_tsigkeys",
+        sql: include_str!("../migrations/0008_tsigkeys.sql"),
+    },
 ];

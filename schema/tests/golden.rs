@@ -9,6 +9,7 @@ use nsplane_schema::envelope::{event_tag, CommitEnvelope, Event, Fence, Metadata
 use nsplane_schema::naming::NamingEvent;
 use nsplane_schema::pools::PoolsEvent;
 use nsplane_schema::quotas::QuotaEvent;
+use nsplane_schema::tsigkeys::{TsigKeyEvent, TsigScope};
 use nsplane_schema::zone::{NameserverSync, NsRecord, SoaTimers, ZoneEvent};
 use nsplane_schema::{
     DnsName, NameserverStatus, PoolId, ProjectId, RecordType, RecordsetId, RecordsetName, RequestId, Ttl, ZoneId,
@@ -242,6 +243,36 @@ fn quota_examples() -> Vec<(&'static str, QuotaEvent)> {
     ]
 }
 
+fn tsigkey_examples() -> Vec<(&'static str, TsigKeyEvent)> {
+    let key = Uuid::from_u128(0x9999);
+    let pool = Uuid::from_u128(0x794c_cc2c_d751_44fe_b57f_8894_c9f5_c842);
+    vec![
+        (
+            "TsigKeyCreated.v1",
+            TsigKeyEvent::TsigKeyCreated {
+                tsigkey_id: key,
+                name: "pool-key".into(),
+                algorithm: "hmac-sha256".into(),
+                secret: "c2VjcmV0".into(),
+                scope: TsigScope::Pool,
+                resource_id: pool,
+            },
+        ),
+        (
+            "TsigKeyUpdated.v1",
+            TsigKeyEvent::TsigKeyUpdated {
+                tsigkey_id: key,
+                name: "zone-key".into(),
+                algorithm: "hmac-sha512".into(),
+                secret: "b3RoZXI=".into(),
+                scope: TsigScope::Zone,
+                resource_id: Uuid::from_u128(0x1234),
+            },
+        ),
+        ("TsigKeyDeleted.v1", TsigKeyEvent::TsigKeyDeleted { tsigkey_id: key }),
+    ]
+}
+
 /// Checks each example against its golden file both ways, and that every variant of `E` has one.
 fn check_kind<E: Event>(examples: &[(&'static str, E)], variants: usize) {
     for (name, event) in examples {
@@ -272,6 +303,7 @@ fn every_event_matches_its_golden_file_both_ways() {
     check_kind(&pools_examples(), 1);
     check_kind(&naming_examples(), 6);
     check_kind(&quota_examples(), 2);
+    check_kind(&tsigkey_examples(), 3);
 }
 
 fn metadata() -> Metadata {

@@ -595,7 +595,7 @@ async fn expected_notifications(store: &nsplane_command::EventStore) -> anyhow::
     let mut out = BTreeSet::new();
     for _ in 0..reader.matching {
         let logged = reader.commits.next().await.context("the log ended early")??;
-        if !matches!(logged.commit.aggregate_type.as_str(), "zone" | "naming") {
+        if !matches!(logged.commit.aggregate_type.as_str(), "zone" | "naming" | "tsigkey") {
             continue;
         }
         for (index, event) in logged.commit.events.iter().enumerate() {

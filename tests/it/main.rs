@@ -26,4 +26,5 @@ mod sink;
 mod supervision;
 mod tenancy;
 mod tool;
+mod tsigkeys;
 mod write_path;

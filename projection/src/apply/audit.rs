@@ -10,6 +10,20 @@ use tokio_postgres::Transaction;
 
 use super::Delivered;
 
+/// The event as people may read it (a TSIG key's secret redacted): the stored JSON as it is for every
+/// other kind.
+fn readable<'a>(
+    aggregate_type: &str,
+    event: &'a serde_json::value::RawValue,
+) -> anyhow::Result<std::borrow::Cow<'a, serde_json::value::RawValue>> {
+    if aggregate_type != nsplane_schema::tsigkeys::TSIGKEY_AGGREGATE {
+        return Ok(std::borrow::Cow::Borrowed(event));
+    }
+    let value: serde_json::Value = serde_json::from_str(event.get()).context("an unreadable TSIG key event")?;
+    let redacted = nsplane_schema::tsigkeys::redact(aggregate_type, &value);
+    Ok(std::borrow::Cow::Owned(serde_json::value::to_raw_value(&redacted)?))
+}
+
 pub(super) async fn write(txn: &Transaction<'_>, commits: &[&Delivered]) -> anyhow::Result<()> {
     let n: usize = commits.iter().map(|c| c.commit.events.len()).sum();
     if n == 0 {
@@ -43,7 +57,7 @@ pub(super) async fn write(txn: &Transaction<'_>, commits: &[&Delivered]) -> anyh
             versions.push(i64::try_from(commit.version).unwrap_or(i64::MAX));
             event_types.push(tag.name);
             event_versions.push(i32::try_from(tag.version).unwrap_or(i32::MAX));
-            payloads.push(Json(event.as_ref()));
+            payloads.push(Json(readable(&commit.aggregate_type, event)?));
             projects.push(meta.project_id.0.as_str());
             users.push(meta.user_id.as_str());
             roles.push(meta.roles.join(","));

@@ -14,6 +14,7 @@ use crate::apply::Delivered;
 pub mod naming;
 pub mod pools;
 pub mod quotas;
+pub mod tsigkeys;
 pub mod zone;
 
 /// The transaction a batch is applied in.
@@ -51,13 +52,14 @@ impl Projectors {
         }
     }
 
-    /// Every kind nsplane has: zones, the pool configuration, the naming rules, quotas.
+    /// Every kind nsplane has: zones, the pool configuration, the naming rules, quotas, TSIG keys.
     pub fn standard() -> Self {
         Self::empty()
             .with(zone::ZoneProjector)
             .with(pools::PoolsProjector)
             .with(naming::NamingProjector)
             .with(quotas::QuotaProjector)
+            .with(tsigkeys::TsigKeyProjector)
     }
 
     /// Adds (or replaces) the projector of a kind.

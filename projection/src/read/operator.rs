@@ -1,4 +1,4 @@
-//! The operator's read models: TLDs, blacklists and quota overrides.
+//! The operator's read models: TLDs, blacklists, quota overrides and TSIG keys.
 
 use anyhow::Context as _;
 use chrono::NaiveDateTime;
@@ -39,7 +39,66 @@ impl RuleTable {
     }
 }
 
+/// A TSIG key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TsigKeyRow {
+    /// Id.
+    pub id: Uuid,
+    /// Name.
+    pub name: String,
+    /// Algorithm (`hmac-sha256`, …).
+    pub algorithm: String,
+    /// Base64 secret.
+    pub secret: String,
+    /// `POOL` or `ZONE`.
+    pub scope: String,
+    /// The pool's or zone's id.
+    pub resource_id: Uuid,
+    /// Created.
+    pub created_at: NaiveDateTime,
+    /// Updated.
+    pub updated_at: Option<NaiveDateTime>,
+}
+
+impl std::fmt::Debug for TsigKeyRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TsigKeyRow")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("algorithm", &self.algorithm)
+            .field("scope", &self.scope)
+            .field("resource_id", &self.resource_id)
+            .finish_non_exhaustive()
+    }
+}
+
 impl ReadModels {
+    /// Every TSIG key, by name.
+    pub async fn tsigkeys(&self) -> Result<Vec<TsigKeyRow>, ReadError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT id, name, algorithm, secret, scope, resource_id, created_at, updated_at FROM tsigkeys \
+                 ORDER BY name",
+                &[],
+            )
+            .await
+            .context("failed to list TSIG keys")?;
+        Ok(rows
+            .iter()
+            .map(|r| TsigKeyRow {
+                id: r.get(0),
+                name: r.get(1),
+                algorithm: r.get(2),
+                secret: r.get(3),
+                scope: r.get(4),
+                resource_id: r.get(5),
+                created_at: r.get(6),
+                updated_at: r.get(7),
+            })
+            .collect())
+    }
+
     /// Every rule of a table, by name or pattern.
     pub async fn rules(&self, table: RuleTable) -> Result<Vec<RuleRow>, ReadError> {
         let client = self.client().await?;
