@@ -28,7 +28,7 @@ use nsplane_command::PoolsHandle;
 use nsplane_projection::read::dataplane::ZoneHead;
 
 use crate::records;
-use crate::tsig::{self, Auth, Chain, Keys};
+use crate::tsig::{self, Auth, Chain, Key, KeyConfig, Keys, SharedKeys};
 use crate::zonedata::{catalog_snapshot, Snapshot, ZoneSource};
 
 /// Records per transfer message at most.
@@ -43,7 +43,7 @@ const TCP_QUEUE_MESSAGES: usize = 4096;
 pub struct Mdns {
     source: ZoneSource,
     pools: PoolsHandle,
-    keys: Keys,
+    keys: SharedKeys,
     require_tsig: bool,
 }
 
@@ -120,7 +120,7 @@ fn response_info(request: &Request, code: ResponseCode) -> ResponseInfo {
 
 impl Mdns {
     /// A handler over the read models.
-    pub fn new(source: ZoneSource, pools: PoolsHandle, keys: Keys, require_tsig: bool) -> Self {
+    pub fn new(source: ZoneSource, pools: PoolsHandle, keys: SharedKeys, require_tsig: bool) -> Self {
         Self {
             source,
             pools,
@@ -318,8 +318,9 @@ impl Mdns {
 impl RequestHandler for Mdns {
     async fn handle_request<R: ResponseHandler, T: Time>(&self, request: &Request, mut response: R) -> ResponseInfo {
         let now = T::current_time();
+        let keys = self.keys.current();
         let tsig = match tsig::verify(
-            &self.keys,
+            &keys,
             request.as_slice(),
             request.metadata.id,
             request.signature.as_deref(),
@@ -392,7 +393,8 @@ pub struct MdnsConfig {
     pub store: nsplane_command::StoreConfig,
     /// The read models.
     pub pg: nsplane_projection::PgConfig,
-    /// TSIG keys.
+    /// TSIG keys from the configuration file; the keys registered through `/v2/tsigkeys` are added
+    /// as they change.
     pub keys: Keys,
     /// Refuse unsigned transfers.
     pub require_tsig: bool,
@@ -419,11 +421,87 @@ pub async fn run(
         pools.clone(),
         shutdown.clone(),
     ));
-    let source = ZoneSource::new(nsplane_projection::ReadModels::new(pool));
-    let mdns = Mdns::new(source, pools, config.keys, config.require_tsig);
+    let read = nsplane_projection::ReadModels::new(pool);
+    let keys = SharedKeys::new(config.keys.clone());
+    let refresher = tokio::spawn(follow_keys(read.clone(), config.keys, keys.clone(), shutdown.clone()));
+    let source = ZoneSource::new(read);
+    let mdns = Mdns::new(source, pools, keys, config.require_tsig);
     let result = serve(mdns, udp, tcp, shutdown).await;
     follower.abort();
+    refresher.abort();
     result
+}
+
+/// A registered key's fields, as compared between two reads.
+type KeyFields = (Uuid, String, String, String, String, Uuid);
+
+/// How often mdns reads the registered TSIG keys.
+pub const KEYS_REFRESH: Duration = Duration::from_secs(2);
+
+/// Keeps `shared` at the configured keys plus every key registered through `/v2/tsigkeys`, read from
+/// the read models every [`KEYS_REFRESH`]. A key mdns cannot use (an algorithm hickory does not sign
+/// with, a secret that is not base64) is left out with a warning, once.
+async fn follow_keys(
+    read: nsplane_projection::ReadModels,
+    configured: Keys,
+    shared: SharedKeys,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut seen: Option<Vec<KeyFields>> = None;
+    let mut warned = std::collections::HashSet::new();
+    loop {
+        match read.tsigkeys().await {
+            Ok(rows) => {
+                let now: Vec<_> = rows
+                    .iter()
+                    .map(|r| {
+                        (
+                            r.id,
+                            r.name.clone(),
+                            r.algorithm.clone(),
+                            r.secret.clone(),
+                            r.scope.clone(),
+                            r.resource_id,
+                        )
+                    })
+                    .collect();
+                if seen.as_ref() != Some(&now) {
+                    let mut usable = Vec::new();
+                    for row in &rows {
+                        let scope = if row.scope == "ZONE" {
+                            tsig::Scope::Zone
+                        } else {
+                            tsig::Scope::Pool
+                        };
+                        let config = KeyConfig {
+                            name: row.name.clone(),
+                            algorithm: row.algorithm.clone(),
+                            secret: row.secret.clone(),
+                            scope,
+                            resource_id: row.resource_id,
+                        };
+                        match Key::new(&config) {
+                            Ok(key) => usable.push(key),
+                            Err(e) => {
+                                if warned.insert((row.id, row.algorithm.clone())) {
+                                    warn!(tsigkey = %row.name, error = %e, "a registered TSIG key mdns cannot use; left out");
+                                }
+                            }
+                        }
+                    }
+                    let keys = configured.with(usable);
+                    info!(keys = keys.len(), registered = rows.len(), "TSIG keys in use");
+                    shared.replace(keys);
+                    seen = Some(now);
+                }
+            }
+            Err(e) => debug!(error = %e, "could not read the registered TSIG keys; keeping the ones in use"),
+        }
+        tokio::select! {
+            _ = shutdown.wait_for(|stop| *stop) => return,
+            () = tokio::time::sleep(KEYS_REFRESH) => {}
+        }
+    }
 }
 
 /// Serves DNS on `udp` and `tcp` until `shutdown` turns true.

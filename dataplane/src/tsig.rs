@@ -119,10 +119,54 @@ impl Keys {
         Keys::parse(&text).with_context(|| format!("in {}", path.display()))
     }
 
+    /// These keys and `more` (a key of `more` with the name of one of these is left out: the file's
+    /// keys win).
+    pub fn with(&self, more: Vec<Key>) -> Keys {
+        let mut keys = self.keys.clone();
+        for key in more {
+            if !keys.iter().any(|k| k.signer.signer_name() == key.signer.signer_name()) {
+                keys.push(key);
+            }
+        }
+        Keys { keys }
+    }
+
+    /// How many.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
     fn find(&self, name: &Name, algorithm: &TsigAlgorithm) -> Option<&Key> {
         self.keys
             .iter()
             .find(|k| k.signer.signer_name() == name && k.signer.algorithm() == algorithm)
+    }
+}
+
+/// The keys mdns uses now, replaced as a whole when the registered keys change; each request reads one
+/// snapshot.
+#[derive(Debug, Clone, Default)]
+pub struct SharedKeys(std::sync::Arc<std::sync::RwLock<std::sync::Arc<Keys>>>);
+
+impl SharedKeys {
+    /// Starting with `keys`.
+    pub fn new(keys: Keys) -> Self {
+        Self(std::sync::Arc::new(std::sync::RwLock::new(std::sync::Arc::new(keys))))
+    }
+
+    /// The keys now.
+    pub fn current(&self) -> std::sync::Arc<Keys> {
+        self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Replaces them.
+    pub fn replace(&self, keys: Keys) {
+        *self.0.write().unwrap_or_else(|p| p.into_inner()) = std::sync::Arc::new(keys);
     }
 }
 

@@ -457,6 +457,82 @@ async fn a_tsig_required_pool_serves_only_signed_transfers() {
     node.node.stop().await;
 }
 
+/// A key registered through `/v2/tsigkeys` signs transfers within seconds, a changed secret replaces
+/// the old one, and a deleted key stops working: no file, no restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn mdns_uses_tsig_keys_as_they_are_registered_changed_and_deleted() {
+    let ns = namespace().await;
+    let mdns = mdns_sockets().await;
+    let mdns_addr = mdns.0.local_addr().expect("addr");
+    let tsig = Tsig {
+        keys: nsplane_dataplane::tsig::Keys::default(),
+        required: true,
+    };
+    let pools = format!(
+        "- name: default\n  ns_records:\n    - hostname: ns1.example.net.\n      priority: 1\n  nameservers:\n    - host: 127.0.0.1\n      port: {}\n",
+        mdns_addr.port()
+    );
+    let node = FullNode::start_with_tsig(&ns, mdns, &pools, tsig).await;
+    let http = http();
+    let base = node.node.base.clone();
+    let zone = "live-keys.example.org.";
+    let zone_id = create_zone(&http, &base, zone).await;
+    let admin = [("x-auth-project-id", "ops"), ("x-roles", "admin")];
+    let (old, new) = (
+        "b2xkLXNlY3JldC1vbGQtc2VjcmV0LW9sZC1zZWNyZXQ=",
+        "bmV3LXNlY3JldC1uZXctc2VjcmV0LW5ldy1zZWNyZXQ=",
+    );
+    let signer = |secret: &str| {
+        nsplane_dataplane::tsig::Key::new(&nsplane_dataplane::tsig::KeyConfig {
+            name: "api-key.".into(),
+            algorithm: "hmac-sha256".into(),
+            secret: secret.into(),
+            scope: nsplane_dataplane::tsig::Scope::Zone,
+            resource_id: uuid::Uuid::parse_str(&zone_id).expect("zone id"),
+        })
+        .expect("key")
+    };
+    let t = Duration::from_secs(5);
+    let transfers = |secret: &'static str| {
+        let key = signer(secret);
+        async move {
+            client::axfr_signed(node.mdns, zone, Some(key.signer()), t)
+                .await
+                .is_ok()
+        }
+    };
+    assert!(!transfers(old).await, "no key registered yet");
+    let (status, key) = call(
+        &http,
+        "POST",
+        &format!("{base}/v2/tsigkeys"),
+        &admin,
+        Some(
+            serde_json::json!({"name": "api-key.", "algorithm": "hmac-sha256", "secret": old,
+            "scope": "ZONE", "resource_id": zone_id}),
+        ),
+    )
+    .await;
+    assert_eq!(status, 201, "{key}");
+    let key_url = format!("{base}/v2/tsigkeys/{}", key["id"].as_str().expect("id"));
+    eventually("mdns accepts the registered key", WAIT, || transfers(old)).await;
+    let (status, body) = call(
+        &http,
+        "PATCH",
+        &key_url,
+        &admin,
+        Some(serde_json::json!({"secret": new})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    eventually("mdns uses the new secret", WAIT, || transfers(new)).await;
+    assert!(!transfers(old).await, "the old secret no longer signs");
+    let (status, _) = call(&http, "DELETE", &key_url, &admin, None).await;
+    assert_eq!(status, 204);
+    eventually("mdns forgets the deleted key", WAIT, || async { !transfers(new).await }).await;
+    node.node.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn powerdns_gets_its_zones_through_its_http_api() {
     let ns = namespace().await;
