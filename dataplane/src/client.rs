@@ -1,11 +1,12 @@
-//! The worker's DNS client: NOTIFY (RFC 1996) and SOA-serial queries over UDP, each with a timeout.
+//! The worker's DNS client: NOTIFY (RFC 1996) and SOA-serial queries over UDP, each with a timeout and,
+//! when a key is given, TSIG-signed (the answer must then verify).
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
-use hickory_proto::rr::{Name, RData, RecordType};
+use hickory_proto::rr::{Name, RData, RecordType, TSigner};
 use tokio::net::UdpSocket;
 
 /// What a name server said about a zone's SOA.
@@ -18,6 +19,27 @@ pub enum SoaAnswer {
 }
 
 async fn exchange(addr: SocketAddr, message: &Message, timeout: Duration) -> anyhow::Result<Message> {
+    exchange_signed(addr, message.clone(), None, timeout).await
+}
+
+fn unix_now() -> anyhow::Result<u64> {
+    Ok(std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs())
+}
+
+async fn exchange_signed(
+    addr: SocketAddr,
+    mut message: Message,
+    signer: Option<&TSigner>,
+    timeout: Duration,
+) -> anyhow::Result<Message> {
+    let mut verifier = match signer {
+        Some(signer) => message
+            .finalize(signer, unix_now()?)
+            .map_err(|e| anyhow::anyhow!("failed to sign: {e}"))?,
+        None => None,
+    };
     let bind: SocketAddr = if addr.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" }.parse()?;
     let socket = UdpSocket::bind(bind).await.context("failed to open a UDP socket")?;
     socket
@@ -36,8 +58,25 @@ async fn exchange(addr: SocketAddr, message: &Message, timeout: Duration) -> any
             .await
             .with_context(|| format!("{addr} did not answer within {timeout:?}"))?
             .with_context(|| format!("failed to receive from {addr}"))?;
-        let Ok(reply) = Message::from_vec(&buf[..len]) else {
-            continue;
+        let reply = match verifier.as_mut() {
+            Some(verifier) => {
+                let Ok(unverified) = Message::from_vec(&buf[..len]) else {
+                    continue;
+                };
+                if unverified.metadata.id != message.metadata.id {
+                    continue;
+                }
+                verifier
+                    .verify(&buf[..len])
+                    .map_err(|e| anyhow::anyhow!("{addr}'s answer failed TSIG verification: {e}"))?
+                    .into_message()
+            }
+            None => {
+                let Ok(reply) = Message::from_vec(&buf[..len]) else {
+                    continue;
+                };
+                reply
+            }
         };
         if reply.metadata.id == message.metadata.id {
             return Ok(reply);
@@ -51,10 +90,20 @@ fn name(zone: &str) -> anyhow::Result<Name> {
 
 /// Sends a NOTIFY for `zone` to `addr` and waits for its acknowledgement.
 pub async fn notify(addr: SocketAddr, zone: &str, timeout: Duration) -> anyhow::Result<()> {
+    notify_signed(addr, zone, None, timeout).await
+}
+
+/// [`notify`], TSIG-signed with `signer` when given.
+pub async fn notify_signed(
+    addr: SocketAddr,
+    zone: &str,
+    signer: Option<&TSigner>,
+    timeout: Duration,
+) -> anyhow::Result<()> {
     let mut message = Message::new(rand::random(), MessageType::Query, OpCode::Notify);
     message.metadata.authoritative = true;
     message.add_query(Query::query(name(zone)?, RecordType::SOA));
-    let reply = exchange(addr, &message, timeout).await?;
+    let reply = exchange_signed(addr, message, signer, timeout).await?;
     anyhow::ensure!(
         reply.metadata.response_code == ResponseCode::NoError,
         "{addr} answered NOTIFY for {zone} with {}",
@@ -72,10 +121,20 @@ pub async fn query(addr: SocketAddr, qname: &str, rtype: RecordType, timeout: Du
 
 /// Asks `addr` for the zone's SOA serial.
 pub async fn soa(addr: SocketAddr, zone: &str, timeout: Duration) -> anyhow::Result<SoaAnswer> {
+    soa_signed(addr, zone, None, timeout).await
+}
+
+/// [`soa`], TSIG-signed with `signer` when given.
+pub async fn soa_signed(
+    addr: SocketAddr,
+    zone: &str,
+    signer: Option<&TSigner>,
+    timeout: Duration,
+) -> anyhow::Result<SoaAnswer> {
     let zone_name = name(zone)?;
     let mut message = Message::new(rand::random(), MessageType::Query, OpCode::Query);
     message.add_query(Query::query(zone_name.clone(), RecordType::SOA));
-    let reply = exchange(addr, &message, timeout).await?;
+    let reply = exchange_signed(addr, message, signer, timeout).await?;
     let code = reply.metadata.response_code;
     if code != ResponseCode::NoError {
         return Ok(SoaAnswer::NotServed(code));

@@ -28,7 +28,7 @@ use nsplane_command::PoolsHandle;
 use nsplane_projection::read::dataplane::ZoneHead;
 
 use crate::records;
-use crate::tsig::{self, Auth, Chain, Key, KeyConfig, Keys, SharedKeys};
+use crate::tsig::{self, Auth, Chain, Keys, SharedKeys};
 use crate::zonedata::{catalog_snapshot, Snapshot, ZoneSource};
 
 /// Records per transfer message at most.
@@ -423,85 +423,24 @@ pub async fn run(
     ));
     let read = nsplane_projection::ReadModels::new(pool);
     let keys = SharedKeys::new(config.keys.clone());
-    let refresher = tokio::spawn(follow_keys(read.clone(), config.keys, keys.clone(), shutdown.clone()));
+    let refresher = {
+        let (configured, keys) = (config.keys, keys.clone());
+        tokio::spawn(tsig::follow_registered(
+            read.clone(),
+            shutdown.clone(),
+            move |registered| {
+                let in_use = configured.with(registered.into_values().collect());
+                info!(keys = in_use.len(), "TSIG keys in use");
+                keys.replace(in_use);
+            },
+        ))
+    };
     let source = ZoneSource::new(read);
     let mdns = Mdns::new(source, pools, keys, config.require_tsig);
     let result = serve(mdns, udp, tcp, shutdown).await;
     follower.abort();
     refresher.abort();
     result
-}
-
-/// A registered key's fields, as compared between two reads.
-type KeyFields = (Uuid, String, String, String, String, Uuid);
-
-/// How often mdns reads the registered TSIG keys.
-pub const KEYS_REFRESH: Duration = Duration::from_secs(2);
-
-/// Keeps `shared` at the configured keys plus every key registered through `/v2/tsigkeys`, read from
-/// the read models every [`KEYS_REFRESH`]. A key mdns cannot use (an algorithm hickory does not sign
-/// with, a secret that is not base64) is left out with a warning, once.
-async fn follow_keys(
-    read: nsplane_projection::ReadModels,
-    configured: Keys,
-    shared: SharedKeys,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    let mut seen: Option<Vec<KeyFields>> = None;
-    let mut warned = std::collections::HashSet::new();
-    loop {
-        match read.tsigkeys().await {
-            Ok(rows) => {
-                let now: Vec<_> = rows
-                    .iter()
-                    .map(|r| {
-                        (
-                            r.id,
-                            r.name.clone(),
-                            r.algorithm.clone(),
-                            r.secret.clone(),
-                            r.scope.clone(),
-                            r.resource_id,
-                        )
-                    })
-                    .collect();
-                if seen.as_ref() != Some(&now) {
-                    let mut usable = Vec::new();
-                    for row in &rows {
-                        let scope = if row.scope == "ZONE" {
-                            tsig::Scope::Zone
-                        } else {
-                            tsig::Scope::Pool
-                        };
-                        let config = KeyConfig {
-                            name: row.name.clone(),
-                            algorithm: row.algorithm.clone(),
-                            secret: row.secret.clone(),
-                            scope,
-                            resource_id: row.resource_id,
-                        };
-                        match Key::new(&config) {
-                            Ok(key) => usable.push(key),
-                            Err(e) => {
-                                if warned.insert((row.id, row.algorithm.clone())) {
-                                    warn!(tsigkey = %row.name, error = %e, "a registered TSIG key mdns cannot use; left out");
-                                }
-                            }
-                        }
-                    }
-                    let keys = configured.with(usable);
-                    info!(keys = keys.len(), registered = rows.len(), "TSIG keys in use");
-                    shared.replace(keys);
-                    seen = Some(now);
-                }
-            }
-            Err(e) => debug!(error = %e, "could not read the registered TSIG keys; keeping the ones in use"),
-        }
-        tokio::select! {
-            _ = shutdown.wait_for(|stop| *stop) => return,
-            () = tokio::time::sleep(KEYS_REFRESH) => {}
-        }
-    }
 }
 
 /// Serves DNS on `udp` and `tcp` until `shutdown` turns true.

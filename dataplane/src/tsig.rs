@@ -170,6 +170,75 @@ impl SharedKeys {
     }
 }
 
+/// How often the registered TSIG keys are read again.
+pub const KEYS_REFRESH: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// A registered key's fields, as compared between two reads.
+type KeyFields = (Uuid, String, String, String, String, Uuid);
+
+/// Reads the keys registered through `/v2/tsigkeys` from the read models every [`KEYS_REFRESH`] and
+/// calls `apply` with every usable one, by id, whenever they changed (and once at the start). A key
+/// that cannot be used (an algorithm hickory does not sign with, a secret that is not base64) is left
+/// out with a warning, once.
+pub async fn follow_registered(
+    read: nsplane_projection::ReadModels,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+    mut apply: impl FnMut(std::collections::HashMap<Uuid, Key>) + Send,
+) {
+    let mut seen: Option<Vec<KeyFields>> = None;
+    let mut warned = std::collections::HashSet::new();
+    loop {
+        match read.tsigkeys().await {
+            Ok(rows) => {
+                let now: Vec<KeyFields> = rows
+                    .iter()
+                    .map(|r| {
+                        (
+                            r.id,
+                            r.name.clone(),
+                            r.algorithm.clone(),
+                            r.secret.clone(),
+                            r.scope.clone(),
+                            r.resource_id,
+                        )
+                    })
+                    .collect();
+                if seen.as_ref() != Some(&now) {
+                    let mut usable = std::collections::HashMap::new();
+                    for row in &rows {
+                        let config = KeyConfig {
+                            name: row.name.clone(),
+                            algorithm: row.algorithm.clone(),
+                            secret: row.secret.clone(),
+                            scope: if row.scope == "ZONE" { Scope::Zone } else { Scope::Pool },
+                            resource_id: row.resource_id,
+                        };
+                        match Key::new(&config) {
+                            Ok(key) => {
+                                usable.insert(row.id, key);
+                            }
+                            Err(e) => {
+                                if warned.insert((row.id, row.algorithm.clone())) {
+                                    tracing::warn!(tsigkey = %row.name, error = %e, "a registered TSIG key that cannot be used; left out");
+                                }
+                            }
+                        }
+                    }
+                    apply(usable);
+                    seen = Some(now);
+                }
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "could not read the registered TSIG keys; keeping the ones in use");
+            }
+        }
+        tokio::select! {
+            _ = shutdown.wait_for(|stop| *stop) => return,
+            () = tokio::time::sleep(KEYS_REFRESH) => {}
+        }
+    }
+}
+
 /// The signing state of one signed request's response messages.
 pub struct Chain {
     key: Key,

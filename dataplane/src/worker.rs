@@ -77,9 +77,21 @@ pub async fn run(config: WorkerConfig, shutdown: watch::Receiver<bool>) -> anyho
         pools.clone(),
         shutdown.clone(),
     ));
-    let worker = Arc::new(Worker::new(config, pools, ReadModels::new(pool), commands));
+    let read = ReadModels::new(pool);
+    let worker = Arc::new(Worker::new(config, pools, read.clone(), commands));
+    // The keys a target's or name server's `tsigkey_id` names, as they are registered.
+    let keys = worker.keys.clone();
+    let key_follower = tokio::spawn(crate::tsig::follow_registered(
+        read,
+        shutdown.clone(),
+        move |registered| {
+            info!(keys = registered.len(), "TSIG keys for NOTIFY and SOA polls");
+            *keys.write().unwrap_or_else(|p| p.into_inner()) = registered;
+        },
+    ));
     let result = worker.consume(client, shutdown).await;
     follower.abort();
+    key_follower.abort();
     result
 }
 
@@ -104,6 +116,8 @@ pub struct Worker {
     commands: Arc<Commands>,
     /// Builds a zone's snapshot as mdns does, to say why a zone that was not served cannot be.
     source: ZoneSource,
+    /// The registered TSIG keys, by id.
+    keys: Arc<std::sync::RwLock<std::collections::HashMap<uuid::Uuid, crate::tsig::Key>>>,
 }
 
 /// How a push ended.
@@ -123,7 +137,22 @@ impl Worker {
             source: ZoneSource::new(read.clone()),
             read,
             commands,
+            keys: Arc::default(),
         }
+    }
+
+    /// The key a `tsigkey_id` names: `Ok(None)` for none, an error when it names no usable key (the
+    /// request is then not sent unsigned).
+    fn key(&self, tsigkey_id: Option<&str>) -> Result<Option<crate::tsig::Key>, String> {
+        let Some(id) = tsigkey_id else { return Ok(None) };
+        let parsed = uuid::Uuid::parse_str(id).map_err(|_| format!("tsigkey_id {id:?} is not a UUID"))?;
+        self.keys
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&parsed)
+            .cloned()
+            .map(Some)
+            .ok_or_else(|| format!("TSIG key {id} is not registered (or mdns's algorithms cannot use it)"))
     }
 
     /// Consumes zone changes until `shutdown` turns true; pushes in flight finish first.
@@ -351,28 +380,40 @@ impl Worker {
         let mut sends = Vec::new();
         for target in &pool.targets {
             let Ok(addr) = target.notify_addr() else { continue };
+            let key = match self.key(target.tsigkey_id.as_deref()) {
+                Ok(key) => key,
+                Err(why) => {
+                    warn!(%addr, zone = %zone.name, %why, "NOTIFY not sent");
+                    continue;
+                }
+            };
             if target.kind == "catalog" {
                 if let Some(catalog) = &pool.catalog_zone {
                     if membership_changed {
-                        sends.push((addr, catalog.catalog_zone_fqdn.clone()));
+                        sends.push((addr, catalog.catalog_zone_fqdn.clone(), key.clone()));
                     }
                 }
             }
             if !deleting {
-                sends.push((addr, zone.name.clone()));
+                sends.push((addr, zone.name.clone(), key));
             }
         }
         if !deleting {
             for also in &pool.also_notifies {
                 if let Ok(addr) = also.addr() {
-                    sends.push((addr, zone.name.clone()));
+                    match self.key(also.tsigkey_id.as_deref()) {
+                        Ok(key) => sends.push((addr, zone.name.clone(), key)),
+                        Err(why) => warn!(%addr, zone = %zone.name, %why, "NOTIFY not sent"),
+                    }
                 }
             }
         }
         let timeout = self.config.query_timeout;
-        let results =
-            futures::future::join_all(sends.iter().map(|(addr, name)| client::notify(*addr, name, timeout))).await;
-        for ((addr, name), result) in sends.iter().zip(results) {
+        let results = futures::future::join_all(sends.iter().map(|(addr, name, key)| {
+            client::notify_signed(*addr, name, key.as_ref().map(crate::tsig::Key::signer), timeout)
+        }))
+        .await;
+        for ((addr, name, _), result) in sends.iter().zip(results) {
             match result {
                 Ok(()) => debug!(%addr, zone = %name, "NOTIFY acknowledged"),
                 Err(e) => debug!(%addr, zone = %name, error = %e, "NOTIFY not acknowledged; polling anyway"),
@@ -383,7 +424,11 @@ impl Worker {
     /// Polls every name server until the threshold is met or the sync timeout passes.
     async fn poll(&self, pool: &Pool, zone: &ZoneRow, deleting: bool) -> (bool, Vec<NameserverSync>) {
         let serial = u32::try_from(zone.serial).unwrap_or(0);
-        let addrs: Vec<_> = pool.nameservers.iter().filter_map(|ns| ns.addr().ok()).collect();
+        let (addrs, key_ids): (Vec<_>, Vec<_>) = pool
+            .nameservers
+            .iter()
+            .filter_map(|ns| ns.addr().ok().map(|a| (a, ns.tsigkey_id.clone())))
+            .unzip();
         let mut states: Vec<NameserverSync> = addrs
             .iter()
             .map(|a| NameserverSync {
@@ -400,11 +445,17 @@ impl Worker {
             let pending: Vec<usize> = (0..addrs.len())
                 .filter(|i| states[*i].status != NameserverStatus::Synced)
                 .collect();
-            let answers = futures::future::join_all(
-                pending
-                    .iter()
-                    .map(|i| client::soa(addrs[*i], &zone.name, self.config.query_timeout)),
-            )
+            // Each round looks the keys up again: a key registered or changed meanwhile counts at once.
+            let keys: Vec<_> = key_ids.iter().map(|id| self.key(id.as_deref())).collect();
+            let answers = futures::future::join_all(pending.iter().map(|i| async {
+                match &keys[*i] {
+                    Ok(key) => {
+                        let signer = key.as_ref().map(crate::tsig::Key::signer);
+                        client::soa_signed(addrs[*i], &zone.name, signer, self.config.query_timeout).await
+                    }
+                    Err(why) => Err(anyhow::anyhow!("{why}")),
+                }
+            }))
             .await;
             for (i, answer) in pending.iter().zip(answers) {
                 let state = &mut states[*i];

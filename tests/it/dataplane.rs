@@ -533,6 +533,115 @@ async fn mdns_uses_tsig_keys_as_they_are_registered_changed_and_deleted() {
     node.node.stop().await;
 }
 
+/// A name server with a `tsigkey_id` is polled with that key's signature, and only an answer that
+/// verifies counts: with the registered key's secret wrong (mdns knows the name with another secret)
+/// the zone does not go ACTIVE; with it right, it does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_worker_signs_soa_polls_with_the_name_servers_key() {
+    let ns = namespace().await;
+    let mdns = mdns_sockets().await;
+    let mdns_addr = mdns.0.local_addr().expect("addr");
+    let pool_id = nsplane_schema::ids::DEFAULT_POOL_ID.0;
+    let right = "bnMta2V5LXJpZ2h0LXNlY3JldC1ucy1rZXktcmlnaHQ=";
+    let wrong = "bnMta2V5LXdyb25nLXNlY3JldC1ucy1rZXktd3Jvbmc=";
+    let keys = nsplane_dataplane::tsig::Keys::parse(&format!(
+        "- name: ns-key.\n  algorithm: hmac-sha256\n  secret: {right}\n  scope: POOL\n  resource_id: {pool_id}\n"
+    ))
+    .expect("keys");
+    // The key's id follows from the request that registers it.
+    let request = format!("req-{}", uuid::Uuid::new_v4());
+    let key_id = nsplane_schema::ids::derived_uuid("tsigkey", &nsplane_schema::RequestId(request.clone()));
+    let pools = format!(
+        "- name: default\n  ns_records:\n    - hostname: ns1.example.net.\n      priority: 1\n  nameservers:\n    - host: 127.0.0.1\n      port: {}\n      tsigkey_id: {key_id}\n",
+        mdns_addr.port()
+    );
+    let node = FullNode::start_with_tsig(&ns, mdns, &pools, Tsig { keys, required: false }).await;
+    let http = http();
+    let base = node.node.base.clone();
+    let admin = [
+        ("x-auth-project-id", "ops"),
+        ("x-roles", "admin"),
+        ("x-openstack-request-id", request.as_str()),
+    ];
+    let (status, key) = call(
+        &http,
+        "POST",
+        &format!("{base}/v2/tsigkeys"),
+        &admin,
+        Some(
+            serde_json::json!({"name": "ns-key.", "algorithm": "hmac-sha256", "secret": wrong,
+            "scope": "POOL", "resource_id": pool_id.to_string()}),
+        ),
+    )
+    .await;
+    assert_eq!(status, 201, "{key}");
+    assert_eq!(key["id"], key_id.to_string());
+    // Let the worker read the key, then create the zone: every poll it signs fails verification.
+    tokio::time::sleep(nsplane_dataplane::tsig::KEYS_REFRESH * 2).await;
+    let zone_id = create_zone(&http, &base, "signed-polls.example.org.").await;
+    let zone_url = format!("{base}/v2/zones/{zone_id}");
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let (_, zone) = get(&http, &zone_url).await;
+    assert_ne!(
+        zone["status"], "ACTIVE",
+        "a poll signed with the wrong secret counted: {zone}"
+    );
+    // mdns answers a poll signed with the right secret with a signed answer that verifies.
+    let right_key = nsplane_dataplane::tsig::Key::new(&nsplane_dataplane::tsig::KeyConfig {
+        name: "ns-key.".into(),
+        algorithm: "hmac-sha256".into(),
+        secret: right.into(),
+        scope: nsplane_dataplane::tsig::Scope::Pool,
+        resource_id: pool_id,
+    })
+    .expect("key");
+    let answer = client::soa_signed(
+        node.mdns,
+        "signed-polls.example.org.",
+        Some(right_key.signer()),
+        Duration::from_secs(2),
+    )
+    .await;
+    assert!(
+        matches!(answer, Ok(client::SoaAnswer::Serial(_))),
+        "a signed poll with the right key: {answer:?}"
+    );
+    let key_url = format!("{base}/v2/tsigkeys/{key_id}");
+    let admin = [("x-auth-project-id", "ops"), ("x-roles", "admin")];
+    let (status, body) = call(
+        &http,
+        "PATCH",
+        &key_url,
+        &admin,
+        Some(serde_json::json!({"secret": right})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    // A change after the worker has the right secret: its push's polls verify. (The failed push before
+    // may already have given up: its repeated failure report changed nothing; the producer's recovery
+    // would push it again after 10 s, and it does not run here.)
+    tokio::time::sleep(nsplane_dataplane::tsig::KEYS_REFRESH * 2).await;
+    let operator = [
+        ("x-auth-project-id", "ops"),
+        ("x-roles", "admin"),
+        ("x-auth-all-projects", "true"),
+    ];
+    let (status, body) = call(
+        &http,
+        "PATCH",
+        &zone_url,
+        &operator,
+        Some(serde_json::json!({"ttl": 600})),
+    )
+    .await;
+    assert!(status == 200 || status == 202, "{status} {body}");
+    eventually("the zone goes ACTIVE once the polls verify", WAIT, || async {
+        get(&http, &zone_url).await.1["status"] == "ACTIVE"
+    })
+    .await;
+    node.node.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn powerdns_gets_its_zones_through_its_http_api() {
     let ns = namespace().await;
