@@ -36,6 +36,22 @@ impl LocalBind {
     /// A BIND secondary of everything in `catalog` (served by mdns at `mdns_port`), tuned as the operator
     /// guide says (no SOA-query rate limit to speak of), never querying anything but loopback.
     pub fn start(mdns_port: u16, catalog: &str) -> anyhow::Result<LocalBind> {
+        Self::start_keyed(mdns_port, catalog, None)
+    }
+
+    /// [`LocalBind::start`], and with `key` (`(name, algorithm, base64 secret)`) every request BIND
+    /// sends to mdns (SOA refresh queries, transfers of the catalog and its members) is signed with it,
+    /// and only NOTIFYs signed with it are taken.
+    pub fn start_keyed(mdns_port: u16, catalog: &str, key: Option<(&str, &str, &str)>) -> anyhow::Result<LocalBind> {
+        let (key_clause, allow_notify) = match key {
+            Some((name, algorithm, secret)) => (
+                format!(
+                    "key \"{name}\" {{ algorithm {algorithm}; secret \"{secret}\"; }};\nserver 127.0.0.1 {{ keys {{ \"{name}\"; }}; }};\n"
+                ),
+                format!("key \"{name}\";"),
+            ),
+            None => (String::new(), "any;".to_owned()),
+        };
         let dir = std::env::temp_dir().join(format!("nsplane-bind-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir)?;
         let port = free_port()?;
@@ -51,7 +67,7 @@ impl LocalBind {
   notify no;
   serial-query-rate 1000;
   allow-query {{ any; }};
-  allow-notify {{ any; }};
+  allow-notify {{ {allow_notify} }};
   allow-transfer {{ 127.0.0.1; }};
   catalog-zones {{
     zone "{catalog}" default-primaries {{ 127.0.0.1 port {mdns_port}; }} in-memory yes;
@@ -64,7 +80,7 @@ logging {{
   category notify {{ everything; }};
 }};
 controls {{ }};
-zone "{catalog}" {{ type secondary; primaries {{ 127.0.0.1 port {mdns_port}; }}; file "catalog.db"; }};
+{key_clause}zone "{catalog}" {{ type secondary; primaries {{ 127.0.0.1 port {mdns_port}; }}; file "catalog.db"; }};
 "#,
             dir = dir.display()
         );

@@ -642,6 +642,85 @@ async fn the_worker_signs_soa_polls_with_the_name_servers_key() {
     node.node.stop().await;
 }
 
+/// End to end with a real BIND that signs everything it asks mdns and takes only signed NOTIFYs: mdns
+/// refuses unsigned transfers and knows the key only through `/v2/tsigkeys`; the worker signs its
+/// NOTIFYs and SOA polls with the key the pool's target and name server name. The zone reaches BIND
+/// and turns ACTIVE; a record set follows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn bind_transfers_signed_with_a_key_registered_through_the_api() {
+    let ns = namespace().await;
+    let mdns = mdns_sockets().await;
+    let mdns_port = mdns.0.local_addr().expect("addr").port();
+    let secret = "YmluZC10cmFuc2Zlci1rZXktc2VjcmV0LWJpbmQtdHJhbnNmZXI=";
+    let bind = nsplane_testkit::secondaries::LocalBind::start_keyed(
+        mdns_port,
+        CATALOG,
+        Some(("transfer-key", "hmac-sha256", secret)),
+    )
+    .expect("start BIND");
+    let request = format!("req-{}", uuid::Uuid::new_v4());
+    let key_id = nsplane_schema::ids::derived_uuid("tsigkey", &nsplane_schema::RequestId(request.clone()));
+    // The pool's name server and target both name the key.
+    let pools = format!(
+        "- name: default\n  ns_records:\n    - hostname: ns1.example.net.\n      priority: 1\n  nameservers:\n    \
+         - host: 127.0.0.1\n      port: {p}\n      tsigkey_id: {key_id}\n  targets:\n    - type: catalog\n      \
+         tsigkey_id: {key_id}\n      masters:\n        - host: 127.0.0.1\n          port: {mdns_port}\n      \
+         options:\n        host: 127.0.0.1\n        port: {p}\n  catalog_zone:\n    catalog_zone_fqdn: {CATALOG}\n    \
+         catalog_zone_refresh: 60\n",
+        p = bind.addr().port()
+    );
+    assert_eq!(pools.matches("tsigkey_id").count(), 2, "{pools}");
+    let tsig = Tsig {
+        keys: nsplane_dataplane::tsig::Keys::default(),
+        required: true,
+    };
+    let node = FullNode::start_with_tsig(&ns, mdns, &pools, tsig).await;
+    let http = http();
+    let base = node.node.base.clone();
+    let admin = [
+        ("x-auth-project-id", "ops"),
+        ("x-roles", "admin"),
+        ("x-openstack-request-id", request.as_str()),
+    ];
+    let (status, key) = call(
+        &http,
+        "POST",
+        &format!("{base}/v2/tsigkeys"),
+        &admin,
+        Some(
+            serde_json::json!({"name": "transfer-key", "algorithm": "hmac-sha256", "secret": secret,
+            "scope": "POOL", "resource_id": nsplane_schema::ids::DEFAULT_POOL_ID.0.to_string()}),
+        ),
+    )
+    .await;
+    assert_eq!(status, 201, "{key}");
+    let zone_id = create_zone(&http, &base, "tsig-bind.example.org.").await;
+    let zone_url = format!("{base}/v2/zones/{zone_id}");
+    eventually("the zone ACTIVE on a BIND that signs everything", WAIT, || async {
+        get(&http, &zone_url).await.1["status"] == "ACTIVE"
+    })
+    .await;
+    let (status, _) = post(
+        &http,
+        &format!("{zone_url}/recordsets"),
+        json!({"name": "www.tsig-bind.example.org.", "type": "A", "records": ["192.0.2.53"]}),
+    )
+    .await;
+    assert_eq!(status, 202);
+    eventually("BIND serves the record set", WAIT, || async {
+        a_records(bind.addr(), "www.tsig-bind.example.org.").await == Some(vec!["192.0.2.53".into()])
+    })
+    .await;
+    let log = bind.log();
+    assert!(
+        log.contains("transfer-key"),
+        "BIND's log names the key of its transfers:\n{log}"
+    );
+    // An unsigned transfer from mdns is still refused.
+    assert!(client::axfr(node.mdns, "tsig-bind.example.org.", QUERY).await.is_err());
+    node.node.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn powerdns_gets_its_zones_through_its_http_api() {
     let ns = namespace().await;
