@@ -263,6 +263,57 @@ async fn the_openstack_cli_reads_limits_and_quotas_and_manages_tlds_and_blacklis
     node.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openstack_cli_manages_tsig_keys() {
+    let ns = namespace().await;
+    let node = Node::start(&ns, true).await;
+    let base = node.base.clone();
+    let run = |args: Vec<String>, json: bool| {
+        let base = base.clone();
+        tokio::task::spawn_blocking(move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            openstack(&base, &args, json)
+        })
+    };
+    let args = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    let pool = nsplane_schema::ids::DEFAULT_POOL_ID.0.to_string();
+    let key = run(
+        args(&[
+            "tsigkey",
+            "create",
+            "--name",
+            "cli-key",
+            "--algorithm",
+            "hmac-sha512",
+            "--secret",
+            "Y2xpLWtleS1zZWNyZXQ=",
+            "--scope",
+            "POOL",
+            "--resource-id",
+            &pool,
+        ]),
+        true,
+    )
+    .await
+    .expect("cli");
+    assert_eq!(key["name"], "cli-key", "{key}");
+    assert_eq!(key["algorithm"], "hmac-sha512");
+    assert_eq!(key["scope"], "POOL");
+    let id = key["id"].as_str().expect("id").to_owned();
+    let list = run(args(&["tsigkey", "list"]), true).await.expect("cli");
+    assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
+    let changed = run(args(&["tsigkey", "set", &id, "--name", "cli-key-2"]), true)
+        .await
+        .expect("cli");
+    assert_eq!(changed["name"], "cli-key-2", "{changed}");
+    let shown = run(args(&["tsigkey", "show", &id]), true).await.expect("cli");
+    assert_eq!(shown["name"], "cli-key-2", "{shown}");
+    run(args(&["tsigkey", "delete", &id]), false).await.expect("cli");
+    let list = run(args(&["tsigkey", "list"]), true).await.expect("cli");
+    assert_eq!(list, serde_json::json!([]));
+    node.stop().await;
+}
+
 async fn member_creates(base: &str, zone: &str) -> (u16, Value) {
     let member = [("x-auth-project-id", "cli-member"), ("x-roles", "member")];
     let body = serde_json::json!({"name": zone, "email": "a@example.org"});
