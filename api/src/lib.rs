@@ -8,6 +8,7 @@ mod auth;
 mod body;
 mod consistency;
 mod error;
+mod exports;
 pub mod history;
 mod keystone;
 mod naming;
@@ -265,6 +266,13 @@ pub fn router(state: AppState) -> Router {
         .route("/v2/zones/{zone_id}/history/as_of", get(history::as_of))
         .route("/v2/zones/{zone_id}/history/diff", get(history::diff))
         .route("/v2/zones/{zone_id}/tasks/revert", axum::routing::post(history::revert))
+        .route("/v2/zones/{zone_id}/tasks/export", axum::routing::post(exports::create))
+        .route("/v2/zones/tasks/exports", get(exports::list))
+        .route(
+            "/v2/zones/tasks/exports/{id}",
+            get(exports::show).delete(exports::delete),
+        )
+        .route("/v2/zones/tasks/exports/{id}/export", get(exports::file))
         .route("/openapi.json", get(|| async { Json(openapi::document()) }))
         .route("/v2/tsigkeys", get(tsigkeys::list).post(tsigkeys::create))
         .route(

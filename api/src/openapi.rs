@@ -374,6 +374,11 @@ pub(crate) struct ListParams {
         crate::tsigkeys::show,
         crate::tsigkeys::update,
         crate::tsigkeys::delete,
+        crate::exports::create,
+        crate::exports::list,
+        crate::exports::show,
+        crate::exports::file,
+        crate::exports::delete,
     ),
     components(schemas(SelfLink, ErrorBody, UnauthorizedBody))
 )]

@@ -9,6 +9,7 @@
 pub mod aggregate;
 pub mod claims;
 pub mod executor;
+pub mod exports;
 mod kv;
 pub mod leases;
 pub mod legacy;

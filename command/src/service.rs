@@ -17,6 +17,7 @@ use tracing::{info, warn};
 use uuid::Uuid;
 
 use crate::executor::{Committed, ExecuteError, Executor};
+use crate::exports::{ExportCommand, ExportError, ZoneExport};
 use crate::names::{ReserveError, ZoneNames};
 use crate::naming::{Kind, NamingCommand, NamingError, NamingRules};
 use crate::pools::{PoolsHandle, PoolsStore};
@@ -153,6 +154,7 @@ pub struct Commands {
     zones: Arc<Executor<Zone>>,
     naming: Arc<Executor<NamingRules>>,
     tsigkeys: Arc<Executor<TsigKeys>>,
+    exports: Arc<Executor<ZoneExport>>,
     names: ZoneNames,
     quotas: QuotaStore,
     pools: PoolsStore,
@@ -187,6 +189,7 @@ impl Commands {
             zones: Arc::new(Executor::new(store.clone(), services, zone_cache)),
             naming: Arc::new(Executor::new(store.clone(), (), 16)),
             tsigkeys: Arc::new(Executor::new(store.clone(), (), 4)),
+            exports: Arc::new(Executor::new(store.clone(), (), 64)),
             names,
             quotas,
             pools: PoolsStore::new(store),
@@ -497,6 +500,71 @@ impl Commands {
                 scope.as_str().to_ascii_lowercase()
             ))))
         }
+    }
+}
+
+impl Commands {
+    /// Records an export of the zone as it is now (its serial), for the project that owns it, when its
+    /// record sets fit the project's `api_export_size` quota.
+    pub async fn export_zone(
+        &self,
+        zone_id: ZoneId,
+        actor: &Actor,
+    ) -> Result<Committed<ZoneExport>, ExecuteError<ExportError>> {
+        let zone = self
+            .load_zone(zone_id)
+            .await
+            .map_err(|e| ExecuteError::Internal(anyhow::anyhow!("{e}")))?;
+        let owner = zone.project_id.clone();
+        let visible = owner
+            .as_ref()
+            .is_some_and(|owner| actor.scope.as_ref().is_none_or(|p| p == owner));
+        let (Some(project_id), true, false) = (owner, visible, zone.status == nsplane_schema::Status::Deleted) else {
+            return Err(ExecuteError::Rejected(ExportError::ZoneNotFound));
+        };
+        if zone.name.is_none() {
+            return Err(ExecuteError::Rejected(ExportError::ZoneNotFound));
+        }
+        let limit = self
+            .quotas
+            .effective(&project_id)
+            .await
+            .map_err(ExecuteError::Internal)?
+            .get("api_export_size")
+            .copied()
+            .unwrap_or(-1);
+        let size = zone.recordsets.len();
+        if limit >= 0 && i64::try_from(size).unwrap_or(i64::MAX) > limit {
+            return Err(ExecuteError::Rejected(ExportError::OverQuota(format!(
+                "Quota exceeded for api_export_size: the zone has {size} record sets, the limit is {limit}"
+            ))));
+        }
+        let id = nsplane_schema::ids::derived_uuid("zoneexport", &actor.metadata.request_id);
+        let command = ExportCommand::Create {
+            id,
+            zone_id: zone_id.0,
+            project_id,
+            serial: zone.serial,
+        };
+        self.exports
+            .execute(&id.to_string(), command, actor.metadata.clone(), None)
+            .await
+    }
+
+    /// Deletes an export the caller's project made (any, for all projects).
+    pub async fn delete_export(
+        &self,
+        id: Uuid,
+        actor: &Actor,
+    ) -> Result<Committed<ZoneExport>, ExecuteError<ExportError>> {
+        self.exports
+            .execute(
+                &id.to_string(),
+                ExportCommand::Delete,
+                actor.metadata.clone(),
+                actor.scope.as_ref(),
+            )
+            .await
     }
 }
 

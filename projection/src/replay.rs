@@ -379,7 +379,7 @@ struct TableSpec {
     ignore: &'static [&'static str],
 }
 
-const TABLES: [TableSpec; 12] = [
+const TABLES: [TableSpec; 13] = [
     TableSpec {
         table: "zones",
         group: Some("id"),
@@ -428,6 +428,11 @@ const TABLES: [TableSpec; 12] = [
     },
     TableSpec {
         table: "tsigkeys",
+        group: None,
+        ignore: &[],
+    },
+    TableSpec {
+        table: "zone_exports",
         group: None,
         ignore: &[],
     },

@@ -7,6 +7,7 @@
 
 pub mod email;
 pub mod envelope;
+pub mod exports;
 pub mod ids;
 pub mod layout;
 pub mod messages;

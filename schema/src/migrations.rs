@@ -43,4 +43,8 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0008_tsigkeys",
         sql: include_str!("../migrations/0008_tsigkeys.sql"),
     },
+    Migration {
+        name: "0009_zone_exports",
+        sql: include_str!("../migrations/0009_zone_exports.sql"),
+    },
 ];

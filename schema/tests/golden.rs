@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use chrono::{TimeZone, Utc};
 use nsplane_schema::envelope::{event_tag, CommitEnvelope, Event, Fence, Metadata, RawCommit, ENVELOPE_VERSION};
+use nsplane_schema::exports::ExportEvent;
 use nsplane_schema::naming::NamingEvent;
 use nsplane_schema::pools::PoolsEvent;
 use nsplane_schema::quotas::QuotaEvent;
@@ -273,6 +274,25 @@ fn tsigkey_examples() -> Vec<(&'static str, TsigKeyEvent)> {
     ]
 }
 
+fn export_examples() -> Vec<(&'static str, ExportEvent)> {
+    let export = Uuid::from_u128(0xe0e0);
+    vec![
+        (
+            "ZoneExportCreated.v1",
+            ExportEvent::ZoneExportCreated {
+                export_id: export,
+                zone_id: Uuid::from_u128(0x1234),
+                project_id: ProjectId("project-a".into()),
+                serial: 1_700_000_000,
+            },
+        ),
+        (
+            "ZoneExportDeleted.v1",
+            ExportEvent::ZoneExportDeleted { export_id: export },
+        ),
+    ]
+}
+
 /// Checks each example against its golden file both ways, and that every variant of `E` has one.
 fn check_kind<E: Event>(examples: &[(&'static str, E)], variants: usize) {
     for (name, event) in examples {
@@ -304,6 +324,7 @@ fn every_event_matches_its_golden_file_both_ways() {
     check_kind(&naming_examples(), 6);
     check_kind(&quota_examples(), 2);
     check_kind(&tsigkey_examples(), 3);
+    check_kind(&export_examples(), 2);
 }
 
 fn metadata() -> Metadata {

@@ -10,6 +10,7 @@ mod config_file;
 mod contract;
 mod dataplane;
 mod events;
+mod exports;
 mod history;
 mod keystone;
 mod notifications;

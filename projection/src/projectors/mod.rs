@@ -11,6 +11,7 @@ use nsplane_schema::messages::ZoneChange;
 
 use crate::apply::Delivered;
 
+pub mod exports;
 pub mod naming;
 pub mod pools;
 pub mod quotas;
@@ -52,7 +53,7 @@ impl Projectors {
         }
     }
 
-    /// Every kind nsplane has: zones, the pool configuration, the naming rules, quotas, TSIG keys.
+    /// Every kind nsplane has: zones, the pool configuration, the naming rules, quotas, TSIG keys, exports.
     pub fn standard() -> Self {
         Self::empty()
             .with(zone::ZoneProjector)
@@ -60,6 +61,7 @@ impl Projectors {
             .with(naming::NamingProjector)
             .with(quotas::QuotaProjector)
             .with(tsigkeys::TsigKeyProjector)
+            .with(exports::ExportProjector)
     }
 
     /// Adds (or replaces) the projector of a kind.

@@ -72,7 +72,45 @@ impl std::fmt::Debug for TsigKeyRow {
     }
 }
 
+/// A zone export.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportRow {
+    /// Id.
+    pub id: Uuid,
+    /// The zone.
+    pub zone_id: Uuid,
+    /// The project that made it.
+    pub project_id: String,
+    /// The zone's serial then.
+    pub serial: i64,
+    /// When.
+    pub created_at: NaiveDateTime,
+}
+
 impl ReadModels {
+    /// The exports of a project (`None`: of every project), oldest first.
+    pub async fn exports(&self, project: Option<&str>) -> Result<Vec<ExportRow>, ReadError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT id, zone_id, project_id, serial, created_at FROM zone_exports \
+                 WHERE $1::text IS NULL OR project_id = $1 ORDER BY created_at, id",
+                &[&project],
+            )
+            .await
+            .context("failed to list exports")?;
+        Ok(rows
+            .iter()
+            .map(|r| ExportRow {
+                id: r.get(0),
+                zone_id: r.get(1),
+                project_id: r.get(2),
+                serial: r.get(3),
+                created_at: r.get(4),
+            })
+            .collect())
+    }
+
     /// Every TSIG key, by name.
     pub async fn tsigkeys(&self) -> Result<Vec<TsigKeyRow>, ReadError> {
         let client = self.client().await?;
