@@ -23,6 +23,18 @@ impl From<QuotaError> for ApiError {
     }
 }
 
+/// A project id from the path: 1 to 255 characters, no control characters (Designate's
+/// `invalid_project`).
+fn project_path(raw: String) -> Result<ProjectId, ApiError> {
+    if raw.is_empty() || raw.len() > 255 || raw.chars().any(char::is_control) {
+        return Err(ApiError::BadRequest {
+            kind: "invalid_project",
+            message: "Invalid project id".into(),
+        });
+    }
+    Ok(ProjectId(raw))
+}
+
 fn may_read(caller: &Caller, project: &str) -> Result<(), ApiError> {
     if caller.is_admin() || caller.project_id.0 == project {
         Ok(())
@@ -64,8 +76,9 @@ pub(crate) async fn show(
     caller: Caller,
     Path(project): Path<String>,
 ) -> Result<Response, ApiError> {
-    may_read(&caller, &project)?;
-    Ok(Json(effective(&state, &ProjectId(project)).await?).into_response())
+    let project = project_path(project)?;
+    may_read(&caller, &project.0)?;
+    Ok(Json(effective(&state, &project).await?).into_response())
 }
 
 /// `PATCH /v2/quotas/{project_id}` (admin): `{resource: value, ...}`.
@@ -77,7 +90,7 @@ pub(crate) async fn update(
     JsonBody(changes): JsonBody<Quotas>,
 ) -> Result<Response, ApiError> {
     caller.require_admin()?;
-    let project = ProjectId(project);
+    let project = project_path(project)?;
     let (quotas, version) = state
         .commands
         .quotas()
@@ -95,7 +108,7 @@ pub(crate) async fn reset(
     Path(project): Path<String>,
 ) -> Result<Response, ApiError> {
     caller.require_admin()?;
-    let project = ProjectId(project);
+    let project = project_path(project)?;
     let version = state.commands.quotas().reset(&project, caller.actor().metadata).await?;
     state.consistency.committed::<QuotaEvent>(&project.0, version);
     Ok(StatusCode::NO_CONTENT.into_response())

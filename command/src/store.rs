@@ -162,6 +162,13 @@ impl EventStore {
         let subject = self
             .layout()
             .events_subject(&envelope.aggregate_type, &envelope.aggregate_id);
+        // A header value cannot hold a line break (async-nats panics on one): an id made from such input
+        // is refused here, whatever let it through.
+        if message_id.contains(['\r', '\n']) {
+            return Err(AppendError::Other(anyhow::anyhow!(
+                "a message id with a line break: {message_id:?}"
+            )));
+        }
         let payload = serde_json::to_vec(envelope).map_err(|e| AppendError::Other(e.into()))?;
         let publish = jetstream::message::PublishMessage::build()
             .payload(payload.into())

@@ -150,9 +150,10 @@ impl Sink {
             }
         };
         // The same notification, delivered again, makes the same request ids.
+        // A message id unfit for a request id (control characters, very long) is replaced by a digest.
         let base = match &notification.message_id {
-            Some(id) => id.clone(),
-            None => uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, body).to_string(),
+            Some(id) if !id.contains(char::is_control) && id.len() <= 200 => id.clone(),
+            _ => uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, body).to_string(),
         };
         for (index, action) in actions.into_iter().enumerate() {
             let request = RequestId(format!("sink-{base}-{index}"));

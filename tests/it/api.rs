@@ -71,6 +71,20 @@ async fn quotas_are_set_per_project_and_hold_under_races() {
         .await
         .expect("patch");
     assert_eq!(member.status().as_u16(), 403);
+    // A project id with a line break (schemathesis found one reaching a NATS header) is refused.
+    let (status, body) = call(
+        &http,
+        "PATCH",
+        &quotas("bad%0D%0Aproject"),
+        &[("x-auth-project-id", "ops"), ("x-roles", "admin")],
+        Some(json!({"zones": 5})),
+    )
+    .await;
+    assert_eq!(
+        (status, body["type"].clone()),
+        (400, json!("invalid_project")),
+        "{body}"
+    );
     let bad = http
         .patch(quotas("racer"))
         .json(&json!({"zonez": 1}))
