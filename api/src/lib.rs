@@ -10,6 +10,7 @@ mod consistency;
 mod error;
 mod exports;
 pub mod history;
+mod imports;
 mod keystone;
 mod naming;
 mod openapi;
@@ -268,6 +269,11 @@ pub fn router(state: AppState) -> Router {
         .route("/v2/zones/{zone_id}/tasks/revert", axum::routing::post(history::revert))
         .route("/v2/zones/{zone_id}/tasks/export", axum::routing::post(exports::create))
         .route("/v2/zones/tasks/exports", get(exports::list))
+        .route("/v2/zones/tasks/imports", get(imports::list).post(imports::create))
+        .route(
+            "/v2/zones/tasks/imports/{id}",
+            get(imports::show).delete(imports::delete),
+        )
         .route(
             "/v2/zones/tasks/exports/{id}",
             get(exports::show).delete(exports::delete),

@@ -379,6 +379,10 @@ pub(crate) struct ListParams {
         crate::exports::show,
         crate::exports::file,
         crate::exports::delete,
+        crate::imports::create,
+        crate::imports::list,
+        crate::imports::show,
+        crate::imports::delete,
     ),
     components(schemas(SelfLink, ErrorBody, UnauthorizedBody))
 )]

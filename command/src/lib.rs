@@ -10,6 +10,7 @@ pub mod aggregate;
 pub mod claims;
 pub mod executor;
 pub mod exports;
+pub mod imports;
 mod kv;
 pub mod leases;
 pub mod legacy;

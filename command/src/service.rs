@@ -18,6 +18,7 @@ use uuid::Uuid;
 
 use crate::executor::{Committed, ExecuteError, Executor};
 use crate::exports::{ExportCommand, ExportError, ZoneExport};
+use crate::imports::{ImportCommand, ImportError, ImportStatus, ZoneImport};
 use crate::names::{ReserveError, ZoneNames};
 use crate::naming::{Kind, NamingCommand, NamingError, NamingRules};
 use crate::pools::{PoolsHandle, PoolsStore};
@@ -155,6 +156,7 @@ pub struct Commands {
     naming: Arc<Executor<NamingRules>>,
     tsigkeys: Arc<Executor<TsigKeys>>,
     exports: Arc<Executor<ZoneExport>>,
+    imports: Arc<Executor<ZoneImport>>,
     names: ZoneNames,
     quotas: QuotaStore,
     pools: PoolsStore,
@@ -190,6 +192,7 @@ impl Commands {
             naming: Arc::new(Executor::new(store.clone(), (), 16)),
             tsigkeys: Arc::new(Executor::new(store.clone(), (), 4)),
             exports: Arc::new(Executor::new(store.clone(), (), 64)),
+            imports: Arc::new(Executor::new(store.clone(), (), 64)),
             names,
             quotas,
             pools: PoolsStore::new(store),
@@ -565,6 +568,193 @@ impl Commands {
                 actor.scope.as_ref(),
             )
             .await
+    }
+}
+
+/// Why an import's zone or record sets could not be made: a refusal (the import fails with this
+/// message) or a failure to retry (the import stays pending).
+enum ImportStep {
+    Refused(String),
+    Retry(anyhow::Error),
+}
+
+impl From<CreateZoneError> for ImportStep {
+    fn from(error: CreateZoneError) -> Self {
+        match error {
+            CreateZoneError::Quota(QuotaError::Internal(e)) | CreateZoneError::Reserve(ReserveError::Internal(e)) => {
+                ImportStep::Retry(e)
+            }
+            CreateZoneError::Execute(ExecuteError::Rejected(e)) => ImportStep::Refused(e.to_string()),
+            CreateZoneError::Execute(e) => ImportStep::Retry(anyhow::anyhow!("{e}")),
+            other => ImportStep::Refused(other.to_string()),
+        }
+    }
+}
+
+impl Commands {
+    /// An import as it stands.
+    pub async fn load_import(&self, id: Uuid) -> Result<ZoneImport, ExecuteError<ImportError>> {
+        self.imports.load(&id.to_string()).await.map(|(import, _)| import)
+    }
+
+    /// Accepts a zone file for import into the caller's project (not yet run: see [`Self::run_import`]).
+    pub async fn request_import(
+        &self,
+        zone_file: String,
+        actor: &Actor,
+    ) -> Result<Committed<ZoneImport>, ExecuteError<ImportError>> {
+        let id = nsplane_schema::ids::derived_uuid("zoneimport", &actor.metadata.request_id);
+        let command = ImportCommand::Request {
+            id,
+            project_id: actor.metadata.project_id.clone(),
+            user_id: actor.metadata.user_id.clone(),
+            zone_file,
+        };
+        self.imports
+            .execute(&id.to_string(), command, actor.metadata.clone(), None)
+            .await
+    }
+
+    /// Deletes an import's record (the zone it made stays).
+    pub async fn delete_import(
+        &self,
+        id: Uuid,
+        actor: &Actor,
+    ) -> Result<Committed<ZoneImport>, ExecuteError<ImportError>> {
+        self.imports
+            .execute(
+                &id.to_string(),
+                ImportCommand::Delete,
+                actor.metadata.clone(),
+                actor.scope.as_ref(),
+            )
+            .await
+    }
+
+    /// Finishes a pending import: parses its file, creates the zone in the import's project, then every
+    /// record set in one commit, and records the outcome. Every step carries a request id derived from
+    /// the import, so running it again (another instance, after a crash) finds each step done and
+    /// changes nothing. An error means it could not finish now and stays pending.
+    pub async fn run_import(&self, id: Uuid, pools: &PoolsHandle, source_role: &str) -> anyhow::Result<ImportStatus> {
+        let state = self.load_import(id).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        let Some(import) = state.import else {
+            return Ok(ImportStatus::Error);
+        };
+        if import.status != ImportStatus::Pending {
+            return Ok(import.status);
+        }
+        let actor_for = |step: &str| {
+            let mut metadata = nsplane_schema::Metadata::service(source_role);
+            metadata.project_id = import.project_id.clone();
+            metadata.user_id.clone_from(&import.user_id);
+            metadata.roles = vec!["member".into()];
+            metadata.request_id = nsplane_schema::RequestId(format!("import-{id}-{step}"));
+            Actor {
+                metadata,
+                admin: false,
+                scope: Some(import.project_id.clone()),
+            }
+        };
+        let (outcome, zone_id) = match self.import_zone(&import.zone_file, pools, &actor_for).await {
+            Ok(zone_id) => (ImportCommand::Complete { zone_id: zone_id.0 }, Some(zone_id)),
+            Err((ImportStep::Refused(message), zone_id)) => (
+                ImportCommand::Fail {
+                    message,
+                    zone_id: zone_id.map(|z| z.0),
+                },
+                zone_id,
+            ),
+            Err((ImportStep::Retry(e), _)) => return Err(e),
+        };
+        let done = self
+            .imports
+            .execute(&id.to_string(), outcome, actor_for("done").metadata, None)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let status = done.state.import.map_or(ImportStatus::Error, |i| i.status);
+        info!(import = %id, zone = ?zone_id, status = status.as_str(), "zone import finished");
+        Ok(status)
+    }
+
+    async fn import_zone(
+        &self,
+        zone_file: &str,
+        pools: &PoolsHandle,
+        actor_for: &impl Fn(&str) -> Actor,
+    ) -> Result<ZoneId, (ImportStep, Option<ZoneId>)> {
+        let refused = |message: String| (ImportStep::Refused(message), None);
+        let parsed = nsplane_schema::zonefile::parse(zone_file).map_err(|e| refused(e.to_string()))?;
+        let name = ZoneName::parse(&parsed.origin).map_err(|e| refused(format!("{}: {e}", parsed.origin)))?;
+        let email = Email::parse(&parsed.email).map_err(|e| refused(format!("the SOA's RNAME: {e}")))?;
+        let ttl = parsed
+            .ttl
+            .map(|t| Ttl::new(i64::from(t)))
+            .transpose()
+            .map_err(|e| refused(format!("the zone's TTL: {e}")))?;
+        // Record sets by owner and type, in file order; the apex NS records are the pool's.
+        let mut sets: Vec<(String, String, Option<u32>, Vec<String>)> = Vec::new();
+        for (owner, ttl, rtype, data) in parsed.records {
+            if rtype == "NS" && owner == parsed.origin {
+                continue;
+            }
+            match sets.iter_mut().find(|(o, t, ..)| *o == owner && *t == rtype) {
+                Some((.., records)) => records.push(data),
+                None => sets.push((owner, rtype, ttl, vec![data])),
+            }
+        }
+        // Every record set is checked before the zone is made: a file with a bad record makes nothing.
+        let zone_actor = actor_for("zone");
+        let project = zone_actor.metadata.project_id.clone();
+        let mut checked = Vec::with_capacity(sets.len());
+        for (owner, rtype, ttl, records) in sets {
+            let what = format!("{owner} {rtype}");
+            let bad = |e: &dyn std::fmt::Display| refused(format!("{what}: {e}"));
+            let rtype = RecordType::parse(&rtype).map_err(|e| bad(&e))?;
+            let name = RecordsetName::parse(&owner).map_err(|e| bad(&e))?;
+            validate_owner_name(rtype, &name).map_err(|e| bad(&e))?;
+            let records = Records::validate(rtype, &records).map_err(|e| bad(&e))?;
+            let ttl = ttl
+                .filter(|t| Some(*t) != parsed.ttl)
+                .map(|t| Ttl::new(i64::from(t)))
+                .transpose()
+                .map_err(|e| bad(&e))?;
+            checked.push((name, records, ttl));
+        }
+        let zone = NewZone {
+            name,
+            email,
+            ttl,
+            description: Some("Imported".into()),
+            attributes: BTreeMap::new(),
+        };
+        let zone_id = match self.create_zone(zone, &zone_actor, pools).await {
+            Ok(committed) => committed
+                .state
+                .id
+                .ok_or_else(|| (ImportStep::Retry(anyhow::anyhow!("the created zone has no id")), None))?,
+            Err(e) => return Err((e.into(), None)),
+        };
+        let made = |step: ImportStep| (step, Some(zone_id));
+        let target = checked
+            .into_iter()
+            .enumerate()
+            .map(|(n, (name, records, ttl))| RevertTarget {
+                recordset_id: RecordsetId::derived(zone_id, &nsplane_schema::RequestId(format!("import-{n}"))),
+                project_id: project.clone(),
+                name,
+                records,
+                ttl,
+                description: None,
+            })
+            .collect();
+        match self
+            .zone(zone_id, ZoneCommand::ImportRecordsets { target }, &actor_for("records"))
+            .await
+        {
+            Ok(_) => Ok(zone_id),
+            Err(ExecuteError::Rejected(e)) => Err(made(ImportStep::Refused(e.to_string()))),
+            Err(e) => Err(made(ImportStep::Retry(anyhow::anyhow!("{e}")))),
+        }
     }
 }
 

@@ -249,6 +249,9 @@ impl Tasks {
             if result.is_ok() {
                 result = self.zone_exists(&ranges, &held).await;
             }
+            if result.is_ok() {
+                result = self.finish_imports(&ranges).await;
+            }
             match result {
                 Ok(()) => outage.worked(),
                 Err(e) => outage.failed(&format!("{e:#}")),
@@ -434,6 +437,31 @@ impl Tasks {
     }
 
     /// Asks for zones waiting too long in the held ranges to be pushed again.
+    /// Finishes zone imports of the held ranges still pending `recover_after` after they were accepted
+    /// (the API that took them died before finishing). Running an import is idempotent, so a second
+    /// producer or the API finishing it too changes nothing; no fence is needed.
+    async fn finish_imports(&mut self, ranges: &[HeldRange]) -> anyhow::Result<()> {
+        let Some((pools, _)) = &self.pools else {
+            return Ok(());
+        };
+        let before = (chrono::Utc::now() - chrono::Duration::from_std(self.config.recover_after).unwrap_or_default())
+            .naive_utc();
+        for range in ranges {
+            for id in self.read.pending_imports(range.shards.clone(), before, 20).await? {
+                match self.commands.run_import(id, pools, "producer").await {
+                    Ok(status) => {
+                        metrics::counter!("nsplane_producer_imports_finished_total").increment(1);
+                        info!(import = %id, status = status.as_str(), "finished a zone import its API left pending");
+                    }
+                    Err(e) => {
+                        warn!(import = %id, error = %format!("{e:#}"), "zone import still pending; tried again next round")
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     async fn recover(&mut self, ranges: &[HeldRange], held: &watch::Receiver<Vec<HeldRange>>) -> anyhow::Result<()> {
         let mut seen = std::collections::HashSet::new();
         for range in ranges {

@@ -379,7 +379,7 @@ struct TableSpec {
     ignore: &'static [&'static str],
 }
 
-const TABLES: [TableSpec; 13] = [
+const TABLES: [TableSpec; 14] = [
     TableSpec {
         table: "zones",
         group: Some("id"),
@@ -433,6 +433,11 @@ const TABLES: [TableSpec; 13] = [
     },
     TableSpec {
         table: "zone_exports",
+        group: None,
+        ignore: &[],
+    },
+    TableSpec {
+        table: "zone_imports",
         group: None,
         ignore: &[],
     },

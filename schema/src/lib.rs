@@ -9,6 +9,7 @@ pub mod email;
 pub mod envelope;
 pub mod exports;
 pub mod ids;
+pub mod imports;
 pub mod layout;
 pub mod messages;
 pub mod migrations;

@@ -47,4 +47,8 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0009_zone_exports",
         sql: include_str!("../migrations/0009_zone_exports.sql"),
     },
+    Migration {
+        name: "0010_zone_imports",
+        sql: include_str!("../migrations/0010_zone_imports.sql"),
+    },
 ];

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use chrono::{TimeZone, Utc};
 use nsplane_schema::envelope::{event_tag, CommitEnvelope, Event, Fence, Metadata, RawCommit, ENVELOPE_VERSION};
 use nsplane_schema::exports::ExportEvent;
+use nsplane_schema::imports::ImportEvent;
 use nsplane_schema::naming::NamingEvent;
 use nsplane_schema::pools::PoolsEvent;
 use nsplane_schema::quotas::QuotaEvent;
@@ -293,6 +294,40 @@ fn export_examples() -> Vec<(&'static str, ExportEvent)> {
     ]
 }
 
+fn import_examples() -> Vec<(&'static str, ImportEvent)> {
+    let import = Uuid::from_u128(0x1e1e);
+    vec![
+        (
+            "ZoneImportRequested.v1",
+            ImportEvent::ZoneImportRequested {
+                import_id: import,
+                project_id: ProjectId("project-a".into()),
+                user_id: "user-a".into(),
+                zone_file: "example.org. 3600 IN SOA ns1.example.org. h.example.org. 1 3600 600 86400 300\n".into(),
+            },
+        ),
+        (
+            "ZoneImportCompleted.v1",
+            ImportEvent::ZoneImportCompleted {
+                import_id: import,
+                zone_id: Uuid::from_u128(0x1234),
+            },
+        ),
+        (
+            "ZoneImportFailed.v1",
+            ImportEvent::ZoneImportFailed {
+                import_id: import,
+                message: "line 2: $INCLUDE is not supported: import one self-contained file".into(),
+                zone_id: None,
+            },
+        ),
+        (
+            "ZoneImportDeleted.v1",
+            ImportEvent::ZoneImportDeleted { import_id: import },
+        ),
+    ]
+}
+
 /// Checks each example against its golden file both ways, and that every variant of `E` has one.
 fn check_kind<E: Event>(examples: &[(&'static str, E)], variants: usize) {
     for (name, event) in examples {
@@ -325,6 +360,7 @@ fn every_event_matches_its_golden_file_both_ways() {
     check_kind(&quota_examples(), 2);
     check_kind(&tsigkey_examples(), 3);
     check_kind(&export_examples(), 2);
+    check_kind(&import_examples(), 4);
 }
 
 fn metadata() -> Metadata {

@@ -12,6 +12,7 @@ mod dataplane;
 mod events;
 mod exports;
 mod history;
+mod imports;
 mod keystone;
 mod notifications;
 mod openstack_cli;

@@ -14,7 +14,7 @@ use nsplane_schema::{ZoneEvent, ZoneId};
 use nsplane_testkit::process::ProcessGuard;
 use nsplane_testkit::*;
 
-fn short_leases(ranges: u16) -> LeaseConfig {
+pub(crate) fn short_leases(ranges: u16) -> LeaseConfig {
     LeaseConfig {
         ranges,
         ttl: Duration::from_secs(2),

@@ -143,6 +143,12 @@ pub enum ZoneCommand {
         /// Those record sets, validated.
         target: Vec<RevertTarget>,
     },
+    /// An import's record sets, created in one commit (every rule of a create applies to each; one
+    /// refused refuses them all).
+    ImportRecordsets {
+        /// The record sets, validated.
+        target: Vec<RevertTarget>,
+    },
 }
 
 /// A record set a revert brings back.
@@ -177,6 +183,7 @@ impl ZoneCommand {
             ZoneCommand::ReportSync { .. } => "ReportSync",
             ZoneCommand::ConfirmDeleted { .. } => "ConfirmDeleted",
             ZoneCommand::Revert { .. } => "RevertZone",
+            ZoneCommand::ImportRecordsets { .. } => "ImportRecordsets",
             ZoneCommand::RequestRecovery { .. } => "RequestRecovery",
             ZoneCommand::AddManagedRecords { .. } => "AddManagedRecords",
             ZoneCommand::RemoveManagedRecords { .. } => "RemoveManagedRecords",

@@ -442,7 +442,7 @@ impl Zone {
                 };
                 Ok(event)
             }
-            ZoneCommand::Revert { .. } => Err(ZoneError::RevertPiecemeal),
+            ZoneCommand::Revert { .. } | ZoneCommand::ImportRecordsets { .. } => Err(ZoneError::RevertPiecemeal),
             ZoneCommand::AddManagedRecords { .. } | ZoneCommand::RemoveManagedRecords { .. } => {
                 Err(ZoneError::RevertPiecemeal)
             }

@@ -12,6 +12,7 @@ use nsplane_schema::messages::ZoneChange;
 use crate::apply::Delivered;
 
 pub mod exports;
+pub mod imports;
 pub mod naming;
 pub mod pools;
 pub mod quotas;
@@ -53,7 +54,7 @@ impl Projectors {
         }
     }
 
-    /// Every kind nsplane has: zones, the pool configuration, the naming rules, quotas, TSIG keys, exports.
+    /// Every kind nsplane has: zones, the pool configuration, the naming rules, quotas, TSIG keys, exports, imports.
     pub fn standard() -> Self {
         Self::empty()
             .with(zone::ZoneProjector)
@@ -62,6 +63,7 @@ impl Projectors {
             .with(quotas::QuotaProjector)
             .with(tsigkeys::TsigKeyProjector)
             .with(exports::ExportProjector)
+            .with(imports::ImportProjector)
     }
 
     /// Adds (or replaces) the projector of a kind.

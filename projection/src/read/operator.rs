@@ -87,7 +87,51 @@ pub struct ExportRow {
     pub created_at: NaiveDateTime,
 }
 
+/// A zone import.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportRow {
+    /// Id.
+    pub id: Uuid,
+    /// The project the zone goes to.
+    pub project_id: String,
+    /// `PENDING`, `COMPLETE` or `ERROR`.
+    pub status: String,
+    /// Why it failed.
+    pub message: Option<String>,
+    /// The zone made.
+    pub zone_id: Option<Uuid>,
+    /// When it was asked for.
+    pub created_at: NaiveDateTime,
+    /// When it finished.
+    pub updated_at: Option<NaiveDateTime>,
+}
+
 impl ReadModels {
+    /// The imports of a project (`None`: of every project), oldest first.
+    pub async fn imports(&self, project: Option<&str>) -> Result<Vec<ImportRow>, ReadError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT id, project_id, status, message, zone_id, created_at, updated_at FROM zone_imports \
+                 WHERE $1::text IS NULL OR project_id = $1 ORDER BY created_at, id",
+                &[&project],
+            )
+            .await
+            .context("failed to list imports")?;
+        Ok(rows
+            .iter()
+            .map(|r| ImportRow {
+                id: r.get(0),
+                project_id: r.get(1),
+                status: r.get(2),
+                message: r.get(3),
+                zone_id: r.get(4),
+                created_at: r.get(5),
+                updated_at: r.get(6),
+            })
+            .collect())
+    }
+
     /// The exports of a project (`None`: of every project), oldest first.
     pub async fn exports(&self, project: Option<&str>) -> Result<Vec<ExportRow>, ReadError> {
         let client = self.client().await?;

@@ -57,6 +57,27 @@ impl ReadModels {
             .collect::<anyhow::Result<_>>()
             .map_err(ReadError::from)
     }
+
+    /// Zone imports still pending in `shards` (by id) that were asked for before `before`, at most
+    /// `limit`: the ones whose API instance did not finish them.
+    pub async fn pending_imports(
+        &self,
+        shards: Range<u16>,
+        before: chrono::NaiveDateTime,
+        limit: i64,
+    ) -> Result<Vec<uuid::Uuid>, ReadError> {
+        let (low, high) = id_bounds(&shards);
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT id FROM zone_imports WHERE status = 'PENDING' AND id BETWEEN $1 AND $2 \
+                 AND created_at < $3 ORDER BY id LIMIT $4",
+                &[&low, &high, &before, &limit],
+            )
+            .await
+            .context("failed to find pending imports")?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
 }
 
 impl ReadModels {
