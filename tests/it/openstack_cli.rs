@@ -314,6 +314,52 @@ async fn the_openstack_cli_manages_tsig_keys() {
     node.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openstack_cli_imports_and_exports_zones() {
+    let ns = namespace().await;
+    let node = Node::start(&ns, true).await;
+    let base = node.base.clone();
+    let run = |args: Vec<String>, json: bool| {
+        let base = base.clone();
+        tokio::task::spawn_blocking(move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            openstack(&base, &args, json)
+        })
+    };
+    let dir = std::env::temp_dir().join(format!("nsplane-cli-import-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let file = dir.join("cli.example.org.zone");
+    std::fs::write(
+        &file,
+        "$ORIGIN cli.example.org.\n$TTL 600\n@ SOA ns1 admin 1 3600 600 86400 300\nwww A 192.0.2.80\n",
+    )
+    .expect("zone file");
+    let path = file.display().to_string();
+    let import = run(vec!["zone".into(), "import".into(), "create".into(), path], true)
+        .await
+        .expect("cli");
+    assert_eq!(import["status"], "COMPLETE", "{import}");
+    let zone_id = import["zone_id"].as_str().expect("zone id").to_owned();
+    let imports = run(vec!["zone".into(), "import".into(), "list".into()], true)
+        .await
+        .expect("cli");
+    assert_eq!(imports.as_array().map(Vec::len), Some(1), "{imports}");
+    let export = run(vec!["zone".into(), "export".into(), "create".into(), zone_id], true)
+        .await
+        .expect("cli");
+    let export_id = export["id"].as_str().expect("export id").to_owned();
+    let shown = run(vec!["zone".into(), "export".into(), "showfile".into(), export_id], true)
+        .await
+        .expect("cli");
+    let text = shown.to_string();
+    assert!(
+        text.contains("www.cli.example.org.") && text.contains("192.0.2.80"),
+        "the exported file: {text}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    node.stop().await;
+}
+
 async fn member_creates(base: &str, zone: &str) -> (u16, Value) {
     let member = [("x-auth-project-id", "cli-member"), ("x-roles", "member")];
     let body = serde_json::json!({"name": zone, "email": "a@example.org"});
