@@ -264,12 +264,21 @@ impl From<ExecuteError<ZoneError>> for ApiError {
 
 impl From<CreateZoneError> for ApiError {
     fn from(error: CreateZoneError) -> Self {
+        let message = error.to_string();
         match error {
             CreateZoneError::Naming(refusal) => refusal.into(),
             CreateZoneError::Quota(e) => e.into(),
             CreateZoneError::Reserve(e) => e.into(),
             CreateZoneError::Execute(e) => e.into(),
             CreateZoneError::NoNameservers => ApiError::Internal(anyhow::anyhow!("the default pool has no ns_records")),
+            CreateZoneError::PoolNotAllowed => ApiError::Forbidden {
+                kind: "forbidden",
+                message,
+            },
+            CreateZoneError::NoValidPool => ApiError::NotFound {
+                kind: "no_valid_pool_found",
+                message,
+            },
         }
     }
 }

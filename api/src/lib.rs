@@ -15,6 +15,7 @@ mod keystone;
 mod naming;
 mod openapi;
 mod paging;
+mod pools;
 mod quotas;
 mod recordsets;
 mod services;
@@ -280,6 +281,8 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/v2/zones/tasks/exports/{id}/export", get(exports::file))
         .route("/openapi.json", get(|| async { Json(openapi::document()) }))
+        .route("/v2/pools", get(pools::list))
+        .route("/v2/pools/{id}", get(pools::show))
         .route("/v2/tsigkeys", get(tsigkeys::list).post(tsigkeys::create))
         .route(
             "/v2/tsigkeys/{id}",

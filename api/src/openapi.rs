@@ -369,6 +369,8 @@ pub(crate) struct ListParams {
         crate::naming::show_blacklist,
         crate::naming::update_blacklist,
         crate::naming::delete_blacklist,
+        crate::pools::list,
+        crate::pools::show,
         crate::tsigkeys::list,
         crate::tsigkeys::create,
         crate::tsigkeys::show,

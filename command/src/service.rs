@@ -106,6 +106,13 @@ pub enum CreateZoneError {
     /// 500: the pool new zones go to has no name servers.
     #[error("the default pool has no ns_records")]
     NoNameservers,
+    /// 403 `forbidden`: only admins pin a zone's pool (`attributes.pool_id`, Designate's
+    /// `zone_create_forced_pool` policy).
+    #[error("You are not authorized to choose the zone's pool")]
+    PoolNotAllowed,
+    /// 404 `no_valid_pool_found`: `attributes.pool_id` names no pool.
+    #[error("Could not find any valid pool")]
+    NoValidPool,
 }
 
 /// A record set to create, as given.
@@ -240,7 +247,17 @@ impl Commands {
             .map_err(CreateZoneError::Naming)?;
         let project = &actor.metadata.project_id;
         let current = pools.current();
-        let (pool_id, pool) = current.default_pool();
+        // The scheduler: Designate's `pool_id_attribute` filter (an admin may pin the pool), then
+        // `default_pool`.
+        let (pool_id, pool) = match zone.attributes.get("pool_id") {
+            Some(_) if !actor.admin => return Err(CreateZoneError::PoolNotAllowed),
+            Some(wanted) => {
+                let id = Uuid::parse_str(wanted).map_err(|_| CreateZoneError::NoValidPool)?;
+                let id = nsplane_schema::PoolId(id);
+                (id, current.get(id).ok_or(CreateZoneError::NoValidPool)?)
+            }
+            None => current.default_pool(),
+        };
         let ns_records = pool.ns_records();
         if ns_records.is_empty() {
             return Err(CreateZoneError::NoNameservers);

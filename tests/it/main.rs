@@ -17,6 +17,7 @@ mod keystone;
 mod notifications;
 mod openstack_cli;
 mod ops;
+mod pools;
 mod producer;
 mod projection;
 mod records;

@@ -87,6 +87,23 @@ pub struct ExportRow {
     pub created_at: NaiveDateTime,
 }
 
+/// A pool of the committed configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PoolRow {
+    /// Id.
+    pub id: Uuid,
+    /// Name.
+    pub name: String,
+    /// Free text.
+    pub description: Option<String>,
+    /// Scheduler attributes.
+    pub attributes: serde_json::Value,
+    /// `[{hostname, priority}]`.
+    pub ns_records: serde_json::Value,
+    /// When the configuration holding it was committed.
+    pub updated_at: NaiveDateTime,
+}
+
 /// A zone import.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImportRow {
@@ -107,6 +124,29 @@ pub struct ImportRow {
 }
 
 impl ReadModels {
+    /// The pools of the committed configuration, by name.
+    pub async fn pools(&self) -> Result<Vec<PoolRow>, ReadError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT id, name, description, attributes, ns_records, updated_at FROM pools ORDER BY name",
+                &[],
+            )
+            .await
+            .context("failed to list pools")?;
+        Ok(rows
+            .iter()
+            .map(|r| PoolRow {
+                id: r.get(0),
+                name: r.get(1),
+                description: r.get(2),
+                attributes: r.get(3),
+                ns_records: r.get(4),
+                updated_at: r.get(5),
+            })
+            .collect())
+    }
+
     /// The imports of a project (`None`: of every project), oldest first.
     pub async fn imports(&self, project: Option<&str>) -> Result<Vec<ImportRow>, ReadError> {
         let client = self.client().await?;
