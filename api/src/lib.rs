@@ -269,6 +269,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v2/zones/{zone_id}/history/diff", get(history::diff))
         .route("/v2/zones/{zone_id}/tasks/revert", axum::routing::post(history::revert))
         .route("/v2/zones/{zone_id}/tasks/export", axum::routing::post(exports::create))
+        .route("/v2/zones/{zone_id}/tasks/abandon", axum::routing::post(zones::abandon))
         .route("/v2/zones/tasks/exports", get(exports::list))
         .route("/v2/zones/tasks/imports", get(imports::list).post(imports::create))
         .route(

@@ -376,6 +376,7 @@ pub(crate) struct ListParams {
         crate::tsigkeys::show,
         crate::tsigkeys::update,
         crate::tsigkeys::delete,
+        crate::zones::abandon,
         crate::exports::create,
         crate::exports::list,
         crate::exports::show,

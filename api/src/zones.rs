@@ -1,7 +1,7 @@
 //! `/v2/zones`: create, list, show, update, delete.
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Uri};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use nsplane_command::service::NewZone;
@@ -256,6 +256,23 @@ pub(crate) async fn delete(
         .committed::<ZoneEvent>(&zone_id.to_string(), committed.version);
     let base = views::base_url(&state.config, &headers);
     Ok(accepted(views::zone_from_aggregate(&base, &committed.state), None))
+}
+
+/// `POST /v2/zones/{zone_id}/tasks/abandon` (admin): the zone is gone from nsplane at once, and
+/// nothing is removed from the pool's servers.
+#[utoipa::path(post, path = "/v2/zones/{zone_id}/tasks/abandon", tag = "zones", params(("zone_id" = uuid::Uuid, Path)), responses((status = 204, description = "Abandoned"), crate::openapi::Errors))]
+pub(crate) async fn abandon(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(zone_id): Path<String>,
+) -> Result<Response, ApiError> {
+    caller.require_admin()?;
+    let zone_id = parse_zone_id(&zone_id)?;
+    let committed = state.commands.abandon_zone(zone_id, &caller.actor()).await?;
+    state
+        .consistency
+        .committed::<ZoneEvent>(&zone_id.to_string(), committed.version);
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// `GET /v2/zones/{zone_id}/nameservers`: the name servers of the zone's pool.

@@ -421,8 +421,29 @@ impl Commands {
         let committed = self
             .zone(zone_id, ZoneCommand::ConfirmDeleted { nameservers }, actor)
             .await?;
+        self.release_claims(zone_id, &committed, "zone removed from the pool")
+            .await;
+        Ok(committed)
+    }
+
+    /// Abandons a zone (admin): it is gone from nsplane at once, its name and quota slot are given
+    /// back, and nothing is pushed to the pool's servers (a backend managed by `rndc` or an HTTP API
+    /// keeps it; catalog consumers drop it with the catalog's member).
+    pub async fn abandon_zone(
+        &self,
+        zone_id: ZoneId,
+        actor: &Actor,
+    ) -> Result<Committed<Zone>, ExecuteError<ZoneError>> {
+        let committed = self.zone(zone_id, ZoneCommand::Abandon, actor).await?;
+        self.release_claims(zone_id, &committed, "zone abandoned").await;
+        Ok(committed)
+    }
+
+    /// Gives a gone zone's name and quota slot back (a failure is left to the next create, which takes
+    /// them over).
+    async fn release_claims(&self, zone_id: ZoneId, committed: &Committed<Zone>, what: &str) {
         if let (Some(name), Some(project)) = (&committed.state.name, &committed.state.project_id) {
-            info!(zone = %name, "zone removed from the pool");
+            info!(zone = %name, "{what}");
             if let Err(e) = self.quotas.release_zone_slot(project, zone_id).await {
                 warn!(
                     error = format!("{e:#}"),
@@ -436,7 +457,6 @@ impl Commands {
                 );
             }
         }
-        Ok(committed)
     }
 
     /// The operator's naming rules now.

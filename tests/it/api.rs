@@ -425,3 +425,44 @@ async fn managed_recordsets_change_only_with_the_edit_managed_header() {
     );
     node.stop().await;
 }
+
+/// `tasks/abandon` (admin): the zone is gone at once, with no delete pushed, its name free again; the
+/// audit trail names the command.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_abandons_a_zone() {
+    let ns = namespace().await;
+    let node = Node::start(&ns, true).await;
+    let http = http();
+    let base = &node.base;
+    let member = [("x-auth-project-id", "tenant-a"), ("x-roles", "member")];
+    let operator = [
+        ("x-auth-project-id", "ops"),
+        ("x-roles", "admin"),
+        ("x-auth-all-projects", "true"),
+    ];
+    let body = || Some(json!({"name": "abandoned.example.org.", "email": "h@example.org"}));
+    let (status, zone) = call(&http, "POST", &format!("{base}/v2/zones"), &member, body()).await;
+    assert_eq!(status, 202, "{zone}");
+    let zone_id = zone["id"].as_str().expect("id").to_owned();
+    let abandon = format!("{base}/v2/zones/{zone_id}/tasks/abandon");
+    let (status, _) = call(&http, "POST", &abandon, &member, None).await;
+    assert_eq!(status, 403, "only admins abandon");
+    let (status, _) = call(&http, "POST", &abandon, &operator, None).await;
+    assert_eq!(status, 204);
+    let (status, _) = call(&http, "GET", &format!("{base}/v2/zones/{zone_id}"), &member, None).await;
+    assert_eq!(status, 404);
+    let (status, _) = call(&http, "POST", &abandon, &operator, None).await;
+    assert_eq!(status, 404, "a gone zone cannot be abandoned again");
+    let (status, again) = call(&http, "POST", &format!("{base}/v2/zones"), &member, body()).await;
+    assert_eq!(status, 202, "the name is free again: {again}");
+    let (_, audit) = call(
+        &http,
+        "GET",
+        &format!("{base}/v2/audit_events?zone_id={zone_id}&event_type=ZoneDeleted"),
+        &operator,
+        None,
+    )
+    .await;
+    assert_eq!(audit["audit_events"][0]["command"], "AbandonZone", "{audit}");
+    node.stop().await;
+}

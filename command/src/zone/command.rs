@@ -100,6 +100,9 @@ pub enum ZoneCommand {
         /// Each name server's answer.
         nameservers: Vec<NameserverSync>,
     },
+    /// An admin abandons the zone (Designate's `tasks/abandon`): it is gone from nsplane at once, and
+    /// nothing is pushed to the pool's servers to remove it.
+    Abandon,
     /// The worker reports that the pool no longer serves a zone being deleted.
     ConfirmDeleted {
         /// Each name server's answer.
@@ -182,6 +185,7 @@ impl ZoneCommand {
             ZoneCommand::DeleteRecordset { .. } => "DeleteRecordset",
             ZoneCommand::ReportSync { .. } => "ReportSync",
             ZoneCommand::ConfirmDeleted { .. } => "ConfirmDeleted",
+            ZoneCommand::Abandon => "AbandonZone",
             ZoneCommand::Revert { .. } => "RevertZone",
             ZoneCommand::ImportRecordsets { .. } => "ImportRecordsets",
             ZoneCommand::RequestRecovery { .. } => "RequestRecovery",

@@ -481,6 +481,16 @@ impl Zone {
                 }
                 Ok(ZoneEvent::ZoneDeleted { nameservers })
             }
+            // The zone's end without the data plane's part: no name server reports on it.
+            ZoneCommand::Abandon => {
+                self.created()?;
+                if self.status == Status::Deleted {
+                    return Err(ZoneError::NotFound);
+                }
+                Ok(ZoneEvent::ZoneDeleted {
+                    nameservers: Vec::new(),
+                })
+            }
         }
     }
 }
