@@ -230,7 +230,7 @@ pub enum EventsAction {
         /// Only this zone's commits.
         #[arg(long, conflicts_with = "kind")]
         zone: Option<uuid::Uuid>,
-        /// Only commits of this aggregate kind (zone, pools, naming, quotas).
+        /// Only commits of this aggregate kind (zone, pools, naming, quotas, tsigkey, zoneexport, zoneimport).
         #[arg(long)]
         kind: Option<String>,
         /// How many of the latest matching commits to print (0: every one).
