@@ -151,7 +151,11 @@ pub(crate) async fn create(
     let export = done.state.export.as_ref().ok_or(ExportError::NotFound)?;
     committed(&state, export.id, &done);
     let base = views::base_url(&state.config, &headers);
-    Ok((StatusCode::ACCEPTED, Json(view(&base, &row_of(export)))).into_response())
+    let mut response = (StatusCode::ACCEPTED, Json(view(&base, &row_of(export)))).into_response();
+    if let Ok(location) = header::HeaderValue::from_str(&format!("{base}/v2/zones/tasks/exports/{}", export.id)) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(response)
 }
 
 #[utoipa::path(get, path = "/v2/zones/tasks/exports", tag = "zones",

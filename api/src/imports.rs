@@ -118,7 +118,7 @@ fn committed(state: &AppState, id: Uuid, committed: &Committed<ZoneImport>) {
 }
 
 #[utoipa::path(post, path = "/v2/zones/tasks/imports", tag = "zones",
-    request_body(content = String, content_type = "text/dns", description = "A zone file (RFC 1035 master format) with one SOA"),
+    request_body(content((String = "text/dns"), (JsonImport = "application/json")), description = "A zone file (RFC 1035 master format) with one SOA, or (v2.4) it and the zone's attributes as JSON"),
     responses((status = 202, body = ImportView), crate::openapi::Errors))]
 pub(crate) async fn create(
     State(state): State<AppState>,
@@ -127,19 +127,31 @@ pub(crate) async fn create(
     body: Body,
 ) -> Result<Response, ApiError> {
     caller.require_writer()?;
-    let text_dns = headers
+    let media = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(';').next().unwrap_or("").trim() == "text/dns");
-    if !text_dns {
+        .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    if media != "text/dns" && media != "application/json" {
         return Err(ApiError::UnsupportedContentType);
     }
-    let bytes = axum::body::to_bytes(body, MAX_ZONE_FILE)
+    // The JSON form (v2.4) carries the file and the zone's attributes; its envelope needs a little room.
+    let bytes = axum::body::to_bytes(body, MAX_ZONE_FILE + 16 * 1024)
         .await
         .map_err(|_| ApiError::TooLarge)?;
-    let zone_file = String::from_utf8(bytes.to_vec()).map_err(|_| ApiError::invalid("the zone file is not UTF-8"))?;
+    let (zone_file, attributes) = if media == "application/json" {
+        let body: JsonImport = serde_json::from_slice(&bytes)
+            .map_err(|e| ApiError::invalid(format!("a JSON import is {{\"zonefile\": …, \"attributes\": …}}: {e}")))?;
+        (body.zonefile, body.attributes)
+    } else {
+        let text = String::from_utf8(bytes.to_vec()).map_err(|_| ApiError::invalid("the zone file is not UTF-8"))?;
+        (text, std::collections::BTreeMap::new())
+    };
+    if zone_file.len() > MAX_ZONE_FILE {
+        return Err(ApiError::TooLarge);
+    }
     let actor = caller.actor();
-    let accepted = state.commands.request_import(zone_file, &actor).await?;
+    let accepted = state.commands.request_import(zone_file, attributes, &actor).await?;
     let id = accepted.state.import.as_ref().ok_or(ImportError::NotFound)?.id;
     committed(&state, id, &accepted);
     // Run it now; if this fails, it stays PENDING and a producer finishes it.
@@ -149,15 +161,32 @@ pub(crate) async fn create(
     let now = state.commands.load_import(id).await?;
     let import = now.import.as_ref().ok_or(ImportError::NotFound)?;
     let base = views::base_url(&state.config, &headers);
-    Ok((StatusCode::ACCEPTED, Json(view(&base, &row_of(import)))).into_response())
+    let mut response = (StatusCode::ACCEPTED, Json(view(&base, &row_of(import)))).into_response();
+    if let Ok(location) = header::HeaderValue::from_str(&format!("{base}/v2/zones/tasks/imports/{id}")) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(response)
+}
+
+/// The v2.4 JSON form of an import.
+#[derive(serde::Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct JsonImport {
+    /// The zone file.
+    zonefile: String,
+    /// Attributes the zone gets.
+    #[serde(default)]
+    attributes: std::collections::BTreeMap<String, String>,
 }
 
 #[utoipa::path(get, path = "/v2/zones/tasks/imports", tag = "zones",
+    params(("status" = Option<String>, Query), ("message" = Option<String>, Query), ("zone_id" = Option<String>, Query)),
     responses((status = 200, body = ImportList), crate::openapi::Errors))]
 pub(crate) async fn list(
     State(state): State<AppState>,
     caller: Caller,
     headers: HeaderMap,
+    axum::extract::Query(filters): axum::extract::Query<std::collections::HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     state
         .consistency
@@ -169,6 +198,17 @@ pub(crate) async fn list(
         .imports(caller.scope().map(|p| p.0.as_str()))
         .await?
         .iter()
+        .filter(|i| filters.get("status").is_none_or(|s| s.eq_ignore_ascii_case(&i.status)))
+        .filter(|i| {
+            filters
+                .get("message")
+                .is_none_or(|m| i.message.as_deref() == Some(m.as_str()))
+        })
+        .filter(|i| {
+            filters
+                .get("zone_id")
+                .is_none_or(|z| i.zone_id.is_some_and(|id| id.to_string() == *z))
+        })
         .map(|i| view(&base, i))
         .collect();
     let total = items.len();

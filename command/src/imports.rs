@@ -46,6 +46,9 @@ pub struct Import {
     pub user_id: String,
     /// The file.
     pub zone_file: String,
+    /// Attributes the zone gets.
+    #[serde(default)]
+    pub attributes: std::collections::BTreeMap<String, String>,
     /// Where it stands.
     pub status: ImportStatus,
     /// Why it failed.
@@ -80,6 +83,8 @@ pub enum ImportCommand {
         user_id: String,
         /// The file.
         zone_file: String,
+        /// Attributes the zone gets.
+        attributes: std::collections::BTreeMap<String, String>,
     },
     /// Records that the zone was made.
     Complete {
@@ -151,6 +156,7 @@ impl Decider for ZoneImport {
                 project_id,
                 user_id,
                 zone_file,
+                attributes,
             } => {
                 if self.import.is_some() || self.deleted {
                     return Err(ImportError::Duplicate);
@@ -160,6 +166,7 @@ impl Decider for ZoneImport {
                     project_id,
                     user_id,
                     zone_file,
+                    attributes,
                 }])
             }
             // Finishing an import that is no longer pending (finished by another instance, or
@@ -192,12 +199,14 @@ impl Decider for ZoneImport {
                 project_id,
                 user_id,
                 zone_file,
+                attributes,
             } => {
                 self.import = Some(Import {
                     id: *import_id,
                     project_id: project_id.clone(),
                     user_id: user_id.clone(),
                     zone_file: zone_file.clone(),
+                    attributes: attributes.clone(),
                     status: ImportStatus::Pending,
                     message: None,
                     zone_id: None,

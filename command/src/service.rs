@@ -638,6 +638,7 @@ impl Commands {
     pub async fn request_import(
         &self,
         zone_file: String,
+        attributes: BTreeMap<String, String>,
         actor: &Actor,
     ) -> Result<Committed<ZoneImport>, ExecuteError<ImportError>> {
         let id = nsplane_schema::ids::derived_uuid("zoneimport", &actor.metadata.request_id);
@@ -646,6 +647,7 @@ impl Commands {
             project_id: actor.metadata.project_id.clone(),
             user_id: actor.metadata.user_id.clone(),
             zone_file,
+            attributes,
         };
         self.imports
             .execute(&id.to_string(), command, actor.metadata.clone(), None)
@@ -692,7 +694,10 @@ impl Commands {
                 scope: Some(import.project_id.clone()),
             }
         };
-        let (outcome, zone_id) = match self.import_zone(&import.zone_file, pools, &actor_for).await {
+        let (outcome, zone_id) = match self
+            .import_zone(&import.zone_file, &import.attributes, pools, &actor_for)
+            .await
+        {
             Ok(zone_id) => (ImportCommand::Complete { zone_id: zone_id.0 }, Some(zone_id)),
             Err((ImportStep::Refused(message), zone_id)) => (
                 ImportCommand::Fail {
@@ -716,6 +721,7 @@ impl Commands {
     async fn import_zone(
         &self,
         zone_file: &str,
+        attributes: &BTreeMap<String, String>,
         pools: &PoolsHandle,
         actor_for: &impl Fn(&str) -> Actor,
     ) -> Result<ZoneId, (ImportStep, Option<ZoneId>)> {
@@ -762,7 +768,7 @@ impl Commands {
             email,
             ttl,
             description: Some("Imported".into()),
-            attributes: BTreeMap::new(),
+            attributes: attributes.clone(),
         };
         let zone_id = match self.create_zone(zone, &zone_actor, pools).await {
             Ok(committed) => committed

@@ -30,6 +30,9 @@ pub enum ImportEvent {
         user_id: String,
         /// The file.
         zone_file: String,
+        /// Attributes the zone gets (the v2.4 JSON form of the request); none for a plain file.
+        #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+        attributes: std::collections::BTreeMap<String, String>,
     },
     /// The zone and its record sets were created.
     #[serde(rename = "ZoneImportCompleted.v1")]

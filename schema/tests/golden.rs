@@ -304,6 +304,8 @@ fn import_examples() -> Vec<(&'static str, ImportEvent)> {
                 project_id: ProjectId("project-a".into()),
                 user_id: "user-a".into(),
                 zone_file: "example.org. 3600 IN SOA ns1.example.org. h.example.org. 1 3600 600 86400 300\n".into(),
+                // Empty: the file is the shape of a plain import (and of imports before attributes existed).
+                attributes: Default::default(),
             },
         ),
         (
