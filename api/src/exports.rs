@@ -177,12 +177,11 @@ pub(crate) async fn list(
         .iter()
         .map(|e| view(&base, e))
         .collect();
-    let total = items.len();
-    Ok(Json(serde_json::json!({
-        "exports": items,
-        "links": {"self": format!("{base}/v2/zones/tasks/exports")},
-        "metadata": {"total_count": total},
-    }))
+    Ok(Json(views::Collection::whole(
+        "exports",
+        items,
+        format!("{base}/v2/zones/tasks/exports"),
+    ))
     .into_response())
 }
 

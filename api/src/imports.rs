@@ -211,12 +211,11 @@ pub(crate) async fn list(
         })
         .map(|i| view(&base, i))
         .collect();
-    let total = items.len();
-    Ok(Json(serde_json::json!({
-        "imports": items,
-        "links": {"self": format!("{base}/v2/zones/tasks/imports")},
-        "metadata": {"total_count": total},
-    }))
+    Ok(Json(views::Collection::whole(
+        "imports",
+        items,
+        format!("{base}/v2/zones/tasks/imports"),
+    ))
     .into_response())
 }
 

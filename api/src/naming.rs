@@ -191,12 +191,11 @@ async fn list(kind: Kind, state: &AppState, caller: &Caller, headers: &HeaderMap
     let entries = rules(kind, state).await?;
     let base = views::base_url(&state.config, headers);
     let items: Vec<Value> = entries.iter().map(|e| view(kind, &base, e)).collect();
-    let total = items.len();
-    Ok(Json(serde_json::json!({
-        collection(kind): items,
-        "links": {"self": format!("{base}/v2/{}", collection(kind))},
-        "metadata": {"total_count": total},
-    }))
+    Ok(Json(views::Collection::whole(
+        collection(kind),
+        items,
+        format!("{base}/v2/{}", collection(kind)),
+    ))
     .into_response())
 }
 

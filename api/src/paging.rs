@@ -163,7 +163,7 @@ pub(crate) fn envelope(
     items: Vec<Value>,
     last_id: Option<String>,
     limit: i64,
-) -> Value {
+) -> crate::views::Collection {
     let path = uri.path();
     let self_link = match uri.query() {
         Some(q) if !q.is_empty() => format!("{base}{path}?{q}"),
@@ -184,11 +184,13 @@ pub(crate) fn envelope(
             links["next"] = Value::String(format!("{base}{path}?{}", params.join("&")));
         }
     }
-    let mut body = json!({ collection: items, "links": links });
-    if let Some(total) = total_count {
-        body["metadata"] = json!({"total_count": total});
-    } else {
-        body["metadata"] = json!({});
+    crate::views::Collection {
+        key: collection.to_owned(),
+        items: Value::Array(items),
+        links,
+        metadata: Some(match total_count {
+            Some(total) => json!({"total_count": total}),
+            None => json!({}),
+        }),
     }
-    body
 }

@@ -90,13 +90,7 @@ pub(crate) async fn list(
         .filter(|p| filters.get("name").is_none_or(|name| *name == p.name))
         .map(|p| view(&base, p))
         .collect();
-    let total = items.len();
-    Ok(Json(serde_json::json!({
-        "pools": items,
-        "links": {"self": format!("{base}/v2/pools")},
-        "metadata": {"total_count": total},
-    }))
-    .into_response())
+    Ok(Json(views::Collection::whole("pools", items, format!("{base}/v2/pools"))).into_response())
 }
 
 #[utoipa::path(get, path = "/v2/pools/{id}", tag = "pools", params(("id" = uuid::Uuid, Path)),

@@ -51,6 +51,12 @@ pub(crate) struct CreateRecordset {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct UpdateRecordset {
+    /// Designate accepts the record set's own name (a client sending the whole record set back); it
+    /// cannot change.
+    name: Option<String>,
+    /// Likewise the type.
+    #[serde(rename = "type")]
+    rtype: Option<String>,
     records: Option<Vec<String>>,
     #[serde(default, deserialize_with = "nullable")]
     ttl: Option<Option<i64>>,
@@ -218,6 +224,24 @@ pub(crate) async fn update(
     caller.require_writer()?;
     let zone_id = parse_zone_id(&zone_id)?;
     let recordset_id = parse_recordset_id(&recordset_id)?;
+    if body.name.is_some() || body.rtype.is_some() {
+        let zone = state.commands.load_zone(zone_id).await?;
+        // Only for a caller who may see the zone (the update below refuses the others as not found).
+        let visible = caller.scope().is_none_or(|p| zone.visible_to(p));
+        if let Some(rs) = zone.recordsets.get(&recordset_id).filter(|_| visible) {
+            let same_name = body
+                .name
+                .as_deref()
+                .is_none_or(|n| n.eq_ignore_ascii_case(rs.name.as_str()));
+            let same_type = body
+                .rtype
+                .as_deref()
+                .is_none_or(|t| t.eq_ignore_ascii_case(&rs.rtype.to_string()));
+            if !same_name || !same_type {
+                return Err(ApiError::invalid("a record set's name and type cannot change"));
+            }
+        }
+    }
     let change = RecordsetChange {
         records: body.records,
         ttl: body.ttl.map(|t| t.map(check_ttl).transpose()).transpose()?,

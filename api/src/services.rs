@@ -66,11 +66,12 @@ pub(crate) async fn list(
         })
         .map(|s| view(&base, s))
         .collect();
-    Ok(Json(json!({
-        "service_statuses": items,
-        "links": {"self": format!("{base}/v2/service_statuses")},
-        "metadata": {"total_count": items.len()},
-    }))
+    let items: Vec<serde_json::Value> = items;
+    Ok(Json(crate::views::Collection::whole(
+        "service_statuses",
+        items,
+        format!("{base}/v2/service_statuses"),
+    ))
     .into_response())
 }
 

@@ -126,10 +126,12 @@ pub(crate) async fn list(
         .filter(|(_, s)| owner || caller.scope() == Some(&s.target_project_id))
         .map(|(id, s)| view(&base, &zone, *id, s))
         .collect();
-    Ok(Json(serde_json::json!({
-        "shared_zones": items,
-        "links": {"self": format!("{base}/v2/zones/{zone_id}/shares")},
-    }))
+    Ok(Json(views::Collection {
+        key: "shared_zones".into(),
+        items: serde_json::to_value(items).unwrap_or_default(),
+        links: serde_json::json!({"self": format!("{base}/v2/zones/{zone_id}/shares")}),
+        metadata: None,
+    })
     .into_response())
 }
 

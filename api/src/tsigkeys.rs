@@ -193,12 +193,11 @@ pub(crate) async fn list(
         })
         .map(|k| view(&base, k))
         .collect();
-    let total = items.len();
-    Ok(Json(serde_json::json!({
-        "tsigkeys": items,
-        "links": {"self": format!("{base}/v2/tsigkeys")},
-        "metadata": {"total_count": total},
-    }))
+    Ok(Json(views::Collection::whole(
+        "tsigkeys",
+        items,
+        format!("{base}/v2/tsigkeys"),
+    ))
     .into_response())
 }
 

@@ -205,3 +205,43 @@ pub(crate) fn recordset_from_row(base: &str, rs: &RecordsetRow) -> Value {
         },
     })
 }
+
+/// A list's body as Designate writes it: the collection first, then `links`, then `metadata` (when
+/// present). A `serde_json::Value` would sort the keys, and clients such as designate-tempest-plugin
+/// take the first key for the collection.
+pub(crate) struct Collection {
+    /// `zones`, `tlds`, …
+    pub(crate) key: String,
+    /// The items.
+    pub(crate) items: serde_json::Value,
+    /// `{"self": …, "next": …}`.
+    pub(crate) links: serde_json::Value,
+    /// `{"total_count": …}`, if the list has one.
+    pub(crate) metadata: Option<serde_json::Value>,
+}
+
+impl Collection {
+    /// A whole list (no paging): `links.self` and `metadata.total_count`.
+    pub(crate) fn whole(key: &str, items: Vec<serde_json::Value>, self_link: String) -> Self {
+        let total = items.len();
+        Self {
+            key: key.to_owned(),
+            items: serde_json::Value::Array(items),
+            links: serde_json::json!({"self": self_link}),
+            metadata: Some(serde_json::json!({"total_count": total})),
+        }
+    }
+}
+
+impl serde::Serialize for Collection {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap as _;
+        let mut map = serializer.serialize_map(Some(2 + usize::from(self.metadata.is_some())))?;
+        map.serialize_entry(&self.key, &self.items)?;
+        map.serialize_entry("links", &self.links)?;
+        if let Some(metadata) = &self.metadata {
+            map.serialize_entry("metadata", metadata)?;
+        }
+        map.end()
+    }
+}

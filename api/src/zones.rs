@@ -243,10 +243,15 @@ pub(crate) async fn delete(
 ) -> Result<Response, ApiError> {
     caller.require_writer()?;
     let zone_id = parse_zone_id(&zone_id)?;
-    // A shared zone is deleted only with its shares: `X-Designate-Hard-Delete` (admin) or `delete_shares=true`.
+    // A shared zone is deleted only with its shares: `X-Designate-Hard-Delete` (admin),
+    // `X-Designate-Delete-Shares: true` or `delete_shares=true`.
     let delete_shares = uri
         .query()
-        .is_some_and(|q| q.split('&').any(|kv| kv.eq_ignore_ascii_case("delete_shares=true")));
+        .is_some_and(|q| q.split('&').any(|kv| kv.eq_ignore_ascii_case("delete_shares=true")))
+        || headers
+            .get("x-designate-delete-shares")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"));
     let command = ZoneCommand::DeleteZone {
         hard: caller.hard_delete || delete_shares,
     };

@@ -96,7 +96,7 @@ pub enum NamingError {
     #[error("{} already exists", what(*.0))]
     Duplicate(Kind),
     /// 404 `tld_not_found` / `blacklist_not_found`.
-    #[error("could not find {}", what(*.0))]
+    #[error("Could not find {}", what(*.0))]
     NotFound(Kind),
     /// 400 `invalid_object`.
     #[error("{0}")]
@@ -116,6 +116,10 @@ fn what(kind: Kind) -> &'static str {
 /// Normalises and checks a TLD name or a pattern.
 fn check_value(kind: Kind, value: &str) -> Result<String, NamingError> {
     match kind {
+        // Designate's TLD names have no trailing dot (`org`, not `org.`).
+        Kind::Tld if value.ends_with('.') => Err(NamingError::Invalid(format!(
+            "'{value}' is not a valid TLD name: no trailing dot"
+        ))),
         Kind::Tld => normalize_tld(value).map_err(|e| NamingError::Invalid(e.to_string())),
         Kind::Blacklist => {
             if value.is_empty() || value.len() > 255 {

@@ -295,8 +295,14 @@ async fn tlds_and_blacklists_rule_zone_names() {
     .await;
     assert_eq!(status, 201, "{tld}");
     assert_eq!(tld["name"], "org");
-    let (status, body) = call(&http, "POST", &tlds, &admin, Some(json!({"name": "org."}))).await;
+    let (status, body) = call(&http, "POST", &tlds, &admin, Some(json!({"name": "ORG"}))).await;
     assert_eq!((status, body["type"].clone()), (409, json!("duplicate_tld")), "{body}");
+    let (status, body) = call(&http, "POST", &tlds, &admin, Some(json!({"name": "net."}))).await;
+    assert_eq!(
+        (status, body["type"].clone()),
+        (400, json!("invalid_object")),
+        "a TLD has no trailing dot, as in Designate: {body}"
+    );
     let (status, body) = call(&http, "POST", &tlds, &admin, Some(json!({"name": "not a name"}))).await;
     assert_eq!((status, body["type"].clone()), (400, json!("invalid_object")), "{body}");
     // Zones must now sit under a TLD.

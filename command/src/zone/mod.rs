@@ -356,6 +356,12 @@ impl Decider for Zone {
         now: DateTime<Utc>,
     ) -> Result<Vec<ZoneEvent>, ZoneError> {
         match command {
+            // Deleting a zone already being deleted changes nothing (Designate accepts it again).
+            ZoneCommand::DeleteZone { .. }
+                if self.name.is_some() && self.action == Action::Delete && self.status != Status::Deleted =>
+            {
+                Ok(Vec::new())
+            }
             ZoneCommand::Revert { to_serial, target } => self.decide_revert(to_serial, target, services, now).await,
             // A zone made by an import holds no tenant record sets yet: a revert to the file's creates
             // them all; a file with none creates nothing.
