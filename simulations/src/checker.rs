@@ -615,38 +615,15 @@ async fn expected_notifications(store: &nsplane_command::EventStore) -> anyhow::
     Ok(out)
 }
 
-/// Notifications found against the events of the log.
-struct Notifications {
-    expected: usize,
-    missing: usize,
-    duplicated: usize,
-    amqp_missing: usize,
-    amqp_duplicated: usize,
-}
-
-/// Waits (until `limit`) for the notifications stream to hold one notification per event of the log,
-/// and for RabbitMQ to have delivered each, then compares.
-async fn notifications(
-    topology: &Topology,
+/// The message ids on the notifications stream `name`, and how many were stored twice.
+async fn notification_ids(
     store: &nsplane_command::EventStore,
-    limit: Instant,
-) -> anyhow::Result<Notifications> {
+    name: &str,
+) -> anyhow::Result<(BTreeSet<String>, usize)> {
     use futures::StreamExt as _;
-    let expected = expected_notifications(store).await?;
-    let name = store.layout().notifications_stream();
-    loop {
-        let stored = match store.context().get_stream(&name).await {
-            Ok(mut stream) => stream.info().await.map(|i| i.state.messages).unwrap_or(0),
-            Err(_) => 0,
-        };
-        if stored as usize >= expected.len() || Instant::now() > limit {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
     let stream = store
         .context()
-        .get_stream(&name)
+        .get_stream(name)
         .await
         .map_err(|e| anyhow::anyhow!("no notifications stream: {e}"))?;
     let mut ids: BTreeSet<String> = BTreeSet::new();
@@ -677,6 +654,40 @@ async fn notifications(
         }
     }
     let _ = stream.delete_consumer(&consumer_name).await;
+    Ok((ids, duplicated))
+}
+
+/// Notifications found against the events of the log.
+struct Notifications {
+    expected: usize,
+    missing: usize,
+    duplicated: usize,
+    amqp_missing: usize,
+    amqp_duplicated: usize,
+}
+
+/// Waits (until `limit`) for the notifications stream to hold one notification per event of the log,
+/// and for RabbitMQ to have delivered each, then compares.
+async fn notifications(
+    topology: &Topology,
+    store: &nsplane_command::EventStore,
+    limit: Instant,
+) -> anyhow::Result<Notifications> {
+    let expected = expected_notifications(store).await?;
+    let name = store.layout().notifications_stream();
+    // Wait for every expected id, not for a count: notifications of events committed after the log was
+    // read (sync reports still arriving) would fill a count while earlier ones are still in flight.
+    let (ids, duplicated) = loop {
+        let (ids, duplicated) = match notification_ids(store, &name).await {
+            Ok(read) => read,
+            Err(e) if Instant::now() > limit => return Err(e),
+            Err(_) => (BTreeSet::new(), 0),
+        };
+        if expected.is_subset(&ids) || Instant::now() > limit {
+            break (ids, duplicated);
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
     let missing = expected.difference(&ids).count();
     let amqp = loop {
         let seen = topology.amqp_notifications.snapshot();
