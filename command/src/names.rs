@@ -84,11 +84,24 @@ impl ZoneNames {
     pub async fn open(events: EventStore) -> anyhow::Result<Self> {
         let kv = events.open_bucket(Bucket::ZoneNames).await?;
         let bucket = events.layout().bucket(Bucket::ZoneNames);
-        let stream = events
-            .jetstream()
-            .get_stream(format!("KV_{bucket}"))
-            .await
-            .with_context(|| format!("failed to open the stream of KV bucket {bucket}"))?;
+        // Right after another instance created the bucket on a replicated cluster, a server that has
+        // not learnt of its stream yet answers 10059 "stream not found": ask again, for a while.
+        let mut attempt = 0;
+        let stream = loop {
+            match events.jetstream().get_stream(format!("KV_{bucket}")).await {
+                Ok(stream) => break stream,
+                Err(e) if attempt < 20 => {
+                    attempt += 1;
+                    tracing::debug!(%bucket, error = %e, attempt, "the bucket's stream is not known yet; asking again");
+                    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                }
+                Err(e) => {
+                    return Err(
+                        anyhow::Error::new(e).context(format!("failed to open the stream of KV bucket {bucket}"))
+                    )
+                }
+            }
+        };
         Ok(Self {
             kv,
             stream,

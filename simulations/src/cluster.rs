@@ -335,7 +335,8 @@ impl Cluster {
         let (sinks, others): (Vec<usize>, Vec<usize>) =
             (0..cluster.instances.len()).partition(|i| cluster.instances[*i].role == "sink");
         cluster.start_and_wait(&others).await?;
-        cluster.sink_zone.0 = create_sink_zone(&format!("http://127.0.0.1:{}", api_ports[0])).await?;
+        let apis: Vec<String> = api_ports.iter().map(|p| format!("http://127.0.0.1:{p}")).collect();
+        cluster.sink_zone.0 = create_sink_zone(&apis).await?;
         cluster.start_and_wait(&sinks).await?;
         Ok(cluster)
     }
@@ -507,10 +508,12 @@ impl Drop for Cluster {
 }
 
 /// Creates the sinks' zone through the API (trying again while the cluster settles); returns its id.
-async fn create_sink_zone(api: &str) -> anyhow::Result<String> {
+async fn create_sink_zone(apis: &[String]) -> anyhow::Result<String> {
     let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build()?;
     let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
+    for attempt in 0.. {
+        // Alternate between the API instances, as a client with two endpoints would.
+        let api = &apis[attempt % apis.len()];
         let answer = http
             .post(format!("{api}/v2/zones"))
             .header("x-openstack-request-id", "req-sim-sink-zone")
@@ -535,6 +538,7 @@ async fn create_sink_zone(api: &str) -> anyhow::Result<String> {
         anyhow::ensure!(Instant::now() < deadline, "the sink zone was not created within 60 s");
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+    unreachable!("the loop above returns")
 }
 
 /// The line each role logs once it serves.
