@@ -253,8 +253,10 @@ pub(crate) fn execute_failure<E: std::error::Error>(error: ExecuteError<E>) -> A
     }
 }
 
-impl From<ExecuteError<ZoneError>> for ApiError {
-    fn from(error: ExecuteError<ZoneError>) -> Self {
+/// Every aggregate's refusal maps through its own `From<E>`; the executor's other outcomes through
+/// [`execute_failure`].
+impl<E: std::error::Error + Into<ApiError>> From<ExecuteError<E>> for ApiError {
+    fn from(error: ExecuteError<E>) -> Self {
         match error {
             ExecuteError::Rejected(rejection) => rejection.into(),
             other => execute_failure(other),

@@ -7,7 +7,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use nsplane_command::exports::{Export, ExportError, ZoneExport};
-use nsplane_command::{Committed, ExecuteError};
+use nsplane_command::Committed;
 use nsplane_projection::read::history::At;
 use nsplane_projection::read::operator::ExportRow;
 use nsplane_schema::exports::ExportEvent;
@@ -35,15 +35,6 @@ impl From<ExportError> for ApiError {
             },
             ExportError::ZoneNotFound => ApiError::zone_not_found(),
             ExportError::OverQuota(message) => ApiError::OverQuota(message),
-        }
-    }
-}
-
-impl From<ExecuteError<ExportError>> for ApiError {
-    fn from(error: ExecuteError<ExportError>) -> Self {
-        match error {
-            ExecuteError::Rejected(rejection) => rejection.into(),
-            other => crate::error::execute_failure(other),
         }
     }
 }

@@ -8,7 +8,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use nsplane_command::imports::{Import, ImportError, ZoneImport};
-use nsplane_command::{Committed, ExecuteError};
+use nsplane_command::Committed;
 use nsplane_projection::read::operator::ImportRow;
 use nsplane_schema::imports::{ImportEvent, MAX_ZONE_FILE};
 use serde::Serialize;
@@ -33,15 +33,6 @@ impl From<ImportError> for ApiError {
                 kind: "duplicate_zone_import",
                 message,
             },
-        }
-    }
-}
-
-impl From<ExecuteError<ImportError>> for ApiError {
-    fn from(error: ExecuteError<ImportError>) -> Self {
-        match error {
-            ExecuteError::Rejected(rejection) => rejection.into(),
-            other => crate::error::execute_failure(other),
         }
     }
 }
@@ -158,7 +149,9 @@ pub(crate) async fn create(
     if let Err(e) = state.commands.run_import(id, &state.pools, "api").await {
         warn!(import = %id, error = %format!("{e:#}"), "zone import left pending for a producer");
     }
-    let now = state.commands.load_import(id).await?;
+    // Its outcome (committed by the run just now) is this instance's write too: lists wait for it.
+    let (now, version) = state.commands.load_import_at(id).await?;
+    state.consistency.committed::<ImportEvent>(&id.to_string(), version);
     let import = now.import.as_ref().ok_or(ImportError::NotFound)?;
     let base = views::base_url(&state.config, &headers);
     let mut response = (StatusCode::ACCEPTED, Json(view(&base, &row_of(import)))).into_response();

@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use nsplane_command::naming::{Kind, NamingCommand, NamingError, NamingRules};
 use nsplane_command::service::rule_id;
-use nsplane_command::{Committed, ExecuteError};
+use nsplane_command::Committed;
 use nsplane_projection::read::operator::{RuleRow, RuleTable};
 use nsplane_schema::naming::{NamingEvent, NAMING_ID};
 use serde::{Deserialize, Serialize};
@@ -44,15 +44,6 @@ impl From<NamingError> for ApiError {
                 kind: "invalid_zone_name",
                 message,
             },
-        }
-    }
-}
-
-impl From<ExecuteError<NamingError>> for ApiError {
-    fn from(error: ExecuteError<NamingError>) -> Self {
-        match error {
-            ExecuteError::Rejected(rejection) => rejection.into(),
-            other => crate::error::execute_failure(other),
         }
     }
 }

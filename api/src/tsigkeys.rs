@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use nsplane_command::service::tsigkey_id;
 use nsplane_command::tsigkeys::{TsigKeyCommand, TsigKeyError, TsigKeyFields, TsigKeys};
-use nsplane_command::{Committed, ExecuteError};
+use nsplane_command::Committed;
 use nsplane_projection::read::operator::TsigKeyRow;
 use nsplane_schema::tsigkeys::{TsigKeyEvent, TsigScope, TSIGKEYS_ID};
 use serde::{Deserialize, Serialize};
@@ -35,15 +35,6 @@ impl From<TsigKeyError> for ApiError {
                 message,
             },
             TsigKeyError::Invalid(message) => ApiError::invalid(message),
-        }
-    }
-}
-
-impl From<ExecuteError<TsigKeyError>> for ApiError {
-    fn from(error: ExecuteError<TsigKeyError>) -> Self {
-        match error {
-            ExecuteError::Rejected(rejection) => rejection.into(),
-            other => crate::error::execute_failure(other),
         }
     }
 }

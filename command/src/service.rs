@@ -631,7 +631,12 @@ impl From<CreateZoneError> for ImportStep {
 impl Commands {
     /// An import as it stands.
     pub async fn load_import(&self, id: Uuid) -> Result<ZoneImport, ExecuteError<ImportError>> {
-        self.imports.load(&id.to_string()).await.map(|(import, _)| import)
+        self.load_import_at(id).await.map(|(import, _)| import)
+    }
+
+    /// An import as it stands, and its version (for read-your-writes).
+    pub async fn load_import_at(&self, id: Uuid) -> Result<(ZoneImport, u64), ExecuteError<ImportError>> {
+        self.imports.load(&id.to_string()).await
     }
 
     /// Accepts a zone file for import into the caller's project (not yet run: see [`Self::run_import`]).
